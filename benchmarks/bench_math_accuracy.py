@@ -1,0 +1,132 @@
+"""Accuracy of the math verifier vs math-verify on the labelled table, per category.
+
+    python benchmarks/bench_math_accuracy.py [--show-disagreements]
+
+math-verify runs with TRL's ``accuracy_reward`` settings (its recommended reward use: gold parsed
+with the defaults, the response with ``LatexExtractionConfig(normalization_config=
+NormalizationConfig(units=True), boxed_match_priority=0, try_extract_without_anchor=False)``,
+``extraction_mode="first_match"``, then ``verify``). Each math-verify item runs in a forked child
+killed after 10 s, because its own SIGALRM timeout cannot stop big-integer arithmetic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import multiprocessing as mp
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from verifiers.math import verify_math_batch  # noqa: E402
+
+
+def load_cases():
+    spec = importlib.util.spec_from_file_location("math_cases", ROOT / "tests" / "verifiers" / "math_cases.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["math_cases"] = mod
+    spec.loader.exec_module(mod)
+    return mod.CASES
+
+
+def math_verify_reward(response: str, gold: str) -> bool:
+    from latex2sympy2_extended import NormalizationConfig
+    from math_verify import LatexExtractionConfig, parse, verify
+
+    gold_parsed = parse(f"${gold}$") or parse(gold)
+    if not gold_parsed:
+        return False
+    answer = parse(
+        response,
+        extraction_config=[
+            LatexExtractionConfig(
+                normalization_config=NormalizationConfig(units=True),
+                boxed_match_priority=0,
+                try_extract_without_anchor=False,
+            )
+        ],
+        extraction_mode="first_match",
+    )
+    return bool(verify(gold_parsed, answer))
+
+
+def _child(conn, response, gold):
+    try:
+        conn.send(math_verify_reward(response, gold))
+    except BaseException as e:  # noqa: BLE001
+        conn.send(f"error: {type(e).__name__}")
+
+
+def math_verify_bounded(response: str, gold: str, timeout_s: float = 10.0) -> bool | str:
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_child, args=(child, response, gold))
+    p.start()
+    child.close()
+    result: bool | str = "hang"
+    if parent.poll(timeout_s):
+        try:
+            result = parent.recv()
+        except EOFError:
+            result = "crash"
+    p.kill()
+    p.join()
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--show-disagreements", action="store_true")
+    args = ap.parse_args()
+    import math_verify  # noqa: F401 - import once before forking
+
+    cases = load_cases()
+    t0 = time.perf_counter()
+    ours = verify_math_batch([(c.response, c.gold) for c in cases], timeout_s=5.0)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    theirs = [math_verify_bounded(c.response, c.gold) for c in cases]
+    t_theirs = time.perf_counter() - t0
+
+    stats = defaultdict(lambda: defaultdict(int))
+    rows = []
+    for c, v, mv in zip(cases, ours, theirs, strict=True):
+        want = c.expected is True
+        mv_pass = mv is True
+        s = stats[c.category]
+        s["n"] += 1
+        s["ours_right"] += v.passed == want
+        s["ours_fp"] += v.passed and not want
+        s["ours_fn"] += want and not v.passed
+        s["mv_right"] += mv_pass == want
+        s["mv_fp"] += mv_pass and not want
+        s["mv_fn"] += want and not mv_pass
+        s["mv_hang"] += mv in ("hang", "crash") or (isinstance(mv, str) and mv.startswith("error"))
+        s["agree"] += v.passed == mv_pass
+        if v.passed != want or mv_pass != want:
+            rows.append((c, v, mv))
+
+    hdr = f"{'category':22} {'n':>4} | {'ours ok':>7} {'FP':>3} {'FN':>3} | {'mv ok':>6} {'FP':>3} {'FN':>3} {'hang':>4} | {'agree':>5}"
+    print(hdr)
+    print("-" * len(hdr))
+    tot = defaultdict(int)
+    for cat, s in stats.items():
+        for k, val in s.items():
+            tot[k] += val
+        print(f"{cat:22} {s['n']:4} | {s['ours_right']:7} {s['ours_fp']:3} {s['ours_fn']:3} | {s['mv_right']:6} {s['mv_fp']:3} {s['mv_fn']:3} {s['mv_hang']:4} | {s['agree']:5}")
+    print("-" * len(hdr))
+    print(f"{'TOTAL':22} {tot['n']:4} | {tot['ours_right']:7} {tot['ours_fp']:3} {tot['ours_fn']:3} | {tot['mv_right']:6} {tot['mv_fp']:3} {tot['mv_fn']:3} {tot['mv_hang']:4} | {tot['agree']:5}")
+    print(f"\naccuracy: ours {tot['ours_right'] / tot['n']:.1%}  math-verify {tot['mv_right'] / tot['n']:.1%}  "
+          f"agreement {tot['agree'] / tot['n']:.1%}")
+    print(f"time: ours {t_ours:.1f} s (batch)  math-verify {t_theirs:.1f} s (one forked child per item)")
+    if args.show_disagreements:
+        for c, v, mv in rows:
+            print(f"[{c.category}] gold={c.gold!r} want={c.expected} ours={v.passed}/{v.reason} mv={mv} :: {c.why}")
+
+
+if __name__ == "__main__":
+    main()

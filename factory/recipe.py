@@ -1,0 +1,205 @@
+"""Recipes: one YAML file is one run.
+
+A recipe is parsed into frozen dataclasses. Every key is checked: an unknown key is an error that
+names its full path (``generate.sampling_parms``), so a typo never silently falls back to a
+default. Sections that belong to another library (vLLM's ``SamplingParams`` and engine arguments)
+are passed through unchanged as plain mappings. ``--set generate.n=8`` style overrides are applied
+to the raw YAML before parsing, so they are checked the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be run; the message names the key path."""
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where problems come from and how their fields map onto ``Problem``."""
+
+    path: str  # a .jsonl/.parquet file or folder of them, a `datasets` save_to_disk folder, or a hub name
+    format: Literal["auto", "jsonl", "parquet", "hf_disk", "hf_hub"] = "auto"
+    split: str | None = None  # for `datasets` sources
+    fields: dict[str, str] = field(default_factory=dict)  # Problem field -> column in the source
+    defaults: dict[str, Any] = field(default_factory=dict)  # value for a field the source lacks
+    limit: int | None = None  # read only the first N problems
+    on_bad_row: Literal["fail", "skip"] = "fail"
+    shard_size: int = 64  # problems per shard: the unit of resume
+
+
+@dataclass(frozen=True)
+class FewShot:
+    user: str
+    assistant: str
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """The teacher and how to sample it. ``sampling`` and ``engine`` go to vLLM unchanged."""
+
+    model: str = "embedded:smollm2"  # a local model folder, a hub name, or embedded:smollm2
+    n: int = 4  # samples per problem: SamplingParams(n=...)
+    system_prompt: str | None = None
+    few_shot: list[FewShot] = field(default_factory=list)  # turns placed before the problem
+    user_template: str = "{prompt}"  # wraps the problem text; may use {prompt} and any Problem field
+    prefill: str = ""  # assistant prefill, e.g. "<think>\n" as DeepSeek recommends for R1 models
+    seed: int = 0  # per-problem seeds derive from this and the problem id
+    chat_template: str | None = None  # override the tokenizer's template (a Jinja string)
+    sampling: dict[str, Any] = field(default_factory=dict)  # vllm.SamplingParams(**sampling)
+    engine: dict[str, Any] = field(default_factory=dict)  # vllm.LLM(model, **engine)
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    require: list[str] | None = None  # verifiers a kept trace must pass; default: all of verify
+    k: int | None = None  # keep at most k traces per problem
+    strategy: Literal["first", "shortest", "random"] = "first"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    system_prompt: bool = True  # keep the generation system prompt in the exported messages
+    few_shot: bool = False  # keep the few-shot demonstrations in the exported messages
+    rejected: bool = True  # also write the rejected traces (with reasons) under export/rejected
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    source: SourceConfig
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
+    verify: dict[str, dict[str, Any]] = field(default_factory=dict)  # verifier name -> options
+    select: SelectConfig = field(default_factory=SelectConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    run_dir: str | None = None  # default: runs/<name>
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.run_dir or Path("runs") / self.name)
+
+    @property
+    def required_verifiers(self) -> list[str]:
+        return list(self.select.require if self.select.require is not None else self.verify)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
+    """Read a recipe file, apply ``key.path=value`` overrides, and check every key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise RecipeError(f"recipe file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise RecipeError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
+    for item in overrides:
+        apply_override(raw, item)
+    return parse_recipe(raw, origin=str(path))
+
+
+def apply_override(raw: dict[str, Any], item: str) -> None:
+    """Apply one ``a.b.c=value`` override in place; the value is read as YAML (``8``, ``true``, ``[a, b]``)."""
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise RecipeError(f"override {item!r} is not of the form key.path=value")
+    *parents, leaf = key.strip().split(".")
+    node = raw
+    for i, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise RecipeError(f"override {item!r}: {'.'.join(parents[: i + 1])} is not a section")
+        node = child
+    node[leaf] = yaml.safe_load(value)
+
+
+def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
+    recipe = _build(Recipe, raw, "")
+    from verifiers import VERIFIERS
+
+    for name, options in recipe.verify.items():
+        if name not in VERIFIERS:
+            raise RecipeError(f"verify.{name}: unknown verifier (known: {', '.join(VERIFIERS)})")
+        if not isinstance(options, dict):
+            raise RecipeError(f"verify.{name}: options must be a mapping, got {options!r}")
+    for name in recipe.required_verifiers:
+        if name not in recipe.verify:
+            raise RecipeError(f"select.require: {name!r} is not configured under verify")
+    if recipe.generate.n < 1:
+        raise RecipeError("generate.n: must be at least 1")
+    if recipe.source.shard_size < 1:
+        raise RecipeError("source.shard_size: must be at least 1")
+    return recipe
+
+
+def _build(tp: Any, value: Any, path: str) -> Any:
+    """Convert a YAML value into ``tp``, checking keys and simple types; errors name ``path``."""
+    where = path or "recipe"
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise RecipeError(f"{where}: expected a mapping, got {value!r}")
+        hints = typing.get_type_hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+        for key in value:
+            if key not in fields:
+                raise RecipeError(
+                    f"{_join(path, key)}: unknown key (known: {', '.join(fields)})"
+                )
+        kwargs = {}
+        for name, f in fields.items():
+            if name in value:
+                kwargs[name] = _build(hints[name], value[name], _join(path, name))
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise RecipeError(f"{_join(path, name)}: required key is missing")
+        return tp(**kwargs)
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _build(inner, value, path)
+    if origin is Literal:
+        choices = typing.get_args(tp)
+        if value not in choices:
+            raise RecipeError(f"{where}: {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise RecipeError(f"{where}: expected a list, got {value!r}")
+        (inner,) = typing.get_args(tp)
+        return [_build(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise RecipeError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)  # passed through: its keys belong to someone else's API
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool):
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise RecipeError(f"{where}: expected {tp.__name__}, got {value!r}")
+        return value
+    raise TypeError(f"recipe field type {tp!r} at {where} is not supported")  # a bug in this module
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else str(key)

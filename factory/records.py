@@ -1,0 +1,163 @@
+"""The rows that flow between stages, and their Parquet schemas.
+
+Stages pass plain ``dict`` rows (cheap to stream, pickle and write); the dataclasses here define
+what a row holds and give it a type. Nested values whose shape varies between problems (code
+tests, free metadata) are stored as JSON strings so every shard has the same Parquet schema.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from verifiers import Verdict
+
+MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
+MESSAGES = pa.list_(MESSAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One task to sample traces for."""
+
+    id: str
+    source: str
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None  # a chat, when the source has one
+    gold: str | None = None
+    tests: str | None = None  # JSON list of test dicts for code problems
+    domain: str = "math"
+    language: str = "en"  # the language the reasoning should be in
+    metadata: str = "{}"  # JSON object
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("problem has an empty id")
+        if not self.prompt and not self.messages:
+            raise ValueError(f"problem {self.id!r} has neither a prompt nor messages")
+
+    def to_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PROBLEM_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("prompt", pa.string()),
+        ("messages", MESSAGES),
+        ("gold", pa.string()),
+        ("tests", pa.string()),
+        ("domain", pa.string()),
+        ("language", pa.string()),
+        ("metadata", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """One sampled completion of one problem, with the provenance to reproduce it."""
+
+    trace_id: str  # f"{problem_id}/{sample_index}"
+    problem_id: str
+    sample_index: int
+    source: str
+    domain: str
+    language: str
+    gold: str | None
+    tests: str | None
+    metadata: str
+    prompt_messages: list[dict[str, str]]  # the chat sent (system, few-shot, user)
+    few_shot_turns: int  # how many of those messages are few-shot demonstrations
+    prompt_text: str  # the rendered prompt exactly as sent, prefill included
+    prefill: str  # assistant prefill (e.g. "<think>\n"), part of prompt and of completion
+    completion: str  # prefill + generated text: the full assistant turn
+    reasoning: str | None  # inside <think>...</think>, None without a closing tag
+    answer: str  # after </think> (the whole completion when there is none)
+    finish_reason: str  # "stop" | "length" | ...
+    prompt_tokens: int
+    completion_tokens: int
+    model: str
+    model_revision: str
+    sampling_params: str  # JSON of the SamplingParams arguments
+    seed: int
+    chat_template_hash: str
+    generator: str  # e.g. "vllm==0.32.0"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row.pop("extra")
+        return row
+
+
+TRACE_SCHEMA = pa.schema(
+    [
+        ("trace_id", pa.string()),
+        ("problem_id", pa.string()),
+        ("sample_index", pa.int32()),
+        ("source", pa.string()),
+        ("domain", pa.string()),
+        ("language", pa.string()),
+        ("gold", pa.string()),
+        ("tests", pa.string()),
+        ("metadata", pa.string()),
+        ("prompt_messages", MESSAGES),
+        ("few_shot_turns", pa.int32()),
+        ("prompt_text", pa.string()),
+        ("prefill", pa.string()),
+        ("completion", pa.string()),
+        ("reasoning", pa.string()),
+        ("answer", pa.string()),
+        ("finish_reason", pa.string()),
+        ("prompt_tokens", pa.int32()),
+        ("completion_tokens", pa.int32()),
+        ("model", pa.string()),
+        ("model_revision", pa.string()),
+        ("sampling_params", pa.string()),
+        ("seed", pa.int64()),
+        ("chat_template_hash", pa.string()),
+        ("generator", pa.string()),
+    ]
+)
+
+
+def verdict_columns(name: str, verdict: Verdict) -> dict[str, Any]:
+    """The flat columns one verifier adds to a trace row (``math_passed``, ``math_reason``...)."""
+    return {
+        f"{name}_passed": verdict.passed,
+        f"{name}_reason": verdict.reason,
+        f"{name}_score": float(verdict.score),
+        f"{name}_extracted": verdict.extracted,
+        f"{name}_details": json.dumps(verdict.details, default=str) if verdict.details else None,
+    }
+
+
+def verdict_schema(names: list[str]) -> pa.Schema:
+    fields = []
+    for name in names:
+        fields += [
+            (f"{name}_passed", pa.bool_()),
+            (f"{name}_reason", pa.string()),
+            (f"{name}_score", pa.float64()),
+            (f"{name}_extracted", pa.string()),
+            (f"{name}_details", pa.string()),
+        ]
+    return pa.schema(fields)
+
+
+SELECT_FIELDS = pa.schema(
+    [
+        ("pass_rate", pa.float64()),  # share of this problem's traces that passed every required verifier
+        ("keep", pa.bool_()),
+        ("reject_reason", pa.string()),  # None when kept
+    ]
+)
+
+
+def merge_schemas(*schemas: pa.Schema) -> pa.Schema:
+    return pa.schema([f for s in schemas for f in s])

@@ -1,0 +1,242 @@
+"""Read problems from JSONL, Parquet or a Hugging Face ``datasets`` dataset, mapping field names.
+
+Sources stream: JSONL line by line, Parquet a record batch at a time, ``datasets`` row by row
+(memory-mapped Arrow). A malformed row raises :class:`BadRowError` naming the file and row, unless
+the recipe says ``on_bad_row: skip``; then it is counted under ``dropped`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from factory.recipe import SourceConfig
+from factory.records import Problem
+from factory.stages.base import StageStats
+
+log = logging.getLogger(__name__)
+
+PROBLEM_FIELDS = [f.name for f in dataclasses.fields(Problem)]
+
+
+class BadRowError(ValueError):
+    """A source row that cannot become a Problem; the message names the file and row."""
+
+
+class ProblemReader:
+    """The first stage: yields problem rows from the recipe's source (its ``rows`` input is ignored)."""
+
+    name: ClassVar[str] = "read"
+
+    def __init__(self, source: SourceConfig) -> None:
+        unknown = set(source.fields) - set(PROBLEM_FIELDS)
+        if unknown:
+            raise ValueError(
+                f"source.fields: unknown problem field(s) {sorted(unknown)} (known: {', '.join(PROBLEM_FIELDS)})"
+            )
+        unknown = set(source.defaults) - set(PROBLEM_FIELDS)
+        if unknown:
+            raise ValueError(f"source.defaults: unknown problem field(s) {sorted(unknown)}")
+        self.source = source
+
+    def run(self, rows: Iterable[dict[str, Any]] | None, stats: StageStats) -> Iterator[dict[str, Any]]:
+        seen: set[str] = set()
+        produced = 0
+        for where, raw in self._raw_rows():
+            if self.source.limit is not None and produced >= self.source.limit:
+                break
+            stats.rows_in += 1
+            try:
+                problem = self._to_problem(raw, where)
+                if problem.id in seen:
+                    raise BadRowError(f"{where}: duplicate problem id {problem.id!r}")
+            except BadRowError as e:
+                if self.source.on_bad_row == "fail":
+                    raise
+                log.warning("skipping bad row: %s", e)
+                stats.dropped["bad_row"] += 1
+                continue
+            seen.add(problem.id)
+            produced += 1
+            stats.rows_out += 1
+            yield problem.to_row()
+
+    def close(self) -> None:
+        pass
+
+    # -- sources --------------------------------------------------------------------------------
+
+    def _raw_rows(self) -> Iterator[tuple[str, Any]]:
+        """(location, raw row) pairs; location reads ``file:row N`` (1-based)."""
+        fmt, path = self.source.format, Path(self.source.path)
+        if fmt == "auto":
+            fmt = _detect_format(path)
+        if fmt in ("jsonl", "parquet"):
+            files = _files(path, ".jsonl" if fmt == "jsonl" else ".parquet")
+            for f in files:
+                yield from (_jsonl_rows(f) if fmt == "jsonl" else _parquet_rows(f))
+        elif fmt == "hf_disk":
+            import datasets
+
+            ds = datasets.load_from_disk(str(path))
+            if isinstance(ds, datasets.DatasetDict):
+                ds = ds[self._split(list(ds))]
+            for i, row in enumerate(ds):
+                yield f"{path}:row {i + 1}", row
+        else:  # hf_hub: works only where the hub is reachable
+            import datasets
+
+            ds = datasets.load_dataset(self.source.path, split=self.source.split or "train", streaming=True)
+            for i, row in enumerate(ds):
+                yield f"{self.source.path}:row {i + 1}", row
+
+    def _split(self, splits: list[str]) -> str:
+        if self.source.split:
+            if self.source.split not in splits:
+                raise ValueError(f"source.split: {self.source.split!r} not in {splits}")
+            return self.source.split
+        if len(splits) == 1:
+            return splits[0]
+        if "train" in splits:
+            return "train"
+        raise ValueError(f"source.split: the dataset has splits {splits}; name one")
+
+    # -- mapping ----------------------------------------------------------------------------------
+
+    def _to_problem(self, raw: Any, where: str) -> Problem:
+        if isinstance(raw, _Malformed):
+            raise BadRowError(f"{where}: {raw.why}")
+        if not isinstance(raw, dict):
+            raise BadRowError(f"{where}: expected an object, got {type(raw).__name__}")
+        mapping = {name: self.source.fields.get(name, name) for name in PROBLEM_FIELDS}
+        for name, column in self.source.fields.items():
+            if column not in raw and name not in self.source.defaults:
+                raise BadRowError(f"{where}: missing column {column!r} (mapped to {name!r})")
+        values: dict[str, Any] = {}
+        for name, column in mapping.items():
+            if column in raw and raw[column] is not None:
+                values[name] = raw[column]
+            elif name in self.source.defaults:
+                values[name] = self.source.defaults[name]
+        used = set(mapping.values())
+        extra = {k: v for k, v in raw.items() if k not in used}
+        try:
+            return Problem(
+                id=_text(values.get("id"), "id", where) or _fallback_id(where),
+                source=_text(values.get("source"), "source", where) or Path(self.source.path).stem,
+                prompt=_text(values.get("prompt"), "prompt", where),
+                messages=_messages(values.get("messages"), where),
+                gold=_text(values.get("gold"), "gold", where),
+                tests=_json_text(values.get("tests"), "tests", where),
+                domain=_text(values.get("domain"), "domain", where) or "math",
+                language=_text(values.get("language"), "language", where) or "en",
+                metadata=_metadata(values.get("metadata"), extra, where),
+            )
+        except BadRowError:
+            raise
+        except ValueError as e:
+            raise BadRowError(f"{where}: {e}") from None
+
+
+def _detect_format(path: Path) -> str:
+    if path.is_file():
+        if path.suffix in (".jsonl", ".json", ".ndjson"):
+            return "jsonl"
+        if path.suffix == ".parquet":
+            return "parquet"
+        raise ValueError(f"source.path: cannot tell the format of {path}; set source.format")
+    if path.is_dir():
+        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
+            return "hf_disk"
+        if any(path.glob("*.parquet")):
+            return "parquet"
+        if any(path.glob("*.jsonl")):
+            return "jsonl"
+        raise ValueError(f"source.path: {path} holds no .jsonl, .parquet or saved dataset")
+    if str(path).count("/") == 1 and not str(path).startswith((".", "/")):
+        return "hf_hub"
+    raise ValueError(f"source.path: {path} does not exist")
+
+
+def _files(path: Path, suffix: str) -> list[Path]:
+    return [path] if path.is_file() else sorted(path.glob(f"*{suffix}"))
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:row {n}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as e:
+                yield where, _Malformed(f"not valid JSON ({e.msg} at column {e.colno})")
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[str, Any]]:
+    import pyarrow.parquet as pq
+
+    n = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
+        for row in batch.to_pylist():
+            n += 1
+            yield f"{path}:row {n}", row
+
+
+class _Malformed:
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+def _text(value: Any, name: str, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadRowError(f"{where}: field {name!r} must be text or a number, got {type(value).__name__}")
+    return str(value)
+
+
+def _json_text(value: Any, name: str, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            raise BadRowError(f"{where}: field {name!r} is a string but not valid JSON") from None
+        return value
+    return json.dumps(value)
+
+
+def _messages(value: Any, where: str) -> list[dict[str, str]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+    ):
+        raise BadRowError(f"{where}: field 'messages' must be a list of {{role, content}} strings")
+    return [{"role": m["role"], "content": m["content"]} for m in value]
+
+
+def _metadata(value: Any, extra: dict[str, Any], where: str) -> str:
+    meta: dict[str, Any] = {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise BadRowError(f"{where}: field 'metadata' is a string but not valid JSON") from None
+    if isinstance(value, dict):
+        meta.update(value)
+    elif value is not None:
+        raise BadRowError(f"{where}: field 'metadata' must be an object")
+    meta.update(extra)  # source columns the recipe did not map are kept, not lost
+    return json.dumps(meta, default=str, sort_keys=True)
+
+
+def _fallback_id(where: str) -> str:
+    return where.rsplit("/", 1)[-1].replace(":row ", "-")

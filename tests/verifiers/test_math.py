@@ -1,0 +1,194 @@
+"""Tests for the math verifier: the labelled table, the interface, and the safety properties."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import pickle
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from verifiers.math import canonical_answer, extract_answer, verify_math, verify_math_batch
+from verifiers.verdict import Verdict
+
+_spec = importlib.util.spec_from_file_location("math_cases", Path(__file__).with_name("math_cases.py"))
+math_cases = importlib.util.module_from_spec(_spec)
+sys.modules["math_cases"] = math_cases
+_spec.loader.exec_module(math_cases)
+CASES = math_cases.CASES
+
+
+def test_table_is_large_and_labelled():
+    assert len(CASES) > 300
+    assert all(c.why for c in CASES)
+    assert len({c.category for c in CASES}) >= 15
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.category}-{i}" for i, c in enumerate(CASES)])
+def test_case(case):
+    v = verify_math(case.response, case.gold)
+    assert isinstance(v, Verdict)
+    if case.expected is True:
+        assert v.passed, f"{case.why}: {v}"
+        assert v.reason == "ok" and v.score == 1.0
+    else:
+        assert not v.passed, f"{case.why}: {v}"
+        assert v.score == 0.0
+        if isinstance(case.expected, str):
+            assert v.reason == case.expected, f"{case.why}: {v}"
+
+
+# --- interface ------------------------------------------------------------------------------
+
+
+def test_extract_answer():
+    assert extract_answer("so $\\boxed{\\frac{1}{2}}$.") == "\\frac{1}{2}"
+    assert extract_answer("<think>\\boxed{3}</think> final \\boxed{4}") == "4"
+    assert extract_answer("<think>\\boxed{3}") is None
+    assert extract_answer("no answer here") is None
+    assert extract_answer("Work.\nFinal Answer: 12") == "12"
+    assert extract_answer("$x=\\boxed{2}$ and $x=\\boxed{3}$") == "2, 3"
+
+
+def test_canonical_answer_groups_equal_answers():
+    keys = {canonical_answer(a) for a in ["0.5", "\\frac{1}{2}", "1/2", "\\dfrac{2}{4}", "50\\%", "x = 0.5"]}
+    assert len(keys) == 1
+    assert canonical_answer("\\{1,2\\}") == canonical_answer("2, 1")
+    assert canonical_answer("(B)") == canonical_answer("B")
+    assert canonical_answer("\\sqrt{8}") == canonical_answer("2\\sqrt{2}")
+    assert canonical_answer("1/3") != canonical_answer("0.333")
+    assert canonical_answer("2") != canonical_answer("3")
+    assert canonical_answer("") is None
+
+
+def test_bad_gold_and_options_raise():
+    with pytest.raises(ValueError, match="empty"):
+        verify_math("\\boxed{1}", "  ")
+    with pytest.raises(ValueError, match="tolerance"):
+        verify_math("\\boxed{1}", "1", tolerance=0.1)
+
+
+def test_never_raises_on_model_output():
+    for response in ["", "\\boxed{", "}}}{{{", "\\boxed{\\frac{}{}}", "\\boxed{\\sqrt}", "\x00\\boxed{\x00}", None]:
+        v = verify_math(response, "1")  # type: ignore[arg-type]
+        assert not v.passed and v.reason
+
+
+def test_verdict_and_function_pickle():
+    v = verify_math("\\boxed{2}", "2")
+    assert pickle.loads(pickle.dumps(v)) == v
+    assert pickle.loads(pickle.dumps(verify_math)) is verify_math
+
+
+def test_batch_matches_single_calls_in_order():
+    sample = CASES[::7]
+    verdicts = verify_math_batch([(c.response, c.gold) for c in sample], workers=2)
+    assert len(verdicts) == len(sample)
+    for c, v in zip(sample, verdicts, strict=True):
+        assert v.passed == (c.expected is True), f"{c.why}: {v}"
+
+
+def test_verify_math_from_threads():
+    items = [("\\boxed{\\sqrt{8}}", "2\\sqrt2", True), ("\\boxed{x>-2}", "(-2,\\infty)", True),
+             ("\\boxed{3x-y-1=0}", "y=3x-1", True), ("\\boxed{(x+1)^2}", "x^2+2x", False)] * 3
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(lambda it: verify_math(it[0], it[1]).passed, items))
+    assert results == [it[2] for it in items]
+
+
+def _hang_on_marker(pred, gold):
+    return ("_sleep", 60) if gold == "hang" else ("cmp", pred, gold)
+
+
+def test_batch_timeout_kills_and_recovers(monkeypatch):
+    import verifiers.math as vm
+
+    monkeypatch.setattr(vm, "_task_for", _hang_on_marker)
+    pairs = [("\\boxed{\\sqrt{8}}", "2\\sqrt{2}"), ("\\boxed{1+x}", "hang"), ("\\boxed{x>1}", "(1,\\infty)"),
+             ("\\boxed{2+x}", "hang"), ("\\boxed{(x+1)^2}", "x^2+2x+1"), ("\\boxed{7}", "7")]
+    t0 = time.monotonic()
+    verdicts = verify_math_batch(pairs, timeout_s=1.0, workers=2)
+    elapsed = time.monotonic() - t0
+    assert [v.reason for v in verdicts] == ["ok", "timeout", "ok", "timeout", "ok", "ok"]
+    assert elapsed < 30  # two killed workers, not two 60 s sleeps
+
+
+def test_single_call_timeout_from_worker_thread(monkeypatch):
+    import verifiers.math as vm
+
+    monkeypatch.setattr(vm, "_task_for", _hang_on_marker)
+    out = {}
+
+    def run():
+        t0 = time.monotonic()
+        out["v"] = verify_math("\\boxed{x+1}", "hang", timeout_s=0.5)
+        out["t"] = time.monotonic() - t0
+
+    th = threading.Thread(target=run)
+    th.start()
+    th.join(60)
+    assert out["v"].reason == "timeout"
+    assert out["t"] < 0.5 + 10  # the worker may still be starting; the task itself is cut at 0.5 s
+    # the pool recovers: the next call is answered normally
+    assert verify_math("\\boxed{\\sqrt{8}}", "2\\sqrt{2}").passed
+
+
+def test_worker_memory_is_capped():
+    import verifiers.math as vm
+
+    done, result = vm._run_in_worker(("_alloc", 4000), 30, 1024)
+    assert done and result[1] == "too_large"  # a 4 GB allocation fails under a 1 GiB cap
+    done, result = vm._run_in_worker(("_alloc", 20), 30, 1024)
+    assert done and result[2]["bytes"] == 20 * 1024 * 1024
+
+
+def test_adversarial_inputs_are_quick():
+    bad = ["2^{2^{2^{2^{2^{2}}}}}", "(10^{10})!", "10^{10^{10}}", "(1+10^{-30})^{10^{40}}", "9^{9^{9^{9}}}"]
+    t0 = time.monotonic()
+    verdicts = [verify_math(f"\\boxed{{{b}}}", "5", timeout_s=5) for b in bad]
+    assert all(not v.passed for v in verdicts)
+    assert all(v.reason == "too_large" for v in verdicts), verdicts
+    assert time.monotonic() - t0 < 5
+
+
+# --- factory score ----------------------------------------------------------------------------
+
+
+def test_score_file_jsonl_to_parquet_and_jsonl(tmp_path):
+    import pyarrow.parquet as pq
+
+    from factory.score import score_file
+
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": 1, "response": "\\boxed{4}", "gold": "4"}, {"id": 2, "response": "\\boxed{5}", "gold": "4"},
+            {"id": 3, "response": "no idea", "gold": "\\frac12"}, {"id": 4, "response": "\\boxed{x>1}", "gold": "(1,\\infty)"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    counts = score_file(src, tmp_path / "out.parquet", workers=1)
+    assert counts["rows"] == 4 and counts["passed"] == 2
+    assert counts["reasons"] == {"ok": 2, "wrong_answer": 1, "no_answer": 1}
+    table = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert [r["id"] for r in table] == [1, 2, 3, 4]
+    assert [r["passed"] for r in table] == [True, False, False, True]
+    assert table[1]["extracted"] == "5" and table[1]["reason"] == "wrong_answer"
+    counts2 = score_file(tmp_path / "out.parquet", tmp_path / "again.jsonl", workers=1)
+    assert counts2["passed"] == 2
+    again = [json.loads(line) for line in (tmp_path / "again.jsonl").read_text().splitlines()]
+    assert [r["score"] for r in again] == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_score_file_bad_rows_name_file_and_row(tmp_path):
+    from factory.score import score_file
+
+    src = tmp_path / "bad.jsonl"
+    src.write_text(json.dumps({"response": "\\boxed{1}", "gold": "1"}) + "\n" + json.dumps({"response": "\\boxed{1}"}) + "\n")
+    with pytest.raises(ValueError, match=r"bad\.jsonl: row 2"):
+        score_file(src, tmp_path / "out.jsonl")
+    src.write_text("{not json\n")
+    with pytest.raises(ValueError, match=r"bad\.jsonl: line 1"):
+        score_file(src, tmp_path / "out.jsonl")
+    assert not (tmp_path / "out.jsonl").exists()

@@ -1,0 +1,554 @@
+"""Run untrusted, model-written Python programs in a local bubblewrap sandbox.
+
+Every execution is one ``python3`` process tree inside a fresh bubblewrap (``bwrap``) sandbox,
+started from a process that first drops to a random unprivileged uid. What that isolates, each
+property exercised by a hostile program in ``tests/verifiers/test_sandbox.py``:
+
+- **Network**: own network namespace with only a down-then-up ``lo``; the host's 127.0.0.1 and
+  every other address are unreachable.
+- **Filesystem**: a new mount namespace whose root holds only ``/usr`` (read-only, with the
+  ``/bin``, ``/lib``, ``/lib64`` symlinks into it), a fresh ``/proc`` for the sandbox's own PID
+  namespace, a minimal ``/dev``, the program under ``/code`` (read-only) and an empty private
+  work directory ``/work`` (a size-capped tmpfs, also reachable as ``/tmp``; the cwd). The root,
+  ``/dev`` and ``/code`` are read-only. No home, no project checkout, no test files, no ``/etc``.
+- **Environment**: only ``PATH``, ``LANG``, ``HOME``, ``TMPDIR`` (and bwrap's ``PWD``); the
+  interpreter runs with ``-I`` (ignores ``PYTHON*`` variables and the user site).
+- **Processes**: own PID namespace (the program sees only itself and bwrap's init; it cannot
+  signal the verifier or anything outside, and ``kill(-1, ...)`` reaches nothing outside), own
+  IPC/UTS/cgroup namespaces, a new session (no terminal injection), no nested user namespaces,
+  no capabilities, ``no_new_privs``. The process count is capped by ``RLIMIT_NPROC`` on the
+  unprivileged uid (a root parent would ignore it, which is why we drop first; the uid is random
+  per execution so concurrent sandboxes do not share the count) and, where a writable ``pids``
+  cgroup exists (v1 or v2), by ``pids.max`` on a per-execution cgroup.
+- **Time**: a wall-clock limit enforced from outside (a sleeping program is killed too: the whole
+  sandbox goes with bwrap thanks to ``--die-with-parent`` and the PID namespace) and
+  ``RLIMIT_CPU`` as a second line.
+- **Memory**: ``RLIMIT_AS`` (address space) per process; the work tmpfs has its own size cap.
+- **Output and files**: stdout/stderr go to memory files capped by ``RLIMIT_FSIZE``; a program
+  printing gigabytes hits the cap after ``output_mb`` and is reported ``output_limit``. The same
+  rlimit caps every file it writes.
+- **Honest results**: expected outputs never enter the sandbox. The caller decides a pass by
+  comparing the captured output outside; the exit status only ever turns a pass into a failure.
+  Nothing the program prints about itself is trusted.
+
+What is *not* isolated: the kernel is shared (no seccomp filter; a kernel exploit escapes), CPU
+time and memory bandwidth are shared with the host (no CPU quota, no cgroup memory limit beyond
+``RLIMIT_AS`` per process), ``/proc`` shows host-wide read-only information such as ``cpuinfo``
+and ``meminfo``, and timing side channels exist. Without root (no uid to drop to) the process
+count relies on the pids cgroup where one is delegated, else only on the PID namespace.
+
+If ``bwrap`` is missing the sandbox refuses to run (:class:`SandboxUnavailable`, with the install
+command). ``unsafe_no_sandbox=True`` runs the interpreter directly in a temporary directory with
+the same rlimits and a minimal environment: for trusted inputs only, and it warns loudly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import random
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = (
+    "bubblewrap (`bwrap`) is required to run untrusted code: install it with "
+    "`apt-get install bubblewrap` (Debian/Ubuntu), `dnf install bubblewrap` (Fedora) or "
+    "`pacman -S bubblewrap` (Arch). For trusted inputs only, pass unsafe_no_sandbox=True."
+)
+
+Status = Literal["ok", "runtime_error", "timeout", "memory_limit", "output_limit", "sandbox_error"]
+
+# Minimal environment of every execution (nothing of the verifier's own environment leaks in).
+SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/work", "TMPDIR": "/work"}
+# -I: isolated mode; utf8 stdio whatever the locale; big ints print (competitive programs do it).
+PYTHON_FLAGS = ("-I", "-X", "utf8", "-X", "int_max_str_digits=0")
+# bwrap's outer process and its PID-1 reaper run under the sandbox uid and inside the cgroup.
+_BWRAP_PROCS = 2
+_UID_RANGE = (1_000_000, 2_000_000_000)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot run here (bwrap missing or not working)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits of one execution."""
+
+    time_s: float = 2.0  # wall clock, enforced from outside; RLIMIT_CPU is ceil(time_s) + 1
+    memory_mb: int = 256  # RLIMIT_AS per process
+    max_procs: int = 4  # processes and threads of the program, itself included
+    output_mb: float = 16.0  # stdout, stderr and any single file it writes (RLIMIT_FSIZE)
+    disk_mb: int = 64  # total size of the private work directory
+
+    def __post_init__(self) -> None:
+        for name in ("time_s", "memory_mb", "max_procs", "output_mb", "disk_mb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"sandbox limit {name!r} must be a positive number, got {value!r}")
+        if not math.isfinite(self.time_s):
+            raise ValueError(f"sandbox limit 'time_s' must be finite, got {self.time_s!r}")
+
+    @property
+    def output_bytes(self) -> int:
+        return int(self.output_mb * 2**20)
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """What one sandboxed run did. ``exit_code`` > 128 means killed by signal ``exit_code - 128``."""
+
+    status: Status
+    exit_code: int | None
+    wall_s: float
+    stdout: bytes
+    stderr: bytes
+    result: bytes | None = None  # contents of the result channel, when one was requested
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap") or (os.path.exists("/usr/bin/bwrap") and "/usr/bin/bwrap") or None
+
+
+def default_python() -> str:
+    """The interpreter used inside the sandbox: the verifier's own when it lives under /usr."""
+    own = os.path.realpath(sys.executable)
+    if own.startswith("/usr/"):
+        return own
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.path.exists(candidate):
+            return os.path.realpath(candidate)
+    return own
+
+
+class Sandbox:
+    """Runs Python source under :class:`Limits`; thread-safe, one instance serves a whole pool.
+
+    ``python`` is the interpreter used inside (default :func:`default_python`); one outside
+    ``/usr`` gets its installation prefix bound read-only as well.
+    """
+
+    def __init__(self, *, python: str | None = None, unsafe_no_sandbox: bool = False) -> None:
+        self.python = python or default_python()
+        self.unsafe = unsafe_no_sandbox
+        self.bwrap = None if unsafe_no_sandbox else bwrap_path()
+        if unsafe_no_sandbox:
+            message = (
+                "unsafe_no_sandbox=True: model-written code runs WITHOUT isolation (no namespaces, "
+                "full filesystem and network access). Use it for trusted inputs only."
+            )
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            log.warning(message)
+        elif self.bwrap is None:
+            raise SandboxUnavailable(INSTALL_HINT)
+        self._drop_uid = os.geteuid() == 0 and not unsafe_no_sandbox
+        self._prlimit, self._setpriv = shutil.which("prlimit"), shutil.which("setpriv")
+        self._cgroups = _PidsCgroups.detect() if not unsafe_no_sandbox else None
+        self._checked = False
+        self._lock = threading.Lock()
+
+    # -- public ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        source: str,
+        stdin: bytes | str = b"",
+        *,
+        limits: Limits = Limits(),
+        args: Sequence[str] = (),
+        files: Mapping[str, str | bytes] | None = None,
+        result_channel: bool = False,
+    ) -> Execution:
+        """Run ``source`` as ``/code/main.py`` with ``stdin``; ``files`` land read-only beside it.
+
+        With ``result_channel`` a capped memory file is passed in and ``--result-fd=N`` is the
+        program's first argument; what it writes there comes back as ``Execution.result``.
+        """
+        self.check()
+        return self._run(source, stdin, limits, args, files or {}, result_channel)
+
+    def check(self) -> None:
+        """Start one trivial sandbox (once) so that a broken setup fails loudly, not as verdicts."""
+        if self._checked:
+            return
+        with self._lock:
+            if self._checked:
+                return
+            probe = self._run("print('sandbox-ok')", b"", Limits(time_s=20), (), {}, False)
+            if probe.status != "ok" or probe.stdout.strip() != b"sandbox-ok":
+                raise SandboxUnavailable(
+                    f"the sandbox does not work here ({probe.status}, exit {probe.exit_code}): "
+                    f"{probe.stderr.decode(errors='replace').strip()[-500:]}\n{INSTALL_HINT}"
+                )
+            self._checked = True
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _command(self, code_fds: Mapping[str, int], info_fd: int, disk_bytes: int) -> list[str]:
+        cmd = [
+            self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--hostname", "sandbox", "--info-fd", str(info_fd), "--clearenv",
+            *itertools.chain.from_iterable(("--setenv", k, v) for k, v in SANDBOX_ENV.items()),
+            "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+        ]
+        if os.path.isdir("/usr/lib64"):
+            cmd += ["--symlink", "usr/lib64", "/lib64"]
+        if not self.python.startswith("/usr/"):
+            # e.g. a pyenv or conda interpreter: expose its installation prefix, read-only
+            prefix = os.path.dirname(os.path.dirname(self.python))
+            cmd += ["--ro-bind", prefix, prefix]
+        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(disk_bytes), "--tmpfs", "/work",
+                "--symlink", "work", "/tmp", "--dir", "/code"]
+        for name, fd in code_fds.items():
+            cmd += ["--ro-bind-data", str(fd), f"/code/{name}"]
+        cmd += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/work", "--",
+                self.python, *PYTHON_FLAGS]
+        return cmd
+
+    def _launcher(self, limits: Limits, cgroup: str | None) -> tuple[list[str], _Preexec | None]:
+        """What starts bwrap: join the cgroup, set rlimits, drop to a random uid, then exec.
+
+        Done by an exec chain (``sh`` for the cgroup, util-linux ``prlimit`` and ``setpriv``) so
+        that Popen can vfork: a ``preexec_fn`` would fork the whole verifier (slow when it is
+        big, and unsafe with the pool's threads). Without those tools, a ``preexec_fn``.
+        """
+        uid = random.SystemRandom().randrange(*_UID_RANGE) if self._drop_uid else None
+        if self._prlimit is None or (uid is not None and self._setpriv is None):
+            return [], _Preexec(limits, uid, cgroup)
+        cpu, memory, fsize = math.ceil(limits.time_s) + 1, limits.memory_mb * 2**20, limits.output_bytes
+        prefix = []
+        if cgroup is not None:
+            prefix += ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', os.path.join(cgroup, "cgroup.procs")]
+        prefix += [self._prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={memory}:{memory}",
+                   f"--fsize={fsize}:{fsize}", "--core=0:0"]
+        if uid is not None:
+            nproc = limits.max_procs + _BWRAP_PROCS
+            prefix += [f"--nproc={nproc}:{nproc}", "--", self._setpriv, f"--reuid={uid}", f"--regid={uid}",
+                       "--clear-groups"]
+        return [*prefix, "--"], None
+
+    def _run(
+        self,
+        source: str,
+        stdin: bytes | str,
+        limits: Limits,
+        args: Sequence[str],
+        files: Mapping[str, str | bytes],
+        result_channel: bool,
+    ) -> Execution:
+        if isinstance(stdin, str):
+            stdin = stdin.encode()
+        cap = limits.output_bytes
+        opened: list[int] = []
+
+        def memfd(name: str, data: bytes = b"") -> int:
+            fd = os.memfd_create(name)
+            opened.append(fd)
+            if data:
+                _write_all(fd, data)
+                os.lseek(fd, 0, os.SEEK_SET)
+            return fd
+
+        tmpdir = None
+        cgroup = None
+        try:
+            # stdin is a read-only view of a memory file: nothing to pump, no deadlock
+            in_rw = memfd("stdin", stdin)
+            in_fd = os.open(f"/proc/self/fd/{in_rw}", os.O_RDONLY | os.O_CLOEXEC)
+            opened.append(in_fd)
+            out_fd, err_fd = memfd("stdout"), memfd("stderr")
+            res_fd = memfd("result") if result_channel else None
+            code = {"main.py": source, **files}
+            argv_tail = [f"--result-fd={res_fd}"] if res_fd is not None else []
+            argv_tail += list(args)
+            info_fd = None
+            if self.unsafe:
+                tmpdir = tempfile.mkdtemp(prefix="factory-unsafe-")
+                os.makedirs(os.path.join(tmpdir, "code"))
+                os.makedirs(os.path.join(tmpdir, "work"))
+                for name, text in code.items():
+                    with open(os.path.join(tmpdir, "code", name), "wb") as fh:
+                        fh.write(text.encode() if isinstance(text, str) else text)
+                cmd = [self.python, *PYTHON_FLAGS, os.path.join(tmpdir, "code", "main.py"), *argv_tail]
+                env = {**SANDBOX_ENV, "HOME": os.path.join(tmpdir, "work"), "TMPDIR": os.path.join(tmpdir, "work")}
+                cwd, pass_fds = os.path.join(tmpdir, "work"), ((res_fd,) if res_fd is not None else ())
+            else:
+                code_fds = {name: memfd(name, text.encode() if isinstance(text, str) else text)
+                            for name, text in code.items()}
+                info_fd = memfd("info")  # bwrap writes here once the sandbox is up: tells setup failures apart
+                cmd = [*self._command(code_fds, info_fd, limits.disk_mb * 2**20), "/code/main.py", *argv_tail]
+                env, cwd = dict(SANDBOX_ENV), None
+                pass_fds = (*code_fds.values(), info_fd, *((res_fd,) if res_fd is not None else ()))
+            if self._cgroups is not None:
+                cgroup = self._cgroups.acquire(limits.max_procs + _BWRAP_PROCS)
+            prefix, preexec = self._launcher(limits, cgroup)
+            start = time.perf_counter()
+            try:
+                proc = subprocess.Popen(
+                    [*prefix, *cmd], stdin=in_fd, stdout=out_fd, stderr=err_fd, pass_fds=pass_fds, env=env,
+                    cwd=cwd, preexec_fn=preexec, start_new_session=True, close_fds=True,
+                )
+            except OSError as exc:
+                return Execution("sandbox_error", None, 0.0, b"", str(exc).encode())
+            timed_out = not _wait(proc, limits.time_s)
+            if timed_out:
+                _kill(proc, cgroup)
+                proc.wait()
+            wall = time.perf_counter() - start
+            stdout, out_full = _read_capped(out_fd, cap)
+            stderr, err_full = _read_capped(err_fd, cap)
+            result = _read_capped(res_fd, cap)[0] if res_fd is not None else None
+            code_ = proc.returncode
+            if code_ is not None and code_ < 0:  # bwrap itself killed by a signal
+                code_ = 128 - code_
+            if info_fd is not None and not timed_out and os.fstat(info_fd).st_size == 0:
+                log.warning("sandbox failed to start (exit %s): %s", code_, stderr[-500:].decode(errors="replace"))
+                return Execution("sandbox_error", code_, wall, stdout, stderr, result)
+            status = _classify(code_, timed_out, out_full or err_full, stderr)
+            return Execution(status, code_, wall, stdout, stderr, result)
+        finally:
+            for fd in opened:
+                os.close(fd)
+            if cgroup is not None:
+                self._cgroups.release(cgroup)
+            if tmpdir is not None:
+                shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+class _Preexec:
+    """Fallback launcher (no util-linux ``prlimit``/``setpriv``), run in the forked child before exec."""
+
+    def __init__(self, limits: Limits, uid: int | None, cgroup: str | None) -> None:
+        self.cpu = math.ceil(limits.time_s) + 1
+        self.memory = limits.memory_mb * 2**20
+        self.fsize = limits.output_bytes
+        self.nproc = limits.max_procs + _BWRAP_PROCS
+        self.uid = uid
+        self.procs_file = os.path.join(cgroup, "cgroup.procs") if cgroup else None
+
+    def __call__(self) -> None:
+        if self.procs_file is not None:
+            fd = os.open(self.procs_file, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+        resource.setrlimit(resource.RLIMIT_CPU, (self.cpu, self.cpu + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.fsize, self.fsize))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_AS, (self.memory, self.memory))
+        if self.uid is not None:
+            # RLIMIT_NPROC counts every process of the real uid and is ignored for root
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.nproc, self.nproc))
+            os.setgroups([])
+            os.setresgid(self.uid, self.uid, self.uid)
+            os.setresuid(self.uid, self.uid, self.uid)
+
+
+class _PidsCgroups:
+    """A ``pids`` cgroup per running sandbox, under our own where that hierarchy is writable.
+
+    Not reused: with cgroup v1 ``pids.current`` can stay charged after the sandbox's processes
+    are gone (seen on Linux 6.18), so a fresh one per run keeps the cap exact. Any that cannot be
+    removed at once are retried when the interpreter exits.
+    """
+
+    _counter = itertools.count()
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self._leftover: list[str] = []
+        weakref.finalize(self, _PidsCgroups._remove_all, self._leftover)
+
+    @classmethod
+    def detect(cls) -> _PidsCgroups | None:
+        for base in cls._candidates():
+            probe = os.path.join(base, f"factory-sbx-{os.getpid()}-probe")
+            try:
+                os.mkdir(probe)
+            except OSError:
+                continue
+            try:
+                with open(os.path.join(probe, "pids.max"), "w") as fh:
+                    fh.write("8")
+                return cls(base)
+            except OSError:
+                continue
+            finally:
+                _rmdir(probe)
+        log.info("no writable pids cgroup: process count limited by RLIMIT_NPROC and the PID namespace")
+        return None
+
+    @staticmethod
+    def _candidates() -> list[str]:
+        out = []
+        try:
+            with open("/proc/self/cgroup") as fh:
+                lines = fh.read().splitlines()
+        except OSError:
+            return out
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if "pids" in controllers.split(","):
+                out.append(os.path.join("/sys/fs/cgroup/pids", path.lstrip("/")))
+            elif controllers == "":  # cgroup v2
+                root = "/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified") else "/sys/fs/cgroup"
+                out.append(os.path.join(root, path.lstrip("/")))
+        return out
+
+    def acquire(self, max_pids: int) -> str | None:
+        path = os.path.join(self.base, f"factory-sbx-{os.getpid()}-{next(self._counter)}")
+        try:
+            os.mkdir(path)
+            with open(os.path.join(path, "pids.max"), "w") as fh:
+                fh.write(str(max_pids))
+        except OSError as exc:
+            log.debug("pids cgroup %s not usable: %s", path, exc)
+            _rmdir(path)
+            return None
+        return path
+
+    def release(self, path: str) -> None:
+        for _ in range(20):
+            self.kill_all(path)  # stragglers, if anything escaped the PID namespace
+            if _rmdir(path):
+                return
+            time.sleep(0.005)
+        self._leftover.append(path)
+
+    @staticmethod
+    def _remove_all(paths: list[str]) -> None:
+        for path in paths:
+            _PidsCgroups.kill_all(path)
+            if not _rmdir(path):
+                time.sleep(0.05)
+                _rmdir(path)
+
+    @staticmethod
+    def kill_all(path: str) -> int:
+        """SIGKILL every process in the cgroup; how many there were."""
+        try:
+            with open(os.path.join(path, "cgroup.procs")) as fh:
+                pids = [int(p) for p in fh.read().split()]
+        except OSError:
+            return 0
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(pids)
+
+
+def _rmdir(path: str) -> bool:
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_capped(fd: int, cap: int) -> tuple[bytes, bool]:
+    """Contents of a memory file (at most ``cap`` bytes) and whether it reached the cap."""
+    size = os.fstat(fd).st_size
+    chunks, offset = [], 0
+    while offset < min(size, cap):
+        chunk = os.pread(fd, min(size, cap) - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks), size >= cap
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> bool:
+    """Wait for ``proc`` up to ``timeout`` seconds without polling; False when it is still running."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        try:
+            proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return proc.poll() is not None
+            try:
+                if poller.poll(max(1, math.ceil(remaining * 1000))):
+                    proc.wait()
+                    return True
+            except InterruptedError:  # pragma: no cover - PEP 475 retries already
+                continue
+    finally:
+        os.close(pidfd)
+
+
+def _kill(proc: subprocess.Popen, cgroup: str | None) -> None:
+    # bwrap leads its own process group; killing it takes the PID namespace down with it
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.kill()
+    except ProcessLookupError:
+        pass
+    if cgroup is not None:
+        _PidsCgroups.kill_all(cgroup)
+
+
+_MEMORY_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc")
+
+
+def _classify(exit_code: int | None, timed_out: bool, output_full: bool, stderr: bytes) -> Status:
+    # Classification only ever explains a failure; a pass is decided by the caller's comparator.
+    if output_full:
+        return "output_limit"
+    if timed_out or exit_code in (128 + signal.SIGXCPU,):
+        return "timeout"
+    if exit_code == 128 + signal.SIGXFSZ:
+        return "output_limit"
+    if exit_code == 0:
+        return "ok"
+    if any(marker in stderr[-4096:] for marker in _MEMORY_MARKERS):
+        return "memory_limit"
+    return "runtime_error"
+
+
+__all__ = ["INSTALL_HINT", "Execution", "Limits", "Sandbox", "SandboxUnavailable", "Status", "bwrap_path",
+           "default_python"]
