@@ -121,6 +121,10 @@ def make_trace(rng: random.Random) -> tuple[str, str | None, str, str]:
     return text, finish, lang, domain
 
 
+def _rss_mib() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def _bench(name: str, fn, rows: list[tuple[str, str | None, str, str]]) -> dict:
     t0 = time.process_time()
     reasons = Counter(fn(r).reason for r in rows)
@@ -138,8 +142,9 @@ def main() -> None:
     rng = random.Random(args.seed)
     rows = [make_trace(rng) for _ in range(args.n)]
     mean_chars = sum(len(r[0]) for r in rows) / len(rows)
+    rss_traces = _rss_mib()  # the 100k traces themselves live in this process too
     language_consistency("warm up the detector: la réponse est correcte", "en")  # model load is not per trace
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_models = _rss_mib()
     results = [
         _bench("format", lambda r: check_format(r[0], finish_reason=r[1]), rows),
         _bench("readability", lambda r: check_readability(r[0], domain=r[3]), rows),
@@ -152,8 +157,9 @@ def main() -> None:
         "format_plus_readability_per_s_per_core": round(fr),
         "goal_format_plus_readability": 2000,
         "goal_language": 500,
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "peak_rss_mib_before_verifying": round(rss0 / 1024),
+        "peak_rss_mib": _rss_mib(),
+        "rss_mib_after_making_traces": rss_traces,
+        "rss_mib_after_loading_lingua": rss_models,
     }
     for r in results:
         print(json.dumps(r))

@@ -3,6 +3,11 @@
     factory run RECIPE [--set key.path=value ...]    run or resume a recipe
     factory prepare-model [NAME]                     convert the embedded default model once
     factory score INPUT --verifier math --out OUT    score a file of responses
+    factory train RECIPE [--set ...]                 fine-tune the recipe's student on its SFT set
+    factory eval --model PATH --problems FILE        evaluate a model with the factory's verifiers
+    factory loop RECIPE [--set ...]                  eval base -> run -> train -> eval student
+    factory report RUN_DIR                           write the run's dataset card (README.md + plots)
+    factory mix OUT --input PATH[=WEIGHT] ...        mix exported sets with weights
 """
 
 from __future__ import annotations
@@ -69,6 +74,72 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from factory.recipe import load_recipe
+    from factory.train import train_paths, train_recipe
+
+    recipe = load_recipe(args.recipe, args.set)
+    s = train_recipe(recipe)
+    losses = s["losses"]
+    print(f"trained {s['settings']['student']} on {s['rows']} rows: {s['steps']} steps in {s['seconds']} s, "
+          f"loss {losses[0]:.4f} -> {losses[-1]:.4f} (mean {s['train_loss']:.4f})" if losses else "trained")
+    print(f"student           {train_paths(recipe)[3]}/")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from factory.evaluate import eval_settings, evaluate, guess_fields
+    from factory.loop import eval_root
+    from factory.recipe import SourceConfig, load_recipe
+
+    recipe = load_recipe(args.recipe, args.set) if args.recipe else None
+    problems = None
+    if args.problems is not None:
+        fields = dict(f.split("=", 1) for f in args.field) if args.field else guess_fields(args.problems)
+        problems = SourceConfig(path=str(args.problems), fields=fields, limit=args.limit)
+    generate, config, verify = eval_settings(recipe, problems)
+    if args.n is not None:
+        config = dataclasses.replace(config, n=args.n, k=[k for k in config.k if k <= args.n])
+    if args.k:
+        config = dataclasses.replace(config, k=args.k)
+    if args.max_tokens is not None:
+        config = dataclasses.replace(config, sampling={**config.sampling, "max_tokens": args.max_tokens})
+    out = args.out or (eval_root(recipe) if recipe else Path("runs") / "eval") / Path(args.model.rstrip("/")).name.replace(":", "-")
+    m = evaluate(args.model, generate=generate, config=config, verify=verify, output_dir=out, reuse=not args.no_reuse)
+    print((Path(out) / "report.md").read_text())
+    print(f"written to {out}/ (metrics.json, report.md, samples.parquet)")
+    return 0
+
+
+def _loop(args: argparse.Namespace) -> int:
+    from factory.loop import run_loop
+
+    result = run_loop(args.recipe, args.set, quiet=args.quiet, verbose=args.verbose)
+    from factory.recipe import load_recipe
+
+    print((load_recipe(args.recipe, args.set).output_dir / "loop.md").read_text())
+    return 0 if result else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from factory.report import write_report
+
+    print(write_report(args.run_dir))
+    return 0
+
+
+def _mix(args: argparse.Namespace) -> int:
+    from factory.mixture import mix, parse_input
+
+    summary = mix([parse_input(s) for s in args.input], args.out, total=args.total, seed=args.seed)
+    for item in summary["inputs"]:
+        print(f"{item['name']:<30} weight {item['weight']:<6g} {item['rows_in']:>9} rows -> {item['rows_out']:>9}")
+    print(f"{summary['rows']} rows in {args.out}/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="factory", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -93,6 +164,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per item")
     p.set_defaults(func=_score)
+
+    p = sub.add_parser("train", help="fine-tune the recipe's student on its exported SFT set (TRL SFTTrainer)")
+    p.add_argument("recipe", type=Path)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key, e.g. train.sft.num_train_epochs=2")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("eval", help="evaluate a model on held-out problems with the factory's generator and verifiers")
+    p.add_argument("--model", required=True, help="a model folder, hub name or embedded:smollm2")
+    p.add_argument("--problems", type=Path, help="JSONL/Parquet problems (default: the recipe's eval.problems)")
+    p.add_argument("--recipe", type=Path, help="take prompts, sampling, verifiers and eval settings from a recipe")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
+    p.add_argument("--field", action="append", default=[], metavar="FIELD=COLUMN", help="problem field mapping, e.g. prompt=problem")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N problems of --problems")
+    p.add_argument("--n", type=int, default=None, help="samples per problem")
+    p.add_argument("--k", type=int, action="append", default=[], help="pass@k / maj@k for this k (repeatable)")
+    p.add_argument("--max-tokens", type=int, default=None)
+    p.add_argument("--out", type=Path, default=None, help="output folder (metrics.json, report.md, samples.parquet)")
+    p.add_argument("--no-reuse", action="store_true", help="rerun even if the folder holds this evaluation")
+    p.set_defaults(func=_eval)
+
+    p = sub.add_parser("loop", help="eval base -> rejection-sample -> SFT -> eval student, with a before/after report")
+    p.add_argument("recipe", type=Path)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars in the data run")
+    p.set_defaults(func=_loop)
+
+    p = sub.add_parser("report", help="write a run's dataset card: README.md with the HF header, and plots")
+    p.add_argument("run_dir", type=Path)
+    p.set_defaults(func=_report)
+
+    p = sub.add_parser("mix", help="mix exported Parquet sets with weights into one set")
+    p.add_argument("out", type=Path, help="output folder (new)")
+    p.add_argument("--input", action="append", required=True, metavar="[NAME:]PATH[=WEIGHT]",
+                   help="a Parquet file or folder; weight 1 takes every row once, 0.5 half, 2 twice")
+    p.add_argument("--total", type=int, default=None, help="rescale the weights to give this many rows")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_mix)
     return parser
 
 

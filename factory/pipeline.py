@@ -28,7 +28,9 @@ from factory.stages.base import Stage, StageStats
 from factory.stages.export import SFT_SCHEMA, RejectWriter, SFTWriter
 from factory.stages.generate import TraceGenerator
 from factory.stages.read import ProblemReader
-from factory.stages.select import TraceSelector
+from factory.stages.dedup import ProblemDeduplicator
+from factory.stages.decontaminate import ProblemDecontaminator
+from factory.stages.select import PROBLEM_SCORE_SCHEMA, VOTE_FIELDS, MajorityVoter, ProblemScorer, TraceSelector
 from factory.stages.verify import TraceVerifier
 
 log = logging.getLogger(__name__)
@@ -44,12 +46,24 @@ class Step:
 
 def build_steps(recipe: Recipe) -> list[Step]:
     verdicts = verdict_schema(list(recipe.verify))
-    verified = merge_schemas(TRACE_SCHEMA, verdicts)
+    traces, verify_input = TRACE_SCHEMA, "traces"
+    steps = [Step(TraceGenerator(recipe.generate), "problems", "traces", TRACE_SCHEMA)]
+    if recipe.select.majority_vote is not None:  # pseudo-gold for problems without one, before verify
+        traces, verify_input = merge_schemas(TRACE_SCHEMA, VOTE_FIELDS), "labelled"
+        steps.append(Step(MajorityVoter(recipe.select.majority_vote), "traces", "labelled", traces))
+    verified = merge_schemas(traces, verdicts)
     selected = merge_schemas(verified, SELECT_FIELDS)
-    steps = [
-        Step(TraceGenerator(recipe.generate), "problems", "traces", TRACE_SCHEMA),
-        Step(TraceVerifier(recipe.verify), "traces", "verified", verified),
-        Step(TraceSelector(recipe.select, recipe.required_verifiers), "verified", "selected", selected),
+    selector = TraceSelector(
+        recipe.select,
+        recipe.required_verifiers,
+        keep_system=recipe.export.system_prompt,
+        keep_few_shot=recipe.export.few_shot,
+        run_dir=recipe.output_dir,
+    )
+    steps += [
+        Step(TraceVerifier(recipe.verify), verify_input, "verified", verified),
+        Step(selector, "verified", "selected", selected),
+        Step(ProblemScorer(), "selected", "problems_scored", PROBLEM_SCORE_SCHEMA),
         Step(SFTWriter(recipe.export.system_prompt, recipe.export.few_shot), "selected", "export/sft", SFT_SCHEMA),
     ]
     if recipe.export.rejected:
@@ -103,6 +117,13 @@ def _read_problems(recipe: Recipe, run: RunDir, progress: bool) -> int:
     stats = StageStats()
     start = time.perf_counter()
     rows = reader.run(None, stats)
+    # problem filters (decontamination, dedup) mark rows; marked ones go to problems_rejected/
+    filters = problem_filters(recipe)
+    filter_stats = [StageStats() for _ in filters]
+    for f, fstats in zip(filters, filter_stats, strict=True):
+        rows = f.run(rows, fstats)
+    rejected: list[dict[str, Any]] = []
+    rows = _route_rejected(rows, rejected)
     index = 0
     bar = tqdm(desc="read", unit=" problems", disable=not progress)
     while True:
@@ -119,9 +140,39 @@ def _read_problems(recipe: Recipe, run: RunDir, progress: bool) -> int:
         raise ValueError(f"source.path: {recipe.source.path} yielded no problems")
     stats.counters["shards"] = index
     stats.seconds = time.perf_counter() - start
+    if filters:
+        stats.rows_out -= len(rejected)
+        write_rows(run.root / "problems_rejected" / "shard-00000.parquet", rejected, PROBLEM_REJECT_SCHEMA)
+        for f, fstats in zip(filters, filter_stats, strict=True):
+            f.close()
+            stats.dropped.update(fstats.dropped)
+            write_json(run.root / "stats" / f"{f.name}.json", fstats.to_dict())
     run.mark_done("read", "all", stats.to_dict())
     write_json(run.root / "stats" / "read.json", stats.to_dict())
     return index
+
+
+PROBLEM_REJECT_SCHEMA = merge_schemas(
+    PROBLEM_SCHEMA, pa.schema([("reject_reason", pa.string()), ("reject_details", pa.string())])
+)
+
+
+def problem_filters(recipe: Recipe) -> list[Any]:
+    """The problem-level select policies, run on the source stream before anything is generated."""
+    filters: list[Any] = []
+    if recipe.select.decontaminate is not None:
+        filters.append(ProblemDecontaminator(recipe.select.decontaminate))
+    if recipe.select.problem_dedup is not None:
+        filters.append(ProblemDeduplicator(recipe.select.problem_dedup))
+    return filters
+
+
+def _route_rejected(rows: Iterator[dict[str, Any]], rejected: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        if row.get("reject_reason"):
+            rejected.append(row)
+        else:
+            yield row
 
 
 def _take(rows: Iterator[dict[str, Any]], n: int) -> list[dict[str, Any]]:
@@ -184,6 +235,8 @@ def summarize(recipe: Recipe, run: RunDir) -> dict[str, Any]:
             }
             for name in recipe.verify
         },
+        "problems_filtered": {k: n for k, n in (read["dropped"] if read else {}).items() if k != "bad_row"},
+        "pseudo_labelled": stage("vote").counters.get("problems_pseudo_labelled", 0),
         "kept": sel.rows_out,
         "rejected": sum(sel.dropped.values()),
         "reject_reasons": dict(sel.dropped.most_common()),

@@ -60,12 +60,98 @@ class GenerateConfig:
     engine: dict[str, Any] = field(default_factory=dict)  # vllm.LLM(model, **engine)
 
 
+def _check_fraction(where: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise RecipeError(f"{where}: {value} is outside 0..1")
+
+
+@dataclass(frozen=True)
+class MajorityVoteConfig:
+    """Pseudo-gold for problems without a gold answer: the most frequent canonical final answer."""
+
+    min_share: float = 0.5  # the winning answer's share of all the problem's traces
+    min_count: int = 2  # and at least this many traces give it
+    require_think_close: bool = False  # as the math verifier's option: no answer without </think>
+
+    def __post_init__(self) -> None:
+        _check_fraction("select.majority_vote.min_share", self.min_share)
+        if self.min_count < 1:
+            raise RecipeError("select.majority_vote.min_count: must be at least 1")
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    """Exact (normalised text) and near (MinHash LSH over token n-grams) duplicate removal."""
+
+    exact: bool = True
+    near: bool = True
+    threshold: float = 0.8  # estimated Jaccard similarity at or above which two texts are duplicates
+    ngram: int = 5  # tokens per shingle
+    num_perm: int = 64  # MinHash permutations
+    scope: Literal["run", "problem"] = "run"  # traces only: compare across the whole run or within a problem
+
+    def __post_init__(self) -> None:
+        _check_fraction("select.*dedup.threshold", self.threshold)
+        if self.ngram < 1 or self.num_perm < 2:
+            raise RecipeError("select.*dedup: ngram must be >= 1 and num_perm >= 2")
+
+
+@dataclass(frozen=True)
+class BenchmarkFile:
+    path: str  # a .jsonl/.parquet file or a folder of them
+    name: str | None = None  # default: the file or folder name without suffix
+    field: str | None = None  # column with the problem text; default: the first of problem/question/prompt/...
+    id_field: str | None = None  # column naming each item in the report; default: id if present, else row number
+
+
+@dataclass(frozen=True)
+class DecontaminateConfig:
+    """Drop problems sharing a word n-gram with a benchmark problem (before any generation)."""
+
+    benchmarks: list[BenchmarkFile] = field(default_factory=list)
+    ngram: int = 13  # words per n-gram: 13 as datatrove, 8 as open-r1
+    min_matches: int = 1  # shared n-grams needed to call a problem contaminated
+
+    def __post_init__(self) -> None:
+        if not self.benchmarks:
+            raise RecipeError("select.decontaminate.benchmarks: name at least one benchmark file")
+        if self.ngram < 1 or self.min_matches < 1:
+            raise RecipeError("select.decontaminate: ngram and min_matches must be at least 1")
+
+
+@dataclass(frozen=True)
+class LengthConfig:
+    """Drop traces whose SFT row (as exported, rendered with the student's chat template) is too long."""
+
+    tokenizer: str  # the student's model folder (its tokenizer and chat template)
+    max_tokens: int  # the trainer's max_length
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise RecipeError("select.max_length.max_tokens: must be at least 1")
+
+
 @dataclass(frozen=True)
 class SelectConfig:
     require: list[str] | None = None  # verifiers a kept trace must pass; default: all of verify
     k: int | None = None  # keep at most k traces per problem
-    strategy: Literal["first", "shortest", "random"] = "first"
+    strategy: Literal["first", "shortest", "random", "diverse", "all"] = "first"
     seed: int = 0
+    min_pass_rate: float = 0.0  # keep problems whose pass rate is within [min, max] (inclusive);
+    max_pass_rate: float = 1.0  # e.g. max 0.99 drops the always-solved
+    majority_vote: MajorityVoteConfig | None = None  # label gold-less problems by vote (before verify)
+    problem_dedup: DedupConfig | None = None  # duplicate problems, removed before generation
+    decontaminate: DecontaminateConfig | None = None  # benchmark overlap, removed before generation
+    trace_dedup: DedupConfig | None = None  # duplicate traces among the passing ones
+    max_length: LengthConfig | None = None  # the student's token budget
+
+    def __post_init__(self) -> None:
+        _check_fraction("select.min_pass_rate", self.min_pass_rate)
+        _check_fraction("select.max_pass_rate", self.max_pass_rate)
+        if self.min_pass_rate > self.max_pass_rate:
+            raise RecipeError("select.min_pass_rate: is above select.max_pass_rate")
+        if self.k is not None and self.k < 1:
+            raise RecipeError("select.k: must be at least 1 (or null for all)")
 
 
 @dataclass(frozen=True)
@@ -76,6 +162,35 @@ class ExportConfig:
 
 
 @dataclass(frozen=True)
+class TrainConfig:
+    """SFT of a student on the exported set (``factory train``). ``sft`` goes to TRL's SFTConfig unchanged."""
+
+    student: str | None = None  # model folder / hub name / embedded:NAME; default: generate.model (self-distillation)
+    data: str | None = None  # a Parquet file or folder of SFT rows; default: <run_dir>/export/sft
+    output_dir: str | None = None  # where the trained student is saved; default: <run_dir>/student
+    max_length: int = 2048  # tokens per row; a longer row is refused by the render check, never truncated
+    lora: dict[str, Any] | None = None  # peft.LoraConfig(**lora); None: full fine-tuning
+    render_check_rows: int = 64  # rows whose rendering is checked before training (lengths: every row)
+    chat_template: str | None = None  # override the student's template (a Jinja string); saved with it
+    sft: dict[str, Any] = field(default_factory=dict)  # trl.SFTConfig(**sft)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Held-out evaluation (``factory eval``, ``factory loop``): the generate section's prompts and
+    sampling, scored with the recipe's verifiers."""
+
+    problems: SourceConfig | None = None  # the held-out problems; required by `factory loop`
+    n: int = 4  # samples per problem
+    k: list[int] = field(default_factory=list)  # pass@k / maj@k for these k; default: [1, n]
+    correct: list[str] = field(default_factory=lambda: ["math"])  # verifiers a correct sample passes
+    verify: dict[str, dict[str, Any]] | None = None  # default: the recipe's verify section
+    sampling: dict[str, Any] = field(default_factory=dict)  # overrides generate.sampling for evaluation
+    difficulty_field: str = "level"  # problem field or metadata key for the per-difficulty table
+    output_dir: str | None = None  # default: <run_dir>/eval
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     source: SourceConfig
@@ -83,6 +198,8 @@ class Recipe:
     verify: dict[str, dict[str, Any]] = field(default_factory=dict)  # verifier name -> options
     select: SelectConfig = field(default_factory=SelectConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    train: TrainConfig | None = None  # `factory train` / `factory loop`
+    eval: EvalConfig | None = None  # `factory eval --recipe` / `factory loop`
     run_dir: str | None = None  # default: runs/<name>
 
     @property
@@ -144,7 +261,28 @@ def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
         raise RecipeError("generate.n: must be at least 1")
     if recipe.source.shard_size < 1:
         raise RecipeError("source.shard_size: must be at least 1")
+    if recipe.train is not None and recipe.train.max_length < 1:
+        raise RecipeError("train.max_length: must be at least 1")
+    if recipe.eval is not None:
+        _check_eval(recipe.eval, recipe.verify)
     return recipe
+
+
+def _check_eval(ev: EvalConfig, verify: dict[str, dict[str, Any]]) -> None:
+    from verifiers import VERIFIERS
+
+    if ev.n < 1:
+        raise RecipeError("eval.n: must be at least 1")
+    for k in ev.k:
+        if not 1 <= k <= ev.n:
+            raise RecipeError(f"eval.k: {k} is outside 1..eval.n ({ev.n})")
+    configured = verify if ev.verify is None else ev.verify
+    for name in configured:
+        if name not in VERIFIERS:
+            raise RecipeError(f"eval.verify.{name}: unknown verifier (known: {', '.join(VERIFIERS)})")
+    for name in ev.correct:
+        if name not in configured:
+            raise RecipeError(f"eval.correct: {name!r} is not configured under eval.verify (or verify)")
 
 
 def _build(tp: Any, value: Any, path: str) -> Any:

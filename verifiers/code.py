@@ -384,13 +384,14 @@ def _options(
     max_procs: int = 4,
     output_mb: float = 16.0,
     disk_mb: int = 64,
+    wall_limit_s: float | None = None,
     unsafe_no_sandbox: bool = False,
     python: str | None = None,
     detail_chars: int = 256,
 ) -> _Options:
     check, tol = parse_checker(checker)
     limits = Limits(time_s=time_limit_s, memory_mb=memory_mb, max_procs=max_procs, output_mb=output_mb,
-                    disk_mb=disk_mb)
+                    disk_mb=disk_mb, wall_s=wall_limit_s)
     return _Options(check, tol, limits, (python, bool(unsafe_no_sandbox)), int(detail_chars))
 
 
@@ -431,6 +432,7 @@ def _judge(run: Execution, test: _Test, opts: _Options) -> dict[str, Any]:
     return {
         "status": status,
         "time_s": round(run.wall_s, 4),
+        "cpu_s": round(run.cpu_s, 4) if run.cpu_s == run.cpu_s else None,
         "exit_code": run.exit_code,
         "stdout": stdout[:n],
         "stderr": stderr[-n:] if n else "",
@@ -464,6 +466,7 @@ def verify_code(
     max_procs: int = 4,
     output_mb: float = 16.0,
     disk_mb: int = 64,
+    wall_limit_s: float | None = None,
     unsafe_no_sandbox: bool = False,
     python: str | None = None,
     detail_chars: int = 256,
@@ -471,7 +474,9 @@ def verify_code(
 ) -> Verdict:
     """Run ``program`` (Python source) on every test in the sandbox; see the module docstring.
 
-    Limits apply per test execution: ``time_limit_s`` wall clock, ``memory_mb`` address space,
+    Limits apply per test execution: ``time_limit_s`` CPU seconds of the program's process tree
+    (what it is judged on), ``wall_limit_s`` wall clock (default ``3 * time_limit_s + 1``: stops
+    sleepers without failing correct programs on a busy machine), ``memory_mb`` address space,
     ``max_procs`` processes/threads, ``output_mb`` stdout/stderr/any file, ``disk_mb`` work dir.
     ``workers`` > 1 runs this program's tests concurrently. Raises ``ValueError`` on bad tests or
     options, :class:`verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing.
@@ -479,7 +484,7 @@ def verify_code(
     return verify_code_batch(
         [(program, tests)], workers=workers, checker=checker, time_limit_s=time_limit_s,
         memory_mb=memory_mb, max_procs=max_procs, output_mb=output_mb, disk_mb=disk_mb,
-        unsafe_no_sandbox=unsafe_no_sandbox, python=python, detail_chars=detail_chars,
+        wall_limit_s=wall_limit_s, unsafe_no_sandbox=unsafe_no_sandbox, python=python, detail_chars=detail_chars,
     )[0]
 
 

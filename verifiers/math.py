@@ -112,6 +112,7 @@ _FINAL_LINE = re.compile(
     r"(?im)^[ \t>#*_-]*(?:\*\*|__)?\s*(?:the\s+)?(?:final\s+answer|answer)\s*(?:\*\*|__)?\s*"
     r"(?:is\s*)?[:：]\s*(?:\*\*|__)?(.*)$"
 )
+_FINAL_HEADING = re.compile(r"(?im)^[ \t>#*_-]*(?:\*\*|__)?\s*final\s+answer\s*(?:\*\*|__)?\s*[:：]?\s*(?:\*\*|__)?\s*$")
 _FINAL_PHRASE = re.compile(r"(?i)\bthe\s+final\s+answer\s+is\s*:?\s*(.+)$", re.M)
 
 
@@ -233,15 +234,15 @@ def _extract(response: str, *, require_think_close: bool = False) -> _Extraction
         if not contents:
             return _Extraction(None, EMPTY_BOX, len(boxes))
         return _Extraction(", ".join(contents) if len(contents) > 1 else contents[0], OK, len(contents))
-    lines = _FINAL_LINE.findall(part)
-    if not lines:
-        lines = _FINAL_PHRASE.findall(part)
-    if lines:
-        ans = _strip_answer_text(lines[-1])
+    matches = list(_FINAL_LINE.finditer(part)) + list(_FINAL_HEADING.finditer(part))
+    if not matches:
+        matches = list(_FINAL_PHRASE.finditer(part))
+    if matches:
+        last = max(matches, key=lambda m: m.start())
+        ans = _strip_answer_text(last.group(1) if last.re is not _FINAL_HEADING else "")
         if not ans:
-            # "**Final Answer**:" followed by the answer on the next non-empty line
-            idx = [m.end() for m in _FINAL_LINE.finditer(part)]
-            rest = part[idx[-1] :].strip().splitlines() if idx else []
+            # "**Final Answer**" as a heading: the answer is on the next non-empty line
+            rest = [ln for ln in part[last.end() :].splitlines() if ln.strip()]
             ans = _strip_answer_text(rest[0]) if rest else ""
         if ans:
             return _Extraction(ans, OK, 0)
@@ -716,8 +717,8 @@ def _surd_part(s: str) -> tuple[Fraction, int] | None:
     if m.group(1):
         coef = -coef
     rad = int(m.group(3) or m.group(4) or 1)
-    if rad > 10**12:
-        return None
+    if rad > 10**8:
+        return None  # trial division stays cheap; bigger radicands go to sympy
     k, f = 1, 2
     while f * f <= rad:  # pull square factors out: sqrt(12) = 2 sqrt(3)
         while rad % (f * f) == 0:
@@ -1659,22 +1660,24 @@ def _prepare_gold(gold: str) -> str:
     return _clean(gold)
 
 
-def _front(response: str, gold: str, require_think_close: bool = False) -> tuple[Verdict | None, str | None, str]:
-    """Extraction and fast path: a final Verdict, or (None, cleaned prediction, cleaned gold)."""
+def _front(
+    response: str, gold: str, require_think_close: bool = False
+) -> tuple[Verdict | None, str | None, str, str | None]:
+    """Extraction and fast path: (final Verdict or None, cleaned prediction, cleaned gold, extracted)."""
     g = _prepare_gold(gold)
     ex = _extract(response, require_think_close=require_think_close)
     if ex.answer is None:
-        return Verdict.fail(ex.reason), None, g
+        return Verdict.fail(ex.reason), None, g, None
     extracted = ex.answer
     if len(extracted) > MAX_ANSWER_CHARS:
-        return Verdict.fail(TOO_LARGE, extracted=extracted[:200]), None, g
+        return Verdict.fail(TOO_LARGE, extracted=extracted[:200]), None, g, extracted
     p = _clean(extracted)
     if not p:
-        return Verdict.fail(EMPTY_BOX, extracted=extracted), None, g
+        return Verdict.fail(EMPTY_BOX, extracted=extracted), None, g, extracted
     d = _fast_compare(p, g)
     if d is not None:
-        return _verdict(d.passed, d.reason, extracted, d.details), None, g
-    return None, p, g
+        return _verdict(d.passed, d.reason, extracted, d.details), None, g, extracted
+    return None, p, g, extracted
 
 
 def _verdict(passed: bool, reason: str, extracted: str | None, details: dict[str, Any]) -> Verdict:
@@ -1693,10 +1696,9 @@ def verify_math(response: str, gold: str, **options: Any) -> Verdict:
     _check_options(options)
     timeout_s = float(options.get("timeout_s", DEFAULT_TIMEOUT_S))
     memory_mb = int(options.get("memory_mb", DEFAULT_MEMORY_MB))
-    v, p, g = _front(response, gold, bool(options.get("require_think_close", False)))
+    v, p, g, extracted = _front(response, gold, bool(options.get("require_think_close", False)))
     if v is not None:
         return v
-    extracted = _extract(response).answer
     done, result = _run_in_worker(_task_for(p or "", g), timeout_s, memory_mb)
     if not done or result is None:
         return Verdict.fail(TIMEOUT, extracted=extracted, details={"timeout_s": timeout_s})
@@ -1727,11 +1729,14 @@ def verify_math_batch(
     fleet: list[_Worker] = []
     started = False
     for idx, (response, gold) in enumerate(items):
-        v, p, g = _front(response, gold, require_close)
+        try:
+            v, p, g, extracted = _front(response, gold, require_close)
+        except ValueError as e:
+            raise ValueError(f"pair {idx}: {e}") from e
         if v is not None:
             results[idx] = v
             continue
-        slow.append((idx, p or "", g, _extract(response).answer))
+        slow.append((idx, p or "", g, extracted))
         if not started:
             # start the workers while the fast pass goes on
             started = True

@@ -50,6 +50,7 @@ REASONS = (
 CODE_DOMAINS = ("code", "coding", "programming")
 
 _FENCE = re.compile(r"^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)", re.DOTALL | re.MULTILINE)
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _ALNUM = re.compile(r"\w")
 _LETTERS = re.compile(r"[^\W\d_]{2}")
 
@@ -207,7 +208,8 @@ def check_readability(
 
     loop = repetition(
         response, max_line_repeats=max_line_repeats, max_consecutive_repeats=max_consecutive_repeats,
-        max_ngram_repeats=max_ngram_repeats, min_repeat_chars=min_repeat_chars, max_compression_ratio=max_compression_ratio,
+        max_ngram_repeats=max_ngram_repeats, min_repeat_chars=min_repeat_chars,
+        max_compression_ratio=max_compression_ratio,
     )
     if loop:
         failed.append(REPETITION)
@@ -233,8 +235,7 @@ def check_readability(
             prose = _FENCE.sub("\n\n", reasoning)  # code is not a paragraph
 
     if max_paragraph_tokens is not None and prose:
-        split = "\n" if paragraphs == "line" else None
-        pieces = prose.split(split) if split else re.split(r"\n[ \t]*\n", prose)
+        pieces = prose.split("\n") if paragraphs == "line" else _BLANK_LINE.split(prose)
         if tokenizer is None:
             longest_tokens = max(map(estimate_tokens, pieces))
         else:

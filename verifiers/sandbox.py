@@ -1,8 +1,9 @@
 """Run untrusted, model-written Python programs in a local bubblewrap sandbox.
 
 Every execution is one ``python3`` process tree inside a fresh bubblewrap (``bwrap``) sandbox,
-started from a process that first drops to a random unprivileged uid. What that isolates, each
-property exercised by a hostile program in ``tests/verifiers/test_sandbox.py``:
+started (when we are root) through util-linux ``setpriv`` as a random unprivileged uid. Inside,
+a few lines of bootstrap set the resource limits, then run the program as ``__main__``. What
+that isolates, each property exercised by a hostile program in ``tests/verifiers/test_sandbox.py``:
 
 - **Network**: own network namespace with only a down-then-up ``lo``; the host's 127.0.0.1 and
   every other address are unreachable.
@@ -13,16 +14,22 @@ property exercised by a hostile program in ``tests/verifiers/test_sandbox.py``:
   ``/dev`` and ``/code`` are read-only. No home, no project checkout, no test files, no ``/etc``.
 - **Environment**: only ``PATH``, ``LANG``, ``HOME``, ``TMPDIR`` (and bwrap's ``PWD``); the
   interpreter runs with ``-I`` (ignores ``PYTHON*`` variables and the user site).
-- **Processes**: own PID namespace (the program sees only itself and bwrap's init; it cannot
-  signal the verifier or anything outside, and ``kill(-1, ...)`` reaches nothing outside), own
+- **Processes**: own PID namespace, the program being its PID 1 (it sees only itself and its
+  children; it cannot signal the verifier or anything outside, ``kill(-1, ...)`` reaches nothing
+  outside, and when it exits everything it started is killed; as PID 1 it ignores signals it
+  sends itself without a handler, ``abort()`` and faults still end it), own
   IPC/UTS/cgroup namespaces, a new session (no terminal injection), no nested user namespaces,
-  no capabilities, ``no_new_privs``. The process count is capped by ``RLIMIT_NPROC`` on the
-  unprivileged uid (a root parent would ignore it, which is why we drop first; the uid is random
-  per execution so concurrent sandboxes do not share the count) and, where a writable ``pids``
-  cgroup exists (v1 or v2), by ``pids.max`` on a per-execution cgroup.
-- **Time**: a wall-clock limit enforced from outside (a sleeping program is killed too: the whole
-  sandbox goes with bwrap thanks to ``--die-with-parent`` and the PID namespace) and
-  ``RLIMIT_CPU`` as a second line.
+  no capabilities, ``no_new_privs``. The process count (threads included) is capped by
+  ``RLIMIT_NPROC`` on the unprivileged uid (root ignores it, which is why we drop first; the uid
+  is random per execution so concurrent sandboxes do not share the count) and, where a writable
+  ``pids`` cgroup exists, by ``pids.max`` on a per-execution cgroup: by default only when there
+  is no uid to drop to (joining a cgroup v1 costs an RCU grace period per run, about a fifth of
+  the pool's throughput here), always with ``pids_cgroup=True``.
+- **Time**: CPU time of the program's tree (read from ``wait4`` outside, so the program cannot
+  misreport it) is judged against ``time_s``; ``RLIMIT_CPU`` stops a spinning program soon after
+  and a wall-clock limit enforced from outside (default ``3 * time_s + 1``) kills sleepers and
+  hangs: the whole sandbox goes with bwrap thanks to ``--die-with-parent`` and the PID namespace. The limits are set by the bootstrap before the first line of
+  the program runs, as hard limits it cannot raise; interpreter start-up itself runs unlimited.
 - **Memory**: ``RLIMIT_AS`` (address space) per process; the work tmpfs has its own size cap.
 - **Output and files**: stdout/stderr go to memory files capped by ``RLIMIT_FSIZE``; a program
   printing gigabytes hits the cap after ``output_mb`` and is reported ``output_limit``. The same
@@ -35,11 +42,14 @@ What is *not* isolated: the kernel is shared (no seccomp filter; a kernel exploi
 time and memory bandwidth are shared with the host (no CPU quota, no cgroup memory limit beyond
 ``RLIMIT_AS`` per process), ``/proc`` shows host-wide read-only information such as ``cpuinfo``
 and ``meminfo``, and timing side channels exist. Without root (no uid to drop to) the process
-count relies on the pids cgroup where one is delegated, else only on the PID namespace.
+count relies on the pids cgroup where one is delegated, else only on the PID namespace. The
+bootstrap shares the interpreter with the program, so a program can tamper with how its own
+result is reported (never with what it is compared against, which stays outside).
 
 If ``bwrap`` is missing the sandbox refuses to run (:class:`SandboxUnavailable`, with the install
 command). ``unsafe_no_sandbox=True`` runs the interpreter directly in a temporary directory with
-the same rlimits and a minimal environment: for trusted inputs only, and it warns loudly.
+the same rlimits (but no process cap for root) and a minimal environment: for trusted inputs
+only, and it warns loudly.
 """
 
 from __future__ import annotations
@@ -78,8 +88,28 @@ Status = Literal["ok", "runtime_error", "timeout", "memory_limit", "output_limit
 SANDBOX_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": "/work", "TMPDIR": "/work"}
 # -I: isolated mode; utf8 stdio whatever the locale; big ints print (competitive programs do it).
 PYTHON_FLAGS = ("-I", "-X", "utf8", "-X", "int_max_str_digits=0")
-# bwrap's outer process and its PID-1 reaper run under the sandbox uid and inside the cgroup.
-_BWRAP_PROCS = 2
+# Runs first in the sandboxed interpreter: hard rlimits, then the program as __main__.
+# argv: address space, CPU s, file size, processes (-1: unset), then the program's own argv.
+BOOTSTRAP = (
+    "import resource as R, sys as S\n"
+    "a, c, f, n = map(int, S.argv[1:5])\n"
+    "R.setrlimit(R.RLIMIT_CORE, (0, 0))\n"
+    "R.setrlimit(R.RLIMIT_CPU, (c, c + 1))\n"
+    "R.setrlimit(R.RLIMIT_FSIZE, (f, f))\n"
+    "R.setrlimit(R.RLIMIT_AS, (a, a))\n"
+    "n < 0 or R.setrlimit(R.RLIMIT_NPROC, (n, n))\n"
+    "S.argv = S.argv[5:]\n"
+    "m = type(S)('__main__')\n"
+    "m.__file__ = S.argv[0]\n"
+    "m.__builtins__ = __builtins__\n"
+    "S.modules['__main__'] = m\n"
+    "with open(S.argv[0], 'rb') as f:\n"
+    "    c = compile(f.read(), S.argv[0], 'exec')\n"
+    "del R, S, a, f, n\n"
+    "exec(c, m.__dict__)\n"
+)
+# Besides the program's own processes, the pids cgroup also holds bwrap's outer process.
+_CGROUP_EXTRA = 1
 _UID_RANGE = (1_000_000, 2_000_000_000)
 
 
@@ -91,7 +121,8 @@ class SandboxUnavailable(RuntimeError):
 class Limits:
     """Resource limits of one execution."""
 
-    time_s: float = 2.0  # wall clock, enforced from outside; RLIMIT_CPU is ceil(time_s) + 1
+    time_s: float = 2.0  # CPU seconds of the whole process tree (measured after, RLIMIT_CPU during)
+    wall_s: float | None = None  # wall clock, enforced from outside; default 3 * time_s + 1
     memory_mb: int = 256  # RLIMIT_AS per process
     max_procs: int = 4  # processes and threads of the program, itself included
     output_mb: float = 16.0  # stdout, stderr and any single file it writes (RLIMIT_FSIZE)
@@ -104,6 +135,14 @@ class Limits:
                 raise ValueError(f"sandbox limit {name!r} must be a positive number, got {value!r}")
         if not math.isfinite(self.time_s):
             raise ValueError(f"sandbox limit 'time_s' must be finite, got {self.time_s!r}")
+        if self.wall_s is not None and not (isinstance(self.wall_s, (int, float)) and 0 < self.wall_s < math.inf):
+            raise ValueError(f"sandbox limit 'wall_s' must be a positive number, got {self.wall_s!r}")
+
+    @property
+    def wall_limit(self) -> float:
+        # CPU time is what a program is judged on; the wall clock only has to stop sleepers and
+        # hangs, with room for a machine that is busy with other work
+        return self.wall_s if self.wall_s is not None else 3 * self.time_s + 1
 
     @property
     def output_bytes(self) -> int:
@@ -120,6 +159,7 @@ class Execution:
     stdout: bytes
     stderr: bytes
     result: bytes | None = None  # contents of the result channel, when one was requested
+    cpu_s: float = math.nan  # user + system time of the whole tree (bwrap's part included)
 
     @property
     def ok(self) -> bool:
@@ -145,10 +185,14 @@ class Sandbox:
     """Runs Python source under :class:`Limits`; thread-safe, one instance serves a whole pool.
 
     ``python`` is the interpreter used inside (default :func:`default_python`); one outside
-    ``/usr`` gets its installation prefix bound read-only as well.
+    ``/usr`` gets its installation prefix bound read-only as well. ``pids_cgroup``: ``None``
+    (default) uses a pids cgroup only where no uid can be dropped, ``True`` wherever one is
+    writable, ``False`` never.
     """
 
-    def __init__(self, *, python: str | None = None, unsafe_no_sandbox: bool = False) -> None:
+    def __init__(
+        self, *, python: str | None = None, unsafe_no_sandbox: bool = False, pids_cgroup: bool | None = None
+    ) -> None:
         self.python = python or default_python()
         self.unsafe = unsafe_no_sandbox
         self.bwrap = None if unsafe_no_sandbox else bwrap_path()
@@ -162,8 +206,9 @@ class Sandbox:
         elif self.bwrap is None:
             raise SandboxUnavailable(INSTALL_HINT)
         self._drop_uid = os.geteuid() == 0 and not unsafe_no_sandbox
-        self._prlimit, self._setpriv = shutil.which("prlimit"), shutil.which("setpriv")
-        self._cgroups = _PidsCgroups.detect() if not unsafe_no_sandbox else None
+        self._setpriv = shutil.which("setpriv")
+        want_cgroup = not unsafe_no_sandbox and (pids_cgroup or (pids_cgroup is None and not self._drop_uid))
+        self._cgroups = _PidsCgroups.detect() if want_cgroup else None
         self._checked = False
         self._lock = threading.Lock()
 
@@ -204,10 +249,17 @@ class Sandbox:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _interpreter(self, limits: Limits, main: str) -> list[str]:
+        nproc = limits.max_procs if self._drop_uid else -1
+        return [self.python, *PYTHON_FLAGS, "-c", BOOTSTRAP, str(limits.memory_mb * 2**20),
+                str(math.ceil(limits.time_s)), str(limits.output_bytes), str(nproc), main]
+
     def _command(self, code_fds: Mapping[str, int], info_fd: int, disk_bytes: int) -> list[str]:
         cmd = [
+            # --as-pid-1: the program itself is PID 1 of its namespace, a direct child of bwrap,
+            # so its CPU time reaches us through wait4() (bwrap's own reaper is never reaped)
             self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-            "--new-session", "--hostname", "sandbox", "--info-fd", str(info_fd), "--clearenv",
+            "--as-pid-1", "--new-session", "--hostname", "sandbox", "--info-fd", str(info_fd), "--clearenv",
             *itertools.chain.from_iterable(("--setenv", k, v) for k, v in SANDBOX_ENV.items()),
             "--ro-bind", "/usr", "/usr",
             "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
@@ -222,31 +274,26 @@ class Sandbox:
                 "--symlink", "work", "/tmp", "--dir", "/code"]
         for name, fd in code_fds.items():
             cmd += ["--ro-bind-data", str(fd), f"/code/{name}"]
-        cmd += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/work", "--",
-                self.python, *PYTHON_FLAGS]
+        cmd += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/work", "--"]
         return cmd
 
-    def _launcher(self, limits: Limits, cgroup: str | None) -> tuple[list[str], _Preexec | None]:
-        """What starts bwrap: join the cgroup, set rlimits, drop to a random uid, then exec.
+    def _launcher(self, cgroup: str | None) -> tuple[list[str], dict[str, object]]:
+        """How bwrap is started: join the cgroup, drop to a random uid, exec (argv prefix, Popen kw).
 
-        Done by an exec chain (``sh`` for the cgroup, util-linux ``prlimit`` and ``setpriv``) so
-        that Popen can vfork: a ``preexec_fn`` would fork the whole verifier (slow when it is
-        big, and unsafe with the pool's threads). Without those tools, a ``preexec_fn``.
+        An exec chain (``sh`` for the cgroup, ``setpriv`` for the uid) rather than a
+        ``preexec_fn``, so that Popen can vfork: forking the verifier costs time in proportion
+        to its size (0.4 s for a 3 GiB process here) and running Python in a child forked from
+        a threaded process is unsafe. Without ``setpriv``, Popen's own ``user=`` (a fork).
         """
-        uid = random.SystemRandom().randrange(*_UID_RANGE) if self._drop_uid else None
-        if self._prlimit is None or (uid is not None and self._setpriv is None):
-            return [], _Preexec(limits, uid, cgroup)
-        cpu, memory, fsize = math.ceil(limits.time_s) + 1, limits.memory_mb * 2**20, limits.output_bytes
-        prefix = []
+        prefix: list[str] = []
         if cgroup is not None:
             prefix += ["/bin/sh", "-c", 'echo 0 > "$0" && exec "$@"', os.path.join(cgroup, "cgroup.procs")]
-        prefix += [self._prlimit, f"--cpu={cpu}:{cpu + 1}", f"--as={memory}:{memory}",
-                   f"--fsize={fsize}:{fsize}", "--core=0:0"]
-        if uid is not None:
-            nproc = limits.max_procs + _BWRAP_PROCS
-            prefix += [f"--nproc={nproc}:{nproc}", "--", self._setpriv, f"--reuid={uid}", f"--regid={uid}",
-                       "--clear-groups"]
-        return [*prefix, "--"], None
+        if not self._drop_uid:
+            return prefix, {}
+        uid = random.SystemRandom().randrange(*_UID_RANGE)
+        if self._setpriv is None:
+            return [], {"user": uid, "group": uid, "extra_groups": []}
+        return [*prefix, self._setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"], {}
 
     def _run(
         self,
@@ -279,6 +326,7 @@ class Sandbox:
             opened.append(in_fd)
             out_fd, err_fd = memfd("stdout"), memfd("stderr")
             res_fd = memfd("result") if result_channel else None
+            res_fds = (res_fd,) if res_fd is not None else ()
             code = {"main.py": source, **files}
             argv_tail = [f"--result-fd={res_fd}"] if res_fd is not None else []
             argv_tail += list(args)
@@ -290,32 +338,36 @@ class Sandbox:
                 for name, text in code.items():
                     with open(os.path.join(tmpdir, "code", name), "wb") as fh:
                         fh.write(text.encode() if isinstance(text, str) else text)
-                cmd = [self.python, *PYTHON_FLAGS, os.path.join(tmpdir, "code", "main.py"), *argv_tail]
+                cmd = [*self._interpreter(limits, os.path.join(tmpdir, "code", "main.py")), *argv_tail]
                 env = {**SANDBOX_ENV, "HOME": os.path.join(tmpdir, "work"), "TMPDIR": os.path.join(tmpdir, "work")}
-                cwd, pass_fds = os.path.join(tmpdir, "work"), ((res_fd,) if res_fd is not None else ())
+                cwd, pass_fds = os.path.join(tmpdir, "work"), res_fds
             else:
                 code_fds = {name: memfd(name, text.encode() if isinstance(text, str) else text)
                             for name, text in code.items()}
                 info_fd = memfd("info")  # bwrap writes here once the sandbox is up: tells setup failures apart
-                cmd = [*self._command(code_fds, info_fd, limits.disk_mb * 2**20), "/code/main.py", *argv_tail]
+                cmd = [*self._command(code_fds, info_fd, limits.disk_mb * 2**20),
+                       *self._interpreter(limits, "/code/main.py"), *argv_tail]
                 env, cwd = dict(SANDBOX_ENV), None
-                pass_fds = (*code_fds.values(), info_fd, *((res_fd,) if res_fd is not None else ()))
+                pass_fds = (*code_fds.values(), info_fd, *res_fds)
             if self._cgroups is not None:
-                cgroup = self._cgroups.acquire(limits.max_procs + _BWRAP_PROCS)
-            prefix, preexec = self._launcher(limits, cgroup)
+                cgroup = self._cgroups.acquire(limits.max_procs + _CGROUP_EXTRA)
+            prefix, popen_kw = self._launcher(cgroup)
             start = time.perf_counter()
             try:
                 proc = subprocess.Popen(
                     [*prefix, *cmd], stdin=in_fd, stdout=out_fd, stderr=err_fd, pass_fds=pass_fds, env=env,
-                    cwd=cwd, preexec_fn=preexec, start_new_session=True, close_fds=True,
+                    cwd=cwd, start_new_session=True, close_fds=True, **popen_kw,
                 )
             except OSError as exc:
+                log.warning("sandbox failed to start: %s", exc)
                 return Execution("sandbox_error", None, 0.0, b"", str(exc).encode())
-            timed_out = not _wait(proc, limits.time_s)
+            usage = _wait(proc, limits.wall_limit)
+            timed_out = usage is None
             if timed_out:
                 _kill(proc, cgroup)
-                proc.wait()
+                usage = _reap(proc)
             wall = time.perf_counter() - start
+            cpu = usage.ru_utime + usage.ru_stime if usage is not None else math.nan
             stdout, out_full = _read_capped(out_fd, cap)
             stderr, err_full = _read_capped(err_fd, cap)
             result = _read_capped(res_fd, cap)[0] if res_fd is not None else None
@@ -324,9 +376,9 @@ class Sandbox:
                 code_ = 128 - code_
             if info_fd is not None and not timed_out and os.fstat(info_fd).st_size == 0:
                 log.warning("sandbox failed to start (exit %s): %s", code_, stderr[-500:].decode(errors="replace"))
-                return Execution("sandbox_error", code_, wall, stdout, stderr, result)
-            status = _classify(code_, timed_out, out_full or err_full, stderr)
-            return Execution(status, code_, wall, stdout, stderr, result)
+                return Execution("sandbox_error", code_, wall, stdout, stderr, result, cpu)
+            status = _classify(code_, timed_out or cpu > limits.time_s, out_full or err_full, stderr)
+            return Execution(status, code_, wall, stdout, stderr, result, cpu)
         finally:
             for fd in opened:
                 os.close(fd)
@@ -334,36 +386,6 @@ class Sandbox:
                 self._cgroups.release(cgroup)
             if tmpdir is not None:
                 shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-class _Preexec:
-    """Fallback launcher (no util-linux ``prlimit``/``setpriv``), run in the forked child before exec."""
-
-    def __init__(self, limits: Limits, uid: int | None, cgroup: str | None) -> None:
-        self.cpu = math.ceil(limits.time_s) + 1
-        self.memory = limits.memory_mb * 2**20
-        self.fsize = limits.output_bytes
-        self.nproc = limits.max_procs + _BWRAP_PROCS
-        self.uid = uid
-        self.procs_file = os.path.join(cgroup, "cgroup.procs") if cgroup else None
-
-    def __call__(self) -> None:
-        if self.procs_file is not None:
-            fd = os.open(self.procs_file, os.O_WRONLY)
-            try:
-                os.write(fd, b"0")
-            finally:
-                os.close(fd)
-        resource.setrlimit(resource.RLIMIT_CPU, (self.cpu, self.cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (self.fsize, self.fsize))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_AS, (self.memory, self.memory))
-        if self.uid is not None:
-            # RLIMIT_NPROC counts every process of the real uid and is ignored for root
-            resource.setrlimit(resource.RLIMIT_NPROC, (self.nproc, self.nproc))
-            os.setgroups([])
-            os.setresgid(self.uid, self.uid, self.uid)
-            os.setresuid(self.uid, self.uid, self.uid)
 
 
 class _PidsCgroups:
@@ -490,16 +512,27 @@ def _read_capped(fd: int, cap: int) -> tuple[bytes, bool]:
     return b"".join(chunks), size >= cap
 
 
-def _wait(proc: subprocess.Popen, timeout: float) -> bool:
-    """Wait for ``proc`` up to ``timeout`` seconds without polling; False when it is still running."""
+def _reap(proc: subprocess.Popen) -> resource.struct_rusage | None:
+    """Reap the exited ``proc`` with its resource usage (children it waited for included)."""
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except ChildProcessError:  # pragma: no cover - reaped elsewhere
+        proc.wait()
+        return None
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> resource.struct_rusage | None:
+    """Wait for ``proc`` up to ``timeout`` seconds without polling; its rusage, None if still running."""
     try:
         pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):
+    except (AttributeError, OSError):  # pragma: no cover - Linux < 5.3
         try:
             proc.wait(timeout)
-            return True
         except subprocess.TimeoutExpired:
-            return False
+            return None
+        return resource.getrusage(resource.RUSAGE_CHILDREN)  # approximate: cumulative
     try:
         poller = select.poll()
         poller.register(pidfd, select.POLLIN)
@@ -507,13 +540,9 @@ def _wait(proc: subprocess.Popen, timeout: float) -> bool:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return proc.poll() is not None
-            try:
-                if poller.poll(max(1, math.ceil(remaining * 1000))):
-                    proc.wait()
-                    return True
-            except InterruptedError:  # pragma: no cover - PEP 475 retries already
-                continue
+                return None
+            if poller.poll(max(1, math.ceil(remaining * 1000))):
+                return _reap(proc)
     finally:
         os.close(pidfd)
 

@@ -512,3 +512,18 @@ add("membership_and_misc", [
     ("18.90", "The total is $\\$18.90$.\n\nFinal Answer: $18.90", True, "money with cents"),
     ("5", B("\\text{5 apples}"), True, "text-wrapped number with a noun"),
 ])
+
+add("final_answer_lines", [
+    ("6", "**Final Answer**\n\n6", True, "bold heading, answer on the next line"),
+    ("6", "### Final Answer\nThe answer is $6$.", True, "markdown heading then sentence"),
+    ("B", "The correct option is (B).\n\nFinal Answer: B", True, "letter on final answer line"),
+    ("1 \\text{ ft}", B("12 \\text{ inches}"), True, "imperial conversion"),
+    ("\\{3\\}", B("3"), True, "singleton set vs value"),
+    ("2", B("2 \\text{ or } -2"), "hedged_answer", "two signs for one value"),
+    ("\\pm 2", B("2"), False, "one of two required values"),
+    ("7", "\\boxed{7}\n\nWait, actually let me double-check. I made an error earlier; recomputing we get \\boxed{8}", False, "later box after self-correction wins"),
+    ("\\log_2 3", B("\\frac{\\ln 3}{\\ln 2}"), True, "change of base"),
+    ("ab", B("ba"), True, "commuted product of symbols"),
+    ("90", B("\\frac{\\pi}{2}"), False, "radians are not the degrees asked for by a bare gold"),
+    ("2", "<think>the answer is 2</think>", "no_final_answer_after_think", "answer only in reasoning"),
+])

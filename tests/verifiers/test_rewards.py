@@ -126,6 +126,9 @@ def _build_tiny_model(path: Path) -> Path:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
+    import torch
+
+    torch.manual_seed(0)
     special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -176,15 +179,24 @@ def test_two_grpo_steps_on_cpu(tiny_model, tmp_path):
     )
     trainer = GRPOTrainer(
         model=model, processing_class=tokenizer, args=args, train_dataset=dataset,
-        reward_funcs=[accuracy_reward, format_reward, language_reward, combined_reward],
+        # text_length only makes sure that a random model's completions differ in reward, so that
+        # some advantage is non-zero and the weights move; the verifier rewards are checked below
+        reward_funcs=[accuracy_reward, format_reward, language_reward, combined_reward, text_length],
     )
     trainer.train()
 
     assert trainer.state.global_step == 2
-    logged = {k for entry in trainer.state.log_history for k in entry}
-    for name in ("accuracy_reward", "format_reward", "language_reward", "combined_reward"):
-        assert f"rewards/{name}/mean" in logged, sorted(logged)
-    # random completions get different language shares, so some advantage is non-zero and the
-    # weights move
+    steps = [e for e in trainer.state.log_history if "rewards/combined_reward/mean" in e]
+    assert len(steps) == 2
+    for e in steps:
+        parts = [e[f"rewards/{name}/mean"] for name in ("accuracy_reward", "format_reward", "language_reward")]
+        # a reward the trainer called without the gold column would log NaN (None) accuracy
+        assert all(0.0 <= p <= 1.0 for p in parts), e
+        assert e["rewards/combined_reward/mean"] == pytest.approx(sum(parts), abs=1e-5), e
     changed = [k for k, v in model.named_parameters() if not torch.equal(v.detach(), before[k])]
     assert changed
+
+
+def text_length(completions, **kwargs):
+    """A test-only reward that always tells a random model's completions apart."""
+    return [len(completion_text(c)) / 100 for c in completions]

