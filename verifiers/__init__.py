@@ -5,15 +5,19 @@ Public API::
     from verifiers import verify_math, extract_answer, check_format, Verdict
 
 ``VERIFIERS`` is the one explicit table the verify stage uses: a name (the key in a recipe's
-``verify:`` section) mapped to an adapter ``fn(row, **options) -> Verdict`` where ``row`` is a
-trace row (``completion``, ``finish_reason``, ``gold``, ``tests``, ``language``, ``domain``, ...).
+``verify:`` section) mapped to a :class:`Verifier`, called as ``fn(row, **options) -> Verdict``
+where ``row`` is a trace row (``completion``, ``finish_reason``, ``gold``, ``tests``,
+``language``, ``domain``, ...). Verifiers that run work in other processes (math's sympy
+workers, code's sandboxes) also have a ``batch(rows, **options) -> list[Verdict]`` form that
+spreads a chunk of rows over the machine's cores; the verify stage prefers it.
 Verifier modules are imported lazily so that ``import verifiers`` stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from verifiers.text import split_think
@@ -40,13 +44,40 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def _math(row: Mapping[str, Any], **options: Any) -> Verdict:
-    from verifiers.math import verify_math
+@dataclass(frozen=True)
+class Verifier:
+    """A row adapter, and optionally a batch form of it."""
 
+    one: Callable[..., Verdict]
+    batch: Callable[..., list[Verdict]] | None = None
+
+    def __call__(self, row: Mapping[str, Any], **options: Any) -> Verdict:
+        return self.one(row, **options)
+
+
+def _gold(row: Mapping[str, Any]) -> str:
     gold = row.get("gold")
     if gold is None or gold == "":
         raise ValueError(f"problem {row.get('problem_id')!r} has no gold answer for the math verifier")
-    return verify_math(row["completion"], str(gold), **options)
+    return str(gold)
+
+
+def _math(row: Mapping[str, Any], **options: Any) -> Verdict:
+    from verifiers.math import verify_math
+
+    return verify_math(row["completion"], _gold(row), **options)
+
+
+def _math_batch(rows: Sequence[Mapping[str, Any]], **options: Any) -> list[Verdict]:
+    from verifiers.math import verify_math_batch
+
+    return verify_math_batch([(row["completion"], _gold(row)) for row in rows], **options)
+
+
+def _code_batch(rows: Sequence[Mapping[str, Any]], **options: Any) -> list[Verdict]:
+    from verifiers.code import verify_code_batch
+
+    return verify_code_batch([{"completion": r["completion"], "tests": r.get("tests")} for r in rows], **options)
 
 
 def _format(row: Mapping[str, Any], **options: Any) -> Verdict:
@@ -75,12 +106,12 @@ def _readability(row: Mapping[str, Any], **options: Any) -> Verdict:
     return check_readability(row["completion"], **options)
 
 
-VERIFIERS: dict[str, Callable[..., Verdict]] = {
-    "math": _math,
-    "format": _format,
-    "code": _code,
-    "language": _language,
-    "readability": _readability,
+VERIFIERS: dict[str, Verifier] = {
+    "math": Verifier(_math, _math_batch),
+    "format": Verifier(_format),
+    "code": Verifier(_code, _code_batch),
+    "language": Verifier(_language),
+    "readability": Verifier(_readability),
 }
 
-__all__ = ["OK", "VERIFIERS", "Verdict", "split_think", *_LAZY]
+__all__ = ["OK", "VERIFIERS", "Verdict", "Verifier", "split_think", *_LAZY]

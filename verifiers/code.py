@@ -23,7 +23,8 @@ call-based tests, numbers compare by value (``2 == 2.0``; with ``float:<tol>`` w
 booleans only equal booleans, strings, lists and objects exactly.
 
 A test passes only when the checker accepts the output **and** the program exited with status 0
-without an uncaught exception. The verdict's ``score`` is the fraction of tests passed;
+without an uncaught exception, within ``time_limit_s`` of CPU time (measured outside the
+sandbox; a wall clock of ``3 * time_limit_s + 1`` by default stops sleepers and hangs). The verdict's ``score`` is the fraction of tests passed;
 ``passed`` needs all of them; ``reason`` is ``ok`` or the status of the first failing test
 (``wrong_answer``, ``runtime_error``, ``timeout``, ``memory_limit``, ``output_limit``,
 ``sandbox_error``), or ``syntax_error`` / ``no_code`` before anything runs.

@@ -56,9 +56,10 @@ def has_cuda() -> bool:
 class Generator:
     """A vLLM engine plus the prompt rendering and provenance; loads on first use."""
 
-    def __init__(self, config: GenerateConfig) -> None:
+    def __init__(self, config: GenerateConfig, llm: Any = None) -> None:
+        """``llm``: an already started ``vllm.LLM`` to reuse (it must serve ``config.model``)."""
         self.config = config
-        self._llm: Any = None
+        self._llm: Any = llm
         self._tokenizer: Any = None
         self.model_path = ""
         self.revision = ""
@@ -68,19 +69,15 @@ class Generator:
     # -- engine -----------------------------------------------------------------------------------
 
     def load(self) -> None:
-        if self._llm is not None:
+        if self._tokenizer is not None:
             return
-        engine = {**DEFAULT_ENGINE, **self.config.engine}
-        if not has_cuda():
-            for key, value in CPU_ENV.items():
-                os.environ.setdefault(key, value)
-            engine = {**CPU_ENGINE, **engine}
         import vllm
 
+        engine = self.engine_arguments()
         self.model_path = resolve_model(self.config.model)
-        engine.setdefault("seed", self.config.seed)
-        log.info("starting vLLM %s on %s with %s", vllm.__version__, self.model_path, engine)
-        self._llm = vllm.LLM(model=self.model_path, **engine)
+        if self._llm is None:
+            log.info("starting vLLM %s on %s with %s", vllm.__version__, self.model_path, engine)
+            self._llm = vllm.LLM(model=self.model_path, **engine)
         self._tokenizer = self._llm.get_tokenizer()
         if self.config.chat_template is not None:
             self._tokenizer.chat_template = self.config.chat_template
@@ -91,6 +88,16 @@ class Generator:
         self.revision = engine.get("revision") or model_revision(self.model_path)
         self.template_hash = hashlib.sha256(self._tokenizer.chat_template.encode()).hexdigest()[:12]
         self.version = f"vllm=={vllm.__version__}"
+
+    def engine_arguments(self) -> dict[str, Any]:
+        """``vllm.LLM`` keyword arguments: the recipe's, over our defaults (and CPU settings on CPU)."""
+        engine = {**DEFAULT_ENGINE, **self.config.engine}
+        if not has_cuda():
+            for key, value in CPU_ENV.items():
+                os.environ.setdefault(key, value)
+            engine = {**CPU_ENGINE, **engine}
+        engine.setdefault("seed", self.config.seed)
+        return engine
 
     def close(self) -> None:
         self._llm = None
@@ -196,9 +203,9 @@ class TraceGenerator:
 
     name: ClassVar[str] = "generate"
 
-    def __init__(self, config: GenerateConfig) -> None:
+    def __init__(self, config: GenerateConfig, llm: Any = None) -> None:
         self.config = config
-        self.generator = Generator(config)
+        self.generator = Generator(config, llm)
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
         problems = list(rows)  # a shard: batched into one engine call so vLLM can schedule it all

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
@@ -14,30 +15,42 @@ log = logging.getLogger(__name__)
 
 
 class TraceVerifier:
-    """The verify stage. A bad *problem* (no gold for math, malformed tests) raises, naming the row;
-    bad *model output* only ever fails a verdict."""
+    """The verify stage. Rows are scored in chunks so verifiers with a batch form (math, code)
+    spread the work over the machine's cores. A bad *problem* (no gold for math, malformed tests)
+    raises, naming the trace; bad *model output* only ever fails a verdict."""
 
     name: ClassVar[str] = "verify"
 
-    def __init__(self, verify: dict[str, dict[str, Any]]) -> None:
+    def __init__(self, verify: dict[str, dict[str, Any]], chunk_size: int = 256) -> None:
         unknown = set(verify) - set(VERIFIERS)
         if unknown:
             raise ValueError(f"verify: unknown verifier(s) {sorted(unknown)} (known: {', '.join(VERIFIERS)})")
         self.verify = verify
+        self.chunk_size = chunk_size
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
-        for row in rows:
-            stats.rows_in += 1
-            out = dict(row)
+        rows = iter(rows)
+        while chunk := list(itertools.islice(rows, self.chunk_size)):
+            stats.rows_in += len(chunk)
+            out = [dict(row) for row in chunk]
             for name, options in self.verify.items():
-                verdict = self._check(name, row, options)
-                out.update(verdict_columns(name, verdict))
-                stats.counters[f"{name}:{verdict.reason}"] += 1
-                stats.counters[f"{name}:passed"] += verdict.passed
-            stats.rows_out += 1
-            yield out
+                for row, verdict in zip(out, self._check(name, chunk, options), strict=True):
+                    row.update(verdict_columns(name, verdict))
+                    stats.counters[f"{name}:{verdict.reason}"] += 1
+                    stats.counters[f"{name}:passed"] += verdict.passed
+            stats.rows_out += len(out)
+            yield from out
 
-    def _check(self, name: str, row: dict[str, Any], options: dict[str, Any]) -> Verdict:
+    def _check(self, name: str, chunk: list[dict[str, Any]], options: dict[str, Any]) -> list[Verdict]:
+        verifier = VERIFIERS[name]
+        if verifier.batch is not None and len(chunk) > 1:
+            try:
+                return verifier.batch(chunk, **options)
+            except Exception:  # find the row at fault, one by one: its error names it
+                log.warning("batch %s verifier failed on a chunk; retrying row by row", name, exc_info=True)
+        return [self._one(name, row, options) for row in chunk]
+
+    def _one(self, name: str, row: dict[str, Any], options: dict[str, Any]) -> Verdict:
         try:
             return VERIFIERS[name](row, **options)
         except ValueError as e:

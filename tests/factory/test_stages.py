@@ -1,0 +1,52 @@
+"""Verify and export stages alone, on small lists."""
+
+import pytest
+
+from factory.stages.base import StageStats
+from factory.stages.export import sft_row
+from factory.stages.verify import TraceVerifier
+
+
+def trace(i, completion, gold="4", finish="stop"):
+    return {"trace_id": f"p/{i}", "problem_id": "p", "completion": completion, "gold": gold, "finish_reason": finish}
+
+
+def test_verify_stage_adds_columns_and_counts_reasons():
+    rows = [
+        trace(0, "<think>\n2+2\n</think>\n\\boxed{4}"),
+        trace(1, "<think>\n2+2\n</think>\n\\boxed{5}"),
+        trace(2, "<think>\n2+2 is", finish="length"),
+    ]
+    stats = StageStats()
+    out = list(TraceVerifier({"math": {}, "format": {}}, chunk_size=2).run(rows, stats))
+    assert [r["math_passed"] for r in out] == [True, False, False]
+    assert [r["math_reason"] for r in out] == ["ok", "wrong_answer", "no_final_answer_after_think"]
+    assert [r["format_reason"] for r in out] == ["ok", "ok", "truncated"]
+    assert out[0]["math_extracted"] == "4" and out[0]["math_score"] == 1.0
+    assert stats.counters["math:passed"] == 1 and stats.counters["format:truncated"] == 1
+    assert stats.rows_in == stats.rows_out == 3
+
+
+def test_verify_stage_names_the_trace_of_a_bad_problem():
+    rows = [trace(0, "\\boxed{4}"), trace(1, "\\boxed{4}", gold=None)]
+    with pytest.raises(ValueError, match=r"verify\.math: trace 'p/1'.*no gold answer"):
+        list(TraceVerifier({"math": {}}).run(rows, StageStats()))
+
+
+def test_sft_row_drops_few_shot_turns_and_keeps_the_think_block():
+    chat = [
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "<think>\n1+1=2\n</think>\n\\boxed{2}"},
+        {"role": "user", "content": "2+2?"},
+    ]
+    row = {"prompt_messages": chat, "few_shot_turns": 2, "reasoning": "2+2=4", "answer": "\\boxed{4}",
+           **{k: None for k in ("trace_id", "problem_id", "sample_index", "source", "domain", "language", "gold",
+                                "pass_rate", "prompt_tokens", "completion_tokens", "finish_reason", "model",
+                                "model_revision", "sampling_params", "seed", "chat_template_hash", "generator",
+                                "metadata")}}
+    out = sft_row(row)
+    assert [m["content"] for m in out["prompt"]] == ["S", "2+2?"]
+    assert out["completion"] == [{"role": "assistant", "content": "<think>\n2+2=4\n</think>\n\n\\boxed{4}"}]
+    assert out["messages"] == out["prompt"] + out["completion"]
+    assert [m["content"] for m in sft_row(row, keep_system=False, keep_few_shot=True)["prompt"]] == [
+        "1+1?", chat[2]["content"], "2+2?"]
