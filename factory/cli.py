@@ -101,7 +101,8 @@ def _eval(args: argparse.Namespace) -> int:
         problems = SourceConfig(path=str(args.problems), fields=fields, limit=args.limit)
     generate, config, verify = eval_settings(recipe, problems)
     if args.n is not None:
-        config = dataclasses.replace(config, n=args.n, k=[k for k in config.k if k <= args.n])
+        kept = [k for k in config.k if k <= args.n]
+        config = dataclasses.replace(config, n=args.n, k=sorted({*kept, args.n}) if len(kept) < len(config.k) else kept)
     if args.k:
         config = dataclasses.replace(config, k=args.k)
     if args.max_tokens is not None:

@@ -1578,6 +1578,23 @@ class _Pool:
                 self.lock.notify()
             raise
 
+    def prestart(self, n: int, memory_mb: int) -> int:
+        """Start workers until ``n`` are idle and ready (capped by max_workers); returns how many."""
+        started: list[_Worker] = []
+        for _ in range(min(n, self.max_workers)):
+            with self.lock:
+                if self.count >= self.max_workers:
+                    break
+                self.count += 1
+            started.append(_Worker(memory_mb))
+        for w in started:
+            if w.wait_ready(60.0):
+                self.checkin(w)
+            else:
+                self.discard(w)
+        with self.lock:
+            return len(self.idle)
+
     def checkin(self, w: _Worker) -> None:
         with self.lock:
             self.idle.append(w)
@@ -1615,11 +1632,21 @@ def _shutdown() -> None:
         _pool.close()
 
 
+def prestart_workers(n: int | None = None, memory_mb: int = DEFAULT_MEMORY_MB) -> int:
+    """Start the shared checker workers now (they start lazily otherwise, ~2 s each on first use).
+
+    Useful before a reward loop so the first ``verify_math`` calls do not pay the start-up.
+    Returns the number of idle ready workers.
+    """
+    pool = _get_pool()
+    return pool.prestart(n or pool.max_workers, memory_mb)
+
+
 def _run_in_worker(task: tuple[Any, ...], timeout_s: float, memory_mb: int) -> tuple[bool, Any]:
     """Run one task in a pooled worker: (finished, result). A worker past the timeout is killed."""
     pool = _get_pool()
     w = pool.checkout(memory_mb)
-    if w is None or not w.wait_ready():
+    if w is None or not w.wait_ready(60.0):
         if w is not None:
             pool.discard(w)
         return False, "worker failed to start"

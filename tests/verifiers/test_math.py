@@ -192,3 +192,12 @@ def test_score_file_bad_rows_name_file_and_row(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.jsonl: line 1"):
         score_file(src, tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_prestart_workers_then_fast_first_call():
+    from verifiers.math import prestart_workers
+
+    assert prestart_workers(1) >= 1
+    t0 = time.monotonic()
+    assert verify_math("\\boxed{(x+1)^2}", "x^2+2x+1").passed  # needs sympy, served by a started worker
+    assert time.monotonic() - t0 < 5
