@@ -1595,6 +1595,32 @@ class _Pool:
         with self.lock:
             return len(self.idle)
 
+    def borrow(self, n: int, memory_mb: int) -> list[_Worker]:
+        """Take up to ``n`` idle workers out of the pool and start the rest (for a batch)."""
+        out: list[_Worker] = []
+        with self.lock:
+            while self.idle and len(out) < n:
+                w = self.idle.pop()
+                self.count -= 1
+                if w.alive() and w.memory_mb == memory_mb:
+                    out.append(w)
+                else:
+                    w.kill()
+            self.lock.notify_all()
+        out.extend(_Worker(memory_mb) for _ in range(n - len(out)))
+        return out
+
+    def give_back(self, workers: list[_Worker]) -> None:
+        """Keep borrowed workers that are alive and not busy (up to max_workers); kill the rest."""
+        with self.lock:
+            for w in workers:
+                if self.pid == os.getpid() and w.alive() and self.count < self.max_workers:
+                    self.idle.append(w)
+                    self.count += 1
+                else:
+                    w.kill()
+            self.lock.notify_all()
+
     def checkin(self, w: _Worker) -> None:
         with self.lock:
             self.idle.append(w)
@@ -1755,6 +1781,7 @@ def verify_math_batch(
     slow: deque[tuple[int, str, str, str | None]] = deque()
     fleet: list[_Worker] = []
     started = False
+    pool = _get_pool()
     for idx, (response, gold) in enumerate(items):
         try:
             v, p, g, extracted = _front(response, gold, require_close)
@@ -1765,16 +1792,21 @@ def verify_math_batch(
             continue
         slow.append((idx, p or "", g, extracted))
         if not started:
-            # start the workers while the fast pass goes on
+            # borrow idle workers from the shared pool (start the rest) while the fast pass goes on
             started = True
-            fleet = [_Worker(memory_mb) for _ in range(n_workers)]
-    if slow and not fleet:
-        fleet = [_Worker(memory_mb) for _ in range(n_workers)]
+            fleet = pool.borrow(n_workers, memory_mb)
+    if not slow:
+        return [r if r is not None else Verdict.fail(TIMEOUT) for r in results]
+    wanted = min(n_workers, len(slow))
+    pool.give_back(fleet[wanted:])
+    del fleet[wanted:]
     try:
-        _dispatch(fleet, slow, results, timeout_s, memory_mb, min(n_workers, len(slow)))
-    finally:
+        _dispatch(fleet, slow, results, timeout_s, memory_mb)
+    except BaseException:
         for w in fleet:
             w.kill()
+        raise
+    pool.give_back(fleet)  # all idle now: the next batch or single call reuses them
     return [r if r is not None else Verdict.fail(TIMEOUT) for r in results]
 
 
@@ -1784,16 +1816,16 @@ def _dispatch(
     results: list[Verdict | None],
     timeout_s: float,
     memory_mb: int,
-    wanted: int,
 ) -> None:
+    """Feed the slow items to the fleet; on return every worker left in ``fleet`` is not busy."""
     busy: dict[int, tuple[_Worker, int, float, str | None]] = {}  # fd -> (worker, idx, deadline, extracted)
     starting: dict[int, _Worker] = {}
     idle: list[_Worker] = []
-    for w in fleet[:wanted]:
-        starting[w.inp.fileno()] = w
-    for w in fleet[wanted:]:
-        w.kill()
-    del fleet[wanted:]
+    for w in fleet:
+        if w.ready:
+            idle.append(w)
+        else:
+            starting[w.inp.fileno()] = w
     while slow or busy:
         while idle and slow:
             w = idle.pop()

@@ -36,7 +36,9 @@ PROVENANCE = [
     ("generator", pa.string()),
     ("metadata", pa.string()),
 ]
-SFT_SCHEMA = pa.schema([("messages", MESSAGES), ("prompt", MESSAGES), ("completion", MESSAGES), *PROVENANCE])
+# present only when the recipe votes a pseudo-gold for problems without one (select.majority_vote)
+VOTE = [("pseudo_label", pa.bool_()), ("vote_share", pa.float64())]
+SFT_SCHEMA = pa.schema([("messages", MESSAGES), ("prompt", MESSAGES), ("completion", MESSAGES), *PROVENANCE, *VOTE])
 
 
 def assistant_content(trace: dict[str, Any]) -> str:
@@ -55,6 +57,8 @@ def sft_row(trace: dict[str, Any], keep_system: bool = True, keep_few_shot: bool
     completion = [{"role": "assistant", "content": assistant_content(trace)}]
     row = {"messages": prompt + completion, "prompt": prompt, "completion": completion}
     row.update({name: trace[name] for name, _ in PROVENANCE})
+    row["pseudo_label"] = bool(trace.get("pseudo_label"))
+    row["vote_share"] = trace.get("vote_share")
     return row
 
 
