@@ -29,6 +29,7 @@ _LAZY = {
     "extract_answer": "verifiers.math",
     "verify_math_batch": "verifiers.math",
     "canonical_answer": "verifiers.math",
+    "prestart_workers": "verifiers.math",
     "check_format": "verifiers.format",
     "verify_code": "verifiers.code",
     "extract_code": "verifiers.code",

@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 DEFAULT_SAMPLING = {"temperature": 0.6, "top_p": 0.95, "max_tokens": 2048}
 DEFAULT_ENGINE = {"enable_prefix_caching": True}
 # CPU-only: float32 runs faster than bf16 on AVX2, and an in-process engine starts in seconds.
-CPU_ENGINE = {"dtype": "float32"}
+# Chunked prefill is off because vLLM's CPU runner crashes ("CPU Generator does not use offset")
+# when a request with its own seed is only partly prefilled in a step; per-problem seeds are
+# what makes a resumed run sample the same traces, so they stay.
+CPU_ENGINE = {"dtype": "float32", "enable_chunked_prefill": False}
 CPU_ENV = {
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
     "VLLM_CPU_OMP_THREADS_BIND": "nobind",

@@ -77,3 +77,19 @@ def test_same_seed_same_samples(engine_run):
     a = pd.read_parquet(run / "traces").completion.tolist()
     b = pd.read_parquet(run.parent / "again" / "traces").completion.tolist()
     assert a == b
+
+
+def test_many_seeded_long_prompts_on_cpu(tiny_model_dir):
+    """Regression: with chunked prefill, vLLM's CPU runner crashed on seeded requests whose prompts
+    needed several scheduler steps to prefill; the generator's CPU defaults avoid it."""
+    from factory.recipe import GenerateConfig
+    from factory.stages.generate import Generator
+
+    config = GenerateConfig(model=str(tiny_model_dir), n=2, sampling={"max_tokens": 4},
+                            engine={"max_model_len": 2048, "enforce_eager": True})
+    generator = Generator(config)
+    problems = [{"id": f"p{i}", "source": "s", "prompt": "1 + 2 = 3. " * (150 + i), "messages": None, "gold": "3",
+                 "tests": None, "domain": "math", "language": "en", "metadata": "{}"} for i in range(48)]
+    traces = list(generator.generate(problems))
+    assert len(traces) == 96 and {t["problem_id"] for t in traces} == {p["id"] for p in problems}
+    assert min(t["prompt_tokens"] for t in traces) > 1000

@@ -149,26 +149,51 @@ def test_loop_comparison_is_paired_over_problems() -> None:
     assert "| pass@1 | 33.3 | 66.7 | +33.3 |" in md and "+33.3 points" in md
 
 
-def test_eval_command_with_a_recipe_and_a_problems_file(tiny_model_dir: Path, tmp_path: Path, capsys) -> None:
+def test_eval_command_maps_its_arguments(tmp_path: Path, capsys, monkeypatch) -> None:
     import yaml
 
+    import factory.evaluate
     from factory.cli import main
 
+    calls = []
+
+    def fake_evaluate(model, *, generate, config, verify, output_dir, reuse):  # the engine is tested above
+        calls.append(dict(model=model, generate=generate, config=config, verify=verify, output_dir=output_dir))
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(output_dir) / "report.md").write_text("pass@1 42")
+        return {}
+
+    monkeypatch.setattr(factory.evaluate, "evaluate", fake_evaluate)
     problems = tmp_path / "held_out.jsonl"
-    problems.write_text("".join(json.dumps({"id": f"q{i}", "question": f"{i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(2)))
+    problems.write_text(json.dumps({"id": "q0", "question": "1 + 1?", "answer": "2"}) + "\n")
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump({
         "name": "t", "source": {"path": str(problems)}, "run_dir": str(tmp_path / "run"),
-        "generate": {"sampling": {"max_tokens": 6}, "engine": {"enforce_eager": True, "max_model_len": 256}},
+        "generate": {"prefill": "<think>\n", "sampling": {"max_tokens": 6, "temperature": 0.7}},
         "verify": {"math": {}},
-        "eval": {"n": 4, "k": [1, 4]},
+        "eval": {"n": 4, "k": [1, 4], "sampling": {"temperature": 0.6}},
     }))
-    out = tmp_path / "out"
-    # --problems without --field: `question`/`answer` are recognised; --n 2 drops k=4
-    rc = main(["eval", "--recipe", str(recipe), "--model", str(tiny_model_dir), "--problems", str(problems), "--n", "2", "--out", str(out)])
-    assert rc == 0
-    m = json.loads((out / "metrics.json").read_text())
-    assert m["samples"] == 4 and m["settings"]["k"] == [1, 2] and "format" not in m
-    assert m["settings"]["problems"]["fields"] == {"prompt": "question", "gold": "answer"}
-    assert "pass@1" in capsys.readouterr().out
-    assert main(["eval", "--model", str(tiny_model_dir), "--recipe", str(recipe)]) == 2  # no held-out problems
+    # --problems without --field: `question`/`answer` are recognised; --n 2 replaces the k=4 it drops by k=2
+    args = ["eval", "--recipe", str(recipe), "--model", "m", "--problems", str(problems), "--n", "2", "--max-tokens", "9"]
+    assert main(args) == 0
+    call = calls[-1]
+    assert call["config"].n == 2 and call["config"].k == [1, 2]
+    assert call["config"].problems.fields == {"prompt": "question", "gold": "answer"}
+    assert call["config"].sampling == {"temperature": 0.6, "max_tokens": 9}
+    assert call["generate"].prefill == "<think>\n" and call["verify"] == {"math": {}}
+    assert Path(call["output_dir"]) == tmp_path / "run" / "eval" / "m"
+    assert "pass@1 42" in capsys.readouterr().out
+    # Without a recipe: default verifiers; explicit --field mapping wins over guessing.
+    assert main(["eval", "--model", "m", "--problems", str(problems), "--field", "prompt=question", "--out", str(tmp_path / "o")]) == 0
+    assert calls[-1]["verify"] == {"math": {}, "format": {}} and calls[-1]["config"].problems.fields == {"prompt": "question"}
+
+
+def test_evaluate_refuses_bad_settings(tmp_path: Path) -> None:
+    kwargs = dict(generate=GenerateConfig(), verify={"math": {}}, output_dir=tmp_path)
+    with pytest.raises(ValueError, match="eval.problems"):
+        evaluate("m", config=EvalConfig(), **kwargs)
+    problems = SourceConfig(path=str(tmp_path / "p.jsonl"))
+    with pytest.raises(ValueError, match="eval.correct: 'format'"):
+        evaluate("m", config=EvalConfig(problems=problems, correct=["math", "format"]), **kwargs)
+    with pytest.raises(ValueError, match="eval.k"):
+        evaluate("m", config=EvalConfig(problems=problems, n=2, k=[4]), **kwargs)

@@ -162,3 +162,31 @@ def test_train_changes_weights_and_the_student_generates_in_vllm(tiny_model_dir:
         gen.close()
     assert len(traces) == 2
     assert all(t["completion_tokens"] > 0 and t["model"] == str(out) for t in traces)
+
+
+def test_recipes_with_train_and_eval_sections_parse_and_check_keys() -> None:
+    from factory.recipe import RecipeError, load_recipe
+
+    root = Path(__file__).resolve().parents[2]
+    recipe = load_recipe(root / "recipes" / "demo" / "loop.yaml")
+    assert recipe.train.student == "embedded:smollm2" and recipe.train.sft["num_train_epochs"] == 3
+    assert recipe.eval.problems.path == "data/math/test.jsonl" and recipe.eval.k == [1, 4]
+    assert load_recipe(root / "recipes" / "distill" / "r1_qwen_math.yaml").train.student.startswith("Qwen/")
+    with pytest.raises(RecipeError, match="train.sft_args: unknown key"):
+        load_recipe(root / "recipes" / "demo" / "loop.yaml", ["train.sft_args.x=1"])
+    with pytest.raises(RecipeError, match=r"eval.k: 8 is outside 1..eval.n \(4\)"):
+        load_recipe(root / "recipes" / "demo" / "loop.yaml", ["eval.k=[1, 8]"])
+    with pytest.raises(RecipeError, match="eval.correct"):
+        load_recipe(root / "recipes" / "demo" / "loop.yaml", ["eval.correct=[code]"])
+
+
+def test_sft_arguments_pass_through_with_defaults_only_for_missing_keys(tmp_path: Path) -> None:
+    from factory.recipe import RecipeError
+    from factory.train import sft_arguments
+
+    args = sft_arguments(TrainConfig(max_length=300, sft={"learning_rate": 1e-4, "logging_steps": 7}), tmp_path / "student")
+    assert args["learning_rate"] == 1e-4 and args["logging_steps"] == 7  # unchanged
+    assert args["max_length"] == 300 and args["completion_only_loss"] is True and args["report_to"] == "none"
+    assert args["output_dir"] == str(tmp_path / "student-trainer")
+    with pytest.raises(RecipeError, match="set train.max_length"):
+        sft_arguments(TrainConfig(max_length=300, sft={"max_length": 100}), tmp_path / "student")
