@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 
-from verifiers.text import THINK_CLOSE, THINK_OPEN
+from verifiers.text import THINK_CLOSE, THINK_OPEN, match_brace
 from verifiers.verdict import Verdict
 
 TRUNCATED = "truncated"
@@ -62,23 +62,11 @@ def boxes(text: str) -> tuple[list[str], bool]:
         m = _BOX.search(text, pos)
         if m is None:
             return found, False
-        depth, i, n = 1, m.end(), len(text)
-        while i < n:
-            c = text[i]
-            if c == "\\" and i + 1 < n and text[i + 1] in "{}":
-                i += 2  # an escaped brace \{ \} does not count
-                continue
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-                if depth == 0:
-                    break
-            i += 1
-        if depth:
+        end = match_brace(text, m.end() - 1)
+        if end < 0:
             return found, True
-        found.append(text[m.end():i])
-        pos = i + 1
+        found.append(text[m.end():end - 1])
+        pos = end
 
 
 def check_format(

@@ -71,7 +71,7 @@ from fractions import Fraction
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from verifiers.text import THINK_CLOSE, THINK_OPEN
+from verifiers.text import THINK_CLOSE, THINK_OPEN, match_brace
 from verifiers.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -125,26 +125,6 @@ class _Extraction:
         self.boxes = boxes
 
 
-def _match_brace(text: str, start: int) -> int:
-    """Index just past the brace group opening at ``text[start] == '{'``, or -1 if it never closes."""
-    depth = 0
-    i = start
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return -1
-
-
 def _find_boxes(text: str) -> tuple[list[tuple[int, int, str]], bool]:
     """Top-level boxes as (start, end, content); and whether the last one is unbalanced."""
     boxes: list[tuple[int, int, str]] = []
@@ -157,7 +137,7 @@ def _find_boxes(text: str) -> tuple[list[tuple[int, int, str]], bool]:
         while i < len(text) and text[i] in " \t":
             i += 1
         if i < len(text) and text[i] == "{":
-            end = _match_brace(text, i)
+            end = match_brace(text, i)
             if end < 0:
                 return boxes, True
             boxes.append((m.start(), end, text[i + 1 : end - 1]))
@@ -300,7 +280,7 @@ def _unwrap_command(s: str, pattern: re.Pattern[str]) -> str:
         m = pattern.search(s)
         if m is None:
             return s
-        end = _match_brace(s, m.end() - 1)
+        end = match_brace(s, m.end() - 1)
         if end < 0:
             return s[: m.start()] + s[m.end() :]
         s = s[: m.start()] + s[m.end() : end - 1] + s[end:]
@@ -431,7 +411,7 @@ def _pure_number(s: str) -> Fraction | None:
         s = s[1:].strip()
     while s.startswith("(") and s.endswith(")") and _match_paren(s) == len(s):
         s = s[1:-1].strip()
-    if s.startswith("{") and s.endswith("}") and _match_brace(s, 0) == len(s):
+    if s.startswith("{") and s.endswith("}") and match_brace(s, 0) == len(s):
         s = s[1:-1].strip()
     v: Fraction | None = None
     if (m := _SIMPLE_NUM.match(s)) is not None:

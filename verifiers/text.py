@@ -21,3 +21,25 @@ def split_think(completion: str) -> tuple[str | None, str]:
     if head.startswith(THINK_OPEN):
         head = head[len(THINK_OPEN):]
     return head.strip(), tail.strip()
+
+
+def match_brace(text: str, start: int) -> int:
+    """Index just past the brace group opening at ``text[start] == "{"``, or -1 if it never closes.
+
+    A backslash escapes the next character, so ``\\{`` and ``\\}`` do not count.
+    """
+    depth = 0
+    i, n = start, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
