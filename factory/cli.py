@@ -80,9 +80,9 @@ def _train(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.set)
     s = train_recipe(recipe)
-    losses = s["losses"]
+    logged = " -> ".join(f"{x:.4f}" for x in s["losses"][:1] + s["losses"][1:][-1:])
     print(f"trained {s['settings']['student']} on {s['rows']} rows: {s['steps']} steps in {s['seconds']} s, "
-          f"loss {losses[0]:.4f} -> {losses[-1]:.4f} (mean {s['train_loss']:.4f})" if losses else "trained")
+          f"mean train loss {s['train_loss']:.4f}" + (f" (logged {logged})" if logged else ""))
     print(f"student           {train_paths(recipe)[3]}/")
     return 0
 

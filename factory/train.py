@@ -179,6 +179,8 @@ def read_sft_rows(path: str | Path) -> list[dict[str, Any]]:
     if not files:
         raise FileNotFoundError(f"train.data: no Parquet files at {p} (run the recipe first: factory run RECIPE)")
     rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    if not rows:
+        raise ValueError(f"train.data: {p} holds no rows (did every trace fail verification? see the run's summary)")
     for i, r in enumerate(rows):
         if not r.get("prompt") or not r.get("completion"):
             raise ValueError(f"train.data: {p} row {i + 1} has no conversational prompt/completion")

@@ -112,6 +112,9 @@ def test_train_refuses_before_training(tiny_model_dir: Path, tmp_path: Path) -> 
         train(config, student=str(tiny_model_dir), data=data, output_dir=tmp_path / "student")
     with pytest.raises(RenderCheckError, match="longer than train.max_length=8"):
         train(TrainConfig(max_length=8), student=str(tiny_model_dir), data=data, output_dir=tmp_path / "student")
+    empty = write_sft(tmp_path / "empty", [])
+    with pytest.raises(ValueError, match="holds no rows"):
+        train(TrainConfig(), student=str(tiny_model_dir), data=empty, output_dir=tmp_path / "student")
     assert not (tmp_path / "student").exists()
 
 

@@ -202,8 +202,9 @@ def test_prestart_workers_then_fast_first_call():
 
     assert prestart_workers(1) >= 1
     t0 = time.monotonic()
-    assert verify_math("\\boxed{(x+1)^2}", "x^2+2x+1").passed  # needs sympy, served by a started worker
-    assert time.monotonic() - t0 < 5
+    # needs sympy, served by a started worker; a generous timeout so a loaded machine judges, not kills
+    assert verify_math("\\boxed{(x+1)^2}", "x^2+2x+1", timeout_s=30).passed
+    assert time.monotonic() - t0 < 10
 
 
 def test_batches_reuse_pooled_workers():
