@@ -93,15 +93,23 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
     return summary
 
 
+# The sections that decide what the data run produces; train/eval settings may change freely
+# without invalidating the data already made.
+DATA_SECTIONS = ("name", "source", "generate", "verify", "select", "export")
+
+
 def _claim(run: RunDir, recipe: Recipe) -> None:
-    """Record the recipe in the run folder; refuse to resume a folder made by a different recipe."""
+    """Record the recipe in the run folder; refuse to resume a folder made by a different data recipe."""
     path = run.root / "recipe.json"
     current = recipe.to_dict()
     if path.exists():
         previous = json.loads(path.read_text())
-        if previous != json.loads(json.dumps(current, default=str)):
+        now = json.loads(json.dumps(current, default=str))
+        changed = [k for k in DATA_SECTIONS if previous.get(k) != now.get(k)]
+        if changed:
             raise RecipeError(
-                f"{run.root} holds a run of a different recipe; delete it or set run_dir to a new folder"
+                f"{run.root} holds a run of a different recipe (sections changed: {', '.join(changed)}); "
+                "delete it or set run_dir to a new folder"
             )
         log.info("resuming %s", run.root)
         return

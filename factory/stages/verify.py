@@ -55,9 +55,20 @@ class TraceVerifier:
             return VERIFIERS[name](row, **options)
         except ValueError as e:
             raise ValueError(f"verify.{name}: trace {row.get('trace_id')!r}: {e}") from e
-        except Exception as e:  # a verifier bug must not cost a long run: record it and go on
-            log.exception("verifier %s crashed on trace %s", name, row.get("trace_id"))
-            return Verdict.fail("verifier_error", details={"error": repr(e)})
+        except TypeError as e:
+            if "keyword argument" in str(e):  # a misspelt option in the recipe, not a verifier bug
+                raise ValueError(f"verify.{name}: {e}") from e
+            return self._crashed(name, row, e)
+        except ImportError:
+            raise  # a broken install must stop the run, not reject every trace
+        except Exception as e:
+            return self._crashed(name, row, e)
+
+    @staticmethod
+    def _crashed(name: str, row: dict[str, Any], e: Exception) -> Verdict:
+        # a verifier bug on one odd output must not cost a long run: record it and go on
+        log.exception("verifier %s crashed on trace %s", name, row.get("trace_id"))
+        return Verdict.fail("verifier_error", details={"error": repr(e)})
 
     def close(self) -> None:
         pass

@@ -123,5 +123,16 @@ def test_hard_kill_leaves_a_resumable_run(tmp_path):
 
 def test_a_different_recipe_cannot_resume_a_run_folder(tmp_path, fake_engine):
     pipeline.run_recipe(recipe_for(tmp_path), progress=False)
-    with pytest.raises(ValueError, match="holds a run of a different recipe"):
+    with pytest.raises(ValueError, match=r"holds a run of a different recipe \(sections changed: select\)"):
         pipeline.run_recipe(recipe_for(tmp_path, k=1), progress=False)
+
+
+def test_changing_only_train_settings_resumes_the_data_run(tmp_path, fake_engine):
+    import dataclasses
+
+    from factory.recipe import TrainConfig
+
+    recipe = recipe_for(tmp_path)
+    pipeline.run_recipe(recipe, progress=False)
+    pipeline.run_recipe(dataclasses.replace(recipe, train=TrainConfig(max_length=512)), progress=False)
+    assert fake_engine[1].calls == 0  # nothing regenerated

@@ -50,3 +50,19 @@ def test_sft_row_drops_few_shot_turns_and_keeps_the_think_block():
     assert out["messages"] == out["prompt"] + out["completion"]
     assert [m["content"] for m in sft_row(row, keep_system=False, keep_few_shot=True)["prompt"]] == [
         "1+1?", chat[2]["content"], "2+2?"]
+
+
+def test_verify_stage_misspelt_option_is_a_config_error():
+    with pytest.raises(ValueError, match=r"verify\.format: .*require_thinking"):
+        list(TraceVerifier({"format": {"require_thinking": True}}).run([trace(0, "x")], StageStats()))
+
+
+def test_verify_stage_stops_on_a_broken_install(monkeypatch):
+    import verifiers
+
+    def broken(row, **options):
+        raise ImportError("cannot import name 'match_brace'")
+
+    monkeypatch.setitem(verifiers.VERIFIERS, "format", verifiers.Verifier(broken))
+    with pytest.raises(ImportError):
+        list(TraceVerifier({"format": {}}).run([trace(0, "x")], StageStats()))
