@@ -8,7 +8,7 @@ tests, free metadata) are stored as JSON strings so every shard has the same Par
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -87,12 +87,9 @@ class Trace:
     seed: int
     chat_template_hash: str
     generator: str  # e.g. "vllm==0.32.0"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_row(self) -> dict[str, Any]:
-        row = asdict(self)
-        row.pop("extra")
-        return row
+        return asdict(self)
 
 
 TRACE_SCHEMA = pa.schema(
