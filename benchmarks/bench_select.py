@@ -92,21 +92,9 @@ def traces(n_problems: int, n: int) -> Iterator[dict]:
             }
 
 
-def shards(rows: Iterator[dict], size: int) -> Iterator[list[dict]]:
-    """Group rows into shards as the pipeline does (whole problems; here from a fixed row count)."""
-    shard: list[dict] = []
-    for row in rows:
-        shard.append(row)
-        if len(shard) >= size:
-            yield shard
-            shard = []
-    if shard:
-        yield shard
-
-
 def part(name: str, args: argparse.Namespace, bench_path: Path) -> dict:
     from factory.recipe import BenchmarkFile, DecontaminateConfig, DedupConfig, SelectConfig
-    from factory.stages.base import StageStats
+    from factory.stages.base import StageStats, batched
     from factory.stages.decontaminate import ProblemDecontaminator
     from factory.stages.dedup import ProblemDeduplicator
     from factory.stages.select import TraceSelector
@@ -128,7 +116,7 @@ def part(name: str, args: argparse.Namespace, bench_path: Path) -> dict:
                               trace_dedup=DedupConfig(scope="run") if name == "select+dedup" else None)
         selector = TraceSelector(config, ["math"])
         count = 0
-        for shard in shards(traces(args.problems, args.n), args.shard * args.n):
+        for shard in batched(traces(args.problems, args.n), args.shard * args.n):
             if name == "source":
                 count += len(shard)
                 continue

@@ -109,7 +109,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.max_tokens is not None:
         config = dataclasses.replace(config, sampling={**config.sampling, "max_tokens": args.max_tokens})
     out = args.out or (eval_root(recipe) if recipe else Path("runs") / "eval") / Path(args.model.rstrip("/")).name.replace(":", "-")
-    m = evaluate(args.model, generate=generate, config=config, verify=verify, output_dir=out, reuse=not args.no_reuse)
+    evaluate(args.model, generate=generate, config=config, verify=verify, output_dir=out, reuse=not args.no_reuse)
     print((Path(out) / "report.md").read_text())
     print(f"written to {out}/ (metrics.json, report.md, samples.parquet)")
     return 0

@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -24,7 +23,7 @@ from tqdm.auto import tqdm
 from factory.recipe import Recipe, RecipeError
 from factory.records import PROBLEM_SCHEMA, SELECT_FIELDS, TRACE_SCHEMA, merge_schemas, verdict_schema
 from factory.shards import RunDir, read_rows, write_json, write_rows
-from factory.stages.base import Stage, StageStats
+from factory.stages.base import Stage, StageStats, batched
 from factory.stages.export import SFT_SCHEMA, RejectWriter, SFTWriter
 from factory.stages.generate import TraceGenerator
 from factory.stages.read import ProblemReader
@@ -134,10 +133,7 @@ def _read_problems(recipe: Recipe, run: RunDir, progress: bool) -> int:
     rows = _route_rejected(rows, rejected)
     index = 0
     bar = tqdm(desc="read", unit=" problems", disable=not progress)
-    while True:
-        chunk = _take(rows, recipe.source.shard_size)
-        if not chunk:
-            break
+    for chunk in batched(rows, recipe.source.shard_size):
         if not run.is_done("read", index):  # an earlier, interrupted run may have written it
             write_rows(run.shard("problems", index), chunk, PROBLEM_SCHEMA)
             run.mark_done("read", index, {"rows_in": len(chunk), "rows_out": len(chunk)})
@@ -181,15 +177,6 @@ def _route_rejected(rows: Iterator[dict[str, Any]], rejected: list[dict[str, Any
             rejected.append(row)
         else:
             yield row
-
-
-def _take(rows: Iterator[dict[str, Any]], n: int) -> list[dict[str, Any]]:
-    chunk = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == n:
-            break
-    return chunk
 
 
 def _run_step(step: Step, run: RunDir, shards: int, progress: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,13 @@ class StageStats:
             out.counters.update(p["counters"])
             out.seconds += p["seconds"]
         return out
+
+
+def batched(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive lists of ``size`` rows (the last may be shorter), pulled lazily from ``rows``."""
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
 
 
 class Stage(Protocol):

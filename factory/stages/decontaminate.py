@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from factory.recipe import BenchmarkFile, DecontaminateConfig
-from factory.stages.base import StageStats
-from factory.stages.dedup import WORD_CLASSES, _batches, ngram_hashes, problem_text, token_hashes
+from factory.stages.base import StageStats, batched
+from factory.stages.dedup import WORD_CLASSES, ngram_hashes, problem_text, token_hashes
 
 CONTAMINATED = "contaminated"
 TEXT_FIELDS = ("problem", "question", "Question", "prompt", "question_content", "input", "text")
@@ -183,7 +183,7 @@ class ProblemDecontaminator:
         index = self.index()
         for name, items in zip(index.names, index.items, strict=True):
             stats.counters[f"benchmark_items:{name}"] = len(items)
-        for batch in _batches(rows, self.batch_size):
+        for batch in batched(rows, self.batch_size):
             todo = [r for r in batch if not r.get("reject_reason")]
             for row, hit in zip(todo, index.check([problem_text(r) for r in todo], self.config.min_matches), strict=True):
                 stats.rows_in += 1

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from factory.recipe import DedupConfig
-from factory.stages.base import StageStats
+from factory.stages.base import StageStats, batched
 
 DUPLICATE_PROBLEM = "duplicate_problem"
 NEAR_DUPLICATE_PROBLEM = "near_duplicate_problem"
@@ -307,17 +307,6 @@ class Deduplicator:
         self.index.clear()
 
 
-def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def problem_text(row: dict[str, Any]) -> str:
     """The text a problem is compared by: its prompt, or the user turns of its chat."""
     if row.get("prompt"):
@@ -351,7 +340,7 @@ class ProblemDeduplicator:
         if self._dedup is None:
             self._dedup = Deduplicator(self.config)
         dedup = self._dedup
-        for batch in _batches(rows, self.batch_size):
+        for batch in batched(rows, self.batch_size):
             todo = [r for r in batch if not r.get("reject_reason")]
             prepared = dedup.prepare([problem_text(r) for r in todo])
             verdicts = {}
@@ -417,7 +406,7 @@ class TraceDeduplicator:
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
         dedup = self.dedup
-        for batch in _batches(rows, self.batch_size):
+        for batch in batched(rows, self.batch_size):
             for r in batch:
                 if "keep" not in r:  # run on its own, outside the select stage
                     r["keep"], r["reject_reason"] = True, None

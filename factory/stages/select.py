@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from factory.recipe import LengthConfig, MajorityVoteConfig, SelectConfig
 from factory.stages.base import StageStats
-from factory.stages.dedup import DUPLICATE_TRACE, NEAR_DUPLICATE_TRACE, TraceDeduplicator, shingle_hashes, token_hashes
+from factory.stages.dedup import TraceDeduplicator, shingle_hashes, token_hashes
 
 log = logging.getLogger(__name__)
 

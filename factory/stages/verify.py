@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 from factory.records import verdict_columns
-from factory.stages.base import StageStats
+from factory.stages.base import StageStats, batched
 from verifiers import VERIFIERS, Verdict
 
 log = logging.getLogger(__name__)
@@ -29,8 +28,7 @@ class TraceVerifier:
         self.chunk_size = chunk_size
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
-        rows = iter(rows)
-        while chunk := list(itertools.islice(rows, self.chunk_size)):
+        for chunk in batched(rows, self.chunk_size):
             stats.rows_in += len(chunk)
             out = [dict(row) for row in chunk]
             for name, options in self.verify.items():
