@@ -154,18 +154,26 @@ def make(per_cell: int, seed: int) -> list[dict]:
     return rows
 
 
-def main() -> None:
-    out = Path(__file__).parent / "math"
-    out.mkdir(exist_ok=True)
+def splits() -> dict[str, list[dict]]:
+    """The shipped ``train`` and ``test`` splits, exactly as written to ``data/math``."""
     rows = make(per_cell=12, seed=20261128)  # 5 families x 5 levels x 12 = 300 problems
-    rng = random.Random(7)
-    rng.shuffle(rows)
-    test_ids = {r["id"] for r in rows if int(r["id"][-3:]) > 9}  # 3 per cell held out: 75 problems
-    for name, part in (("train", [r for r in rows if r["id"] not in test_ids]), ("test", [r for r in rows if r["id"] in test_ids])):
+    random.Random(7).shuffle(rows)
+    held_out = [int(r["id"][-3:]) > 9 for r in rows]  # 3 per cell held out: 75 problems
+    return {"train": [r for r, h in zip(rows, held_out) if not h], "test": [r for r, h in zip(rows, held_out) if h]}
+
+
+def write_splits(out: Path, parts: dict[str, list[dict]]) -> None:
+    """Write each split to ``out/<split>.jsonl``, one problem per line."""
+    out.mkdir(exist_ok=True)
+    for name, part in parts.items():
         with (out / f"{name}.jsonl").open("w") as f:
             for r in part:
                 f.write(json.dumps(r) + "\n")
         print(f"{out / name}.jsonl: {len(part)} problems")
+
+
+def main() -> None:
+    write_splits(Path(__file__).parent / "math", splits())
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_VERIFY: dict[str, dict[str, Any]] = {"math": {}, "format": {}}
 # Column names tried, in order, when a problems file is given without a field mapping.
 FIELD_ALIASES = {"prompt": ("prompt", "problem", "question"), "gold": ("gold", "answer")}
+UNKNOWN = "unknown"  # the difficulty of a problem that has none
 
 
 # -- estimators (pure functions, tested on hand-computed values) ---------------------------------
@@ -217,7 +218,7 @@ def _difficulty(problem: dict[str, Any], key: str) -> str:
     except json.JSONDecodeError:
         meta = {}
     value = meta.get(key) if isinstance(meta, dict) else None
-    return "unknown" if value is None else str(value)
+    return UNKNOWN if value is None else str(value)
 
 
 def eval_settings(recipe: Recipe | None, problems: SourceConfig | None = None) -> tuple[GenerateConfig, EvalConfig, dict[str, dict[str, Any]]]:
@@ -353,6 +354,12 @@ def _num(x: float | None) -> str:
     return "-" if x is None else f"{x:.0f}"
 
 
+def difficulty_table(metrics: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The per-difficulty table, or nothing when no problem had a difficulty."""
+    table = metrics.get("by_difficulty", {})
+    return {} if set(table) <= {UNKNOWN} else table
+
+
 def _metric_columns(m: dict[str, Any]) -> list[str]:
     return [key for key in m if key.startswith(("pass@", "maj@")) and not key.endswith("stderr")]
 
@@ -397,9 +404,7 @@ def markdown_report(metrics: dict[str, Any], title: str = "Evaluation") -> str:
         "",
         *table(metrics["by_source"], "source"),
         "",
-        "## By difficulty",
-        "",
-        *table(metrics["by_difficulty"], "difficulty"),
-        "",
     ]
+    if by_difficulty := difficulty_table(metrics):
+        lines += ["## By difficulty", "", *table(by_difficulty, "difficulty"), ""]
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from factory.evaluate import difficulty_table
 from factory.recipe import Recipe, RecipeError, load_recipe
 from factory.shards import write_json
 
@@ -128,17 +129,15 @@ def loop_markdown(result: dict[str, Any], before: dict[str, Any], after: dict[st
         "",
         f"pass@1 change {100 * d:+.1f} points" + (f" ± {100 * se:.1f} (s.e., paired over problems)" if se is not None else "")
         + f"; {result['problems_improved']} problems improved, {result['problems_worse']} got worse.",
-        "",
-        "## By difficulty (pass@1 %)",
-        "",
-        "| difficulty | problems | before | after |",
-        "|---|---|---|---|",
     ]
-    for level, m in before["by_difficulty"].items():
-        m2 = after["by_difficulty"].get(level, {})
-        lines.append(f"| {level} | {m['problems']} | {_pct(m['pass@1'])} | {_pct(m2.get('pass@1'))} |")
-    lines += ["", "## By source (pass@1 %)", "", "| source | problems | before | after |", "|---|---|---|---|"]
-    for src, m in before["by_source"].items():
-        m2 = after["by_source"].get(src, {})
-        lines.append(f"| {src} | {m['problems']} | {_pct(m['pass@1'])} | {_pct(m2.get('pass@1'))} |")
+    for title, label, table in (
+        ("By difficulty", "difficulty", difficulty_table(before)),
+        ("By source", "source", before["by_source"]),
+    ):
+        if not table:
+            continue
+        lines += ["", f"## {title} (pass@1 %)", "", f"| {label} | problems | before | after |", "|---|---|---|---|"]
+        other = after[f"by_{label}"]
+        for name, m in table.items():
+            lines.append(f"| {name} | {m['problems']} | {_pct(m['pass@1'])} | {_pct(other.get(name, {}).get('pass@1'))} |")
     return "\n".join(lines) + "\n"

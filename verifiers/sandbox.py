@@ -548,15 +548,14 @@ def _wait(proc: subprocess.Popen, timeout: float) -> resource.struct_rusage | No
 
 
 def _kill(proc: subprocess.Popen, cgroup: str | None) -> None:
-    # bwrap leads its own process group; killing it takes the PID namespace down with it
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.kill()
-    except ProcessLookupError:
-        pass
+    # bwrap leads its own process group; killing it takes the PID namespace down with it. Plain
+    # os.kill, not proc.kill(): Popen.send_signal polls first, which can reap the process and so
+    # lose the resource usage _reap collects (the pid is not reused until we reap it).
+    for kill, target in ((os.killpg, proc.pid), (os.kill, proc.pid)):
+        try:
+            kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     if cgroup is not None:
         _PidsCgroups.kill_all(cgroup)
 

@@ -93,6 +93,14 @@ def test_metrics_on_fixed_traces() -> None:
     assert "| all | 3 | 12 | 33.3 |" in report and "## By difficulty" in report
 
 
+def test_report_leaves_out_the_difficulty_table_when_no_problem_has_one() -> None:
+    rows = [dict(r, difficulty="unknown") for r in fixed_traces()]
+    m = compute_metrics(rows, ks=[1], verifiers=["math"])
+    assert set(m["by_difficulty"]) == {"unknown"}
+    report = markdown_report(m)
+    assert "## By difficulty" not in report and "## By source" in report
+
+
 def test_guess_fields(tmp_path: Path) -> None:
     f = tmp_path / "p.jsonl"
     f.write_text(json.dumps({"id": "a", "problem": "1+1?", "answer": "2"}) + "\n")
@@ -147,6 +155,8 @@ def test_loop_comparison_is_paired_over_problems() -> None:
     result.update(recipe="r", data={"kept": 5, "problems_with_kept": 2, "problems": 3, "traces": 12}, train={"steps": 2, "train_loss": 1.0})
     md = loop_markdown(result, before, after)
     assert "| pass@1 | 33.3 | 66.7 | +33.3 |" in md and "+33.3 points" in md
+    assert "| t | 1 | 0.0 | 100.0 |" in md  # by source: p3 is source t
+    assert "| 2 | 1 | 0.0 | 100.0 |" in md  # by difficulty: p3 is level 2
 
 
 def test_eval_command_maps_its_arguments(tmp_path: Path, capsys, monkeypatch) -> None:

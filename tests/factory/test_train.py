@@ -172,8 +172,8 @@ def test_recipes_with_train_and_eval_sections_parse_and_check_keys() -> None:
 
     root = Path(__file__).resolve().parents[2]
     recipe = load_recipe(root / "recipes" / "demo" / "loop.yaml")
-    assert recipe.train.student == "embedded:smollm2" and recipe.train.sft["num_train_epochs"] == 3
-    assert recipe.eval.problems.path == "data/math/test.jsonl" and recipe.eval.k == [1, 4]
+    assert recipe.train.student == "embedded:smollm2" and recipe.train.sft["num_train_epochs"] == 2
+    assert recipe.eval.problems.path == "data/arith/test.jsonl" and recipe.source.path == "data/arith/train.jsonl" and recipe.eval.k == [1, 4]
     assert load_recipe(root / "recipes" / "distill" / "r1_qwen_math.yaml").train.student.startswith("Qwen/")
     with pytest.raises(RecipeError, match="train.sft_args: unknown key"):
         load_recipe(root / "recipes" / "demo" / "loop.yaml", ["train.sft_args.x=1"])
