@@ -101,6 +101,8 @@ def _eval(args: argparse.Namespace) -> int:
         fields = dict(f.split("=", 1) for f in args.field) if args.field else guess_fields(args.problems)
         problems = SourceConfig(path=str(args.problems), fields=fields, limit=args.limit)
     generate, config, verify = eval_settings(recipe, problems)
+    if args.limit is not None and config.problems is not None:  # the recipe's eval.problems too
+        config = dataclasses.replace(config, problems=dataclasses.replace(config.problems, limit=args.limit))
     if args.n is not None:
         kept = [k for k in config.k if k <= args.n]
         config = dataclasses.replace(config, n=args.n, k=sorted({*kept, args.n}) if len(kept) < len(config.k) else kept)

@@ -33,7 +33,10 @@ DEFAULT_ENGINE = {"enable_prefix_caching": True}
 # Chunked prefill is off because vLLM's CPU runner crashes ("CPU Generator does not use offset")
 # when a request with its own seed is only partly prefilled in a step; per-problem seeds are
 # what makes a resumed run sample the same traces, so they stay.
-CPU_ENGINE = {"dtype": "float32", "enable_chunked_prefill": False}
+# KV blocks of 32 tokens instead of the CPU backend's 128: prefix caching shares only full blocks,
+# so the n samples of a problem and the shared system prompt / few-shot turns re-prefill less
+# (benchmarks/bench_block_size.py: same tokens, 0.76x the time on the loop recipe's prompts).
+CPU_ENGINE = {"dtype": "float32", "enable_chunked_prefill": False, "block_size": 32}
 CPU_ENV = {
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
     "VLLM_CPU_OMP_THREADS_BIND": "nobind",
@@ -66,6 +69,7 @@ class Generator:
         self._tokenizer: Any = None
         self.model_path = ""
         self.revision = ""
+        self.template: str | None = None
         self.template_hash = ""
         self.version = ""
 
@@ -82,14 +86,15 @@ class Generator:
             log.info("starting vLLM %s on %s with %s", vllm.__version__, self.model_path, engine)
             self._llm = vllm.LLM(model=self.model_path, **engine)
         self._tokenizer = self._llm.get_tokenizer()
-        if self.config.chat_template is not None:
-            self._tokenizer.chat_template = self.config.chat_template
-        if not getattr(self._tokenizer, "chat_template", None):
+        # Passed to every apply_chat_template call, never set on the tokenizer: vLLM renders with
+        # copies of it, so an attribute set here would be silently ignored.
+        self.template = self.config.chat_template or getattr(self._tokenizer, "chat_template", None)
+        if not self.template:
             raise ValueError(
                 f"generate.model: {self.model_path} has no chat template; set generate.chat_template"
             )
         self.revision = engine.get("revision") or model_revision(self.model_path)
-        self.template_hash = hashlib.sha256(self._tokenizer.chat_template.encode()).hexdigest()[:12]
+        self.template_hash = hashlib.sha256(self.template.encode()).hexdigest()[:12]
         self.version = f"vllm=={vllm.__version__}"
 
     def engine_arguments(self) -> dict[str, Any]:
@@ -134,7 +139,9 @@ class Generator:
         return [*head, {"role": "user", "content": user}]
 
     def render(self, messages: list[dict[str, str]]) -> str:
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = self.tokenizer.apply_chat_template(
+            messages, chat_template=self.template, tokenize=False, add_generation_prompt=True
+        )
         return text + self.config.prefill
 
     def sampling_arguments(self) -> dict[str, Any]:

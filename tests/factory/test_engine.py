@@ -93,3 +93,23 @@ def test_many_seeded_long_prompts_on_cpu(tiny_model_dir):
     traces = list(generator.generate(problems))
     assert len(traces) == 96 and {t["problem_id"] for t in traces} == {p["id"] for p in problems}
     assert min(t["prompt_tokens"] for t in traces) > 1000
+
+
+def test_a_recipe_chat_template_is_what_renders_the_prompts(tiny_model_dir, tmp_path):
+    """generate.chat_template reaches the rendering (vLLM renders with copies of its tokenizer, so
+    setting the attribute was silently ignored once) and is the template whose hash is recorded."""
+    import hashlib
+
+    from factory.recipe import GenerateConfig
+    from factory.stages.generate import Generator
+
+    template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
+    generator = Generator(GenerateConfig(
+        model=str(tiny_model_dir), n=1, chat_template=template, system_prompt="Be brief.", seed=0,
+        sampling={"max_tokens": 4}, engine={"max_model_len": 256, "enforce_eager": True},
+    ))
+    problem = {"id": "q", "prompt": "What is 2 + 2?", "gold": "4", "source": "s", "domain": "math",
+               "language": "en", "tests": None, "metadata": "{}"}
+    (row,) = generator.generate([problem])
+    assert row["prompt_text"] == "[system] Be brief.\n[user] What is 2 + 2?\n[assistant] "
+    assert row["chat_template_hash"] == hashlib.sha256(template.encode()).hexdigest()[:12]

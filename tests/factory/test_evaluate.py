@@ -196,6 +196,13 @@ def test_eval_command_maps_its_arguments(tmp_path: Path, capsys, monkeypatch) ->
     # Without a recipe: default verifiers; explicit --field mapping wins over guessing.
     assert main(["eval", "--model", "m", "--problems", str(problems), "--field", "prompt=question", "--out", str(tmp_path / "o")]) == 0
     assert calls[-1]["verify"] == {"math": {}, "format": {}} and calls[-1]["config"].problems.fields == {"prompt": "question"}
+    # --limit also cuts the recipe's own eval.problems (it was ignored there once)
+    recipe.write_text(yaml.safe_dump({
+        "name": "t", "source": {"path": str(problems)}, "run_dir": str(tmp_path / "run"), "verify": {"math": {}},
+        "eval": {"problems": {"path": str(problems), "limit": 50}},
+    }))
+    assert main(["eval", "--recipe", str(recipe), "--model", "m", "--limit", "3"]) == 0
+    assert calls[-1]["config"].problems.limit == 3 and calls[-1]["config"].problems.path == str(problems)
 
 
 def test_evaluate_refuses_bad_settings(tmp_path: Path) -> None:
