@@ -144,6 +144,11 @@ def _mix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_overrides(p: argparse.ArgumentParser, example: str = "") -> None:
+    help_ = "override a recipe key" + (f", {example}" if example else "")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help_)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="factory", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -151,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run or resume a recipe")
     p.add_argument("recipe", type=Path)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key, e.g. generate.n=8")
+    _add_overrides(p, "e.g. generate.n=8")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_run)
 
@@ -171,16 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="fine-tune the recipe's student on its exported SFT set (TRL SFTTrainer)")
     p.add_argument("recipe", type=Path)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key, e.g. train.sft.num_train_epochs=2")
+    _add_overrides(p, "e.g. train.sft.num_train_epochs=2")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("eval", help="evaluate a model on held-out problems with the factory's generator and verifiers")
     p.add_argument("--model", required=True, help="a model folder, hub name or embedded:smollm2")
     p.add_argument("--problems", type=Path, help="JSONL/Parquet problems (default: the recipe's eval.problems)")
     p.add_argument("--recipe", type=Path, help="take prompts, sampling, verifiers and eval settings from a recipe")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
+    _add_overrides(p)
     p.add_argument("--field", action="append", default=[], metavar="FIELD=COLUMN", help="problem field mapping, e.g. prompt=problem")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N problems of --problems")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N problems")
     p.add_argument("--n", type=int, default=None, help="samples per problem")
     p.add_argument("--k", type=int, action="append", default=[], help="pass@k / maj@k for this k (repeatable)")
     p.add_argument("--max-tokens", type=int, default=None)
@@ -190,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("loop", help="eval base -> rejection-sample -> SFT -> eval student, with a before/after report")
     p.add_argument("recipe", type=Path)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
+    _add_overrides(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars in the data run")
     p.set_defaults(func=_loop)
 

@@ -551,9 +551,9 @@ def _kill(proc: subprocess.Popen, cgroup: str | None) -> None:
     # bwrap leads its own process group; killing it takes the PID namespace down with it. Plain
     # os.kill, not proc.kill(): Popen.send_signal polls first, which can reap the process and so
     # lose the resource usage _reap collects (the pid is not reused until we reap it).
-    for kill, target in ((os.killpg, proc.pid), (os.kill, proc.pid)):
+    for kill in (os.killpg, os.kill):
         try:
-            kill(target, signal.SIGKILL)
+            kill(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
     if cgroup is not None:

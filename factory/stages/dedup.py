@@ -295,6 +295,13 @@ class Deduplicator:
                 return "near", hit[0], hit[1]
         return None
 
+    def first_seen(self, prepared: tuple[np.ndarray, list[int], int], label: Any) -> tuple[str, Any, float] | None:
+        """:meth:`check`, then :meth:`add` the text under ``label`` when it is new."""
+        hit = self.check(prepared)
+        if hit is None:
+            self.add(prepared, label)
+        return hit
+
     def add(self, prepared: tuple[np.ndarray, list[int], int], label: Any) -> None:
         sig, bands, key = prepared
         if self.config.exact:
@@ -346,9 +353,8 @@ class ProblemDeduplicator:
             verdicts = {}
             for row, prep in zip(todo, prepared, strict=True):
                 stats.rows_in += 1
-                hit = dedup.check(prep)
+                hit = dedup.first_seen(prep, row["id"])
                 if hit is None:
-                    dedup.add(prep, row["id"])
                     stats.rows_out += 1
                     continue
                 kind, first, sim = hit
@@ -391,18 +397,11 @@ class TraceDeduplicator:
     def rebuild(self, texts: Iterable[tuple[str, str]]) -> int:
         """Add ``(trace_id, completion)`` survivors of earlier shards to the index; returns the count."""
         n = 0
-        pending: list[tuple[str, str]] = []
-        for item in texts:
-            pending.append(item)
-            if len(pending) >= self.batch_size:
-                n += self._add_all(pending)
-                pending = []
-        return n + self._add_all(pending)
-
-    def _add_all(self, items: list[tuple[str, str]]) -> int:
-        for (trace_id, _), prep in zip(items, self.dedup.prepare([t for _, t in items]), strict=True):
-            self.dedup.add(prep, trace_id)
-        return len(items)
+        for items in batched(texts, self.batch_size):
+            for (trace_id, _), prep in zip(items, self.dedup.prepare([t for _, t in items]), strict=True):
+                self.dedup.add(prep, trace_id)
+            n += len(items)
+        return n
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
         dedup = self.dedup
@@ -417,9 +416,8 @@ class TraceDeduplicator:
                     dedup.reset()
                     self._problem = row["problem_id"]
                 stats.rows_in += 1
-                hit = dedup.check(prep)
+                hit = dedup.first_seen(prep, row["trace_id"])
                 if hit is None:
-                    dedup.add(prep, row["trace_id"])
                     stats.rows_out += 1
                     continue
                 reason = DUPLICATE_TRACE if hit[0] == "exact" else NEAR_DUPLICATE_TRACE
