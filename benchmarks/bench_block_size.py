@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def one(block_size: int, problems: int, n: int, max_tokens: int) -> dict:
     from factory.recipe import load_recipe
     from factory.stages.base import StageStats
-    from factory.stages.generate import Generator
+    from factory.stages.generate import TraceGenerator
     from factory.stages.read import ProblemReader
 
     recipe = load_recipe(ROOT / "recipes/demo/loop.yaml", [
@@ -36,8 +36,8 @@ def one(block_size: int, problems: int, n: int, max_tokens: int) -> dict:
     ])
     source = dataclasses.replace(recipe.source, path=str(ROOT / recipe.source.path))
     rows = list(ProblemReader(source).run(None, StageStats()))
-    generator = Generator(recipe.generate)
-    generator.load()  # engine start (and torch.compile): not timed
+    generator = TraceGenerator(recipe.generate)
+    generator.tokenizer  # engine start (and torch.compile): not timed
     list(generator.generate(rows[:1]))  # warm-up on one problem
     stats = StageStats()
     start = time.perf_counter()

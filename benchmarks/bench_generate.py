@@ -32,9 +32,10 @@ def main() -> None:
 
     from factory.recipe import GenerateConfig, SourceConfig
     from factory.records import TRACE_SCHEMA
-    from factory.shards import write_rows
+    from factory.shards import write_shard
     from factory.stages.base import StageStats
-    from factory.stages.generate import Generator, TraceGenerator, problem_seed
+    from factory.backends import VLLMBackend
+    from factory.stages.generate import TraceGenerator, problem_seed, sampling_arguments
     from factory.stages.read import ProblemReader
 
     config = GenerateConfig(
@@ -49,12 +50,13 @@ def main() -> None:
                           limit=args.problems)
     problems = list(ProblemReader(source).run(None, StageStats()))
 
-    generator = Generator(config)
-    generator.load()  # engine start: excluded from both timings
-    llm = generator._llm
-    tokenizer = generator.tokenizer
-    sampling = generator.sampling_arguments()
-    prompts = [{"prompt_token_ids": tokenizer(generator.render(generator.messages(p)), add_special_tokens=False)["input_ids"]}
+    backend = VLLMBackend(config)
+    generator = TraceGenerator(config, backend)
+    backend.load()  # engine start: excluded from both timings
+    llm = backend._llm
+    tokenizer, renderer = backend.tokenizer, generator.renderer
+    sampling = sampling_arguments(config)
+    prompts = [{"prompt_token_ids": tokenizer(renderer.render(renderer.messages(p)), add_special_tokens=False)["input_ids"]}
                for p in problems]
     params = [vllm.SamplingParams(**{**sampling, "seed": problem_seed(config.seed, p["id"])}) for p in problems]
     llm.generate(prompts[:2], params[:2], use_tqdm=False)  # warm-up
@@ -67,15 +69,15 @@ def main() -> None:
             raw_times.append(time.perf_counter() - start)
             raw_tokens = sum(len(o.token_ids) for out in outputs for o in out.outputs)
 
-            stage = TraceGenerator(config, llm=llm)
+            stage = TraceGenerator(config, VLLMBackend(config, llm=llm))
             stats = StageStats()
             start = time.perf_counter()
-            write_rows(Path(tmp) / f"shard-{r}.parquet", stage.run(iter(problems), stats), TRACE_SCHEMA)
+            write_shard(Path(tmp) / f"shard-{r}.parquet", stage.run(iter(problems), stats), TRACE_SCHEMA)
             factory_times.append(time.perf_counter() - start)
             factory_tokens = stats.counters["completion_tokens"]
 
     raw, fac = statistics.median(raw_times), statistics.median(factory_times)
-    print(f"model {generator.model_path}; {len(problems)} problems x n={args.n}, max_tokens={args.max_tokens}, "
+    print(f"model {backend.model_path}; {len(problems)} problems x n={args.n}, max_tokens={args.max_tokens}, "
           f"{args.rounds} rounds (median)")
     print(f"raw vllm.LLM.generate   {raw:8.2f} s   {raw_tokens} tokens   {raw_tokens / raw:7.1f} tok/s")
     print(f"factory generate stage  {fac:8.2f} s   {factory_tokens} tokens   {factory_tokens / fac:7.1f} tok/s"

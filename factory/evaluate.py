@@ -1,7 +1,7 @@
 """Evaluate a model on held-out problems with the factory's own generator and verifiers.
 
 ``factory eval --model PATH --problems FILE`` samples ``n`` completions per problem with the same
-:class:`~factory.stages.generate.Generator` that makes the training data (same prompt rendering,
+:class:`~factory.stages.generate.TraceGenerator` that makes the training data (same prompt rendering,
 prefill, per-problem seeds) and scores them with the same verifiers (``VERIFIERS``), so a number
 here means exactly what a pass rate in a data run means. It writes, into one folder:
 
@@ -248,9 +248,9 @@ def evaluate(
     ``reuse``, a folder already holding the metrics of the same settings is read instead of rerun.
     """
     from factory.models import model_revision, resolve_model
-    from factory.score import write_rows
+    from factory.files import write_records
     from factory.stages.base import StageStats
-    from factory.stages.generate import Generator
+    from factory.stages.generate import TraceGenerator
     from factory.stages.read import ProblemReader
     from factory.stages.verify import TraceVerifier
 
@@ -290,7 +290,7 @@ def evaluate(
     problems = list(ProblemReader(config.problems).run(None, stats))
     if not problems:
         raise ValueError(f"eval.problems: {config.problems.path} yielded no problems")
-    generator = Generator(gen_config)
+    generator = TraceGenerator(gen_config)
     try:
         traces = list(generator.generate(problems, stats))
         tokenizer = generator.tokenizer
@@ -316,7 +316,7 @@ def evaluate(
     metrics["tokens_per_second"] = round(stats.counters["completion_tokens"] / stats.seconds, 1) if stats.seconds else None
 
     out.mkdir(parents=True, exist_ok=True)
-    write_rows(out / "samples.parquet", scored)
+    write_records(out / "samples.parquet", scored)
     (out / "report.md").write_text(markdown_report(metrics, title=f"Evaluation of {model_path}"))
     write_json(out / "metrics.json", metrics)  # last: its presence marks a finished evaluation
     return metrics

@@ -25,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from factory.shards import shard_name, write_json, write_rows
+from factory.files import find_files
+from factory.shards import shard_name, write_json, write_shard
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,6 @@ def parse_input(spec: str) -> MixInput:
     if w < 0:
         raise ValueError(f"mix input {spec!r}: weight must be >= 0")
     return MixInput(path, w, name)
-
-
-def _files(path: str) -> list[Path]:
-    p = Path(path)
-    if p.is_file():
-        return [p]
-    files = sorted(p.glob("*.parquet")) if p.is_dir() else []
-    if not files:
-        raise ValueError(f"mix input {path}: no Parquet file there")
-    return files
 
 
 def plan(sizes: Sequence[int], weights: Sequence[float], total: int | None = None) -> list[int]:
@@ -111,7 +102,7 @@ def mix(
         raise ValueError(f"mix: {out} already holds a dataset; choose a new folder")
     if not inputs:
         raise ValueError("mix: no inputs")
-    files = [_files(i.path) for i in inputs]
+    files = [find_files(i.path, f"mix input {i.path}", formats=["parquet"]) for i in inputs]
     schemas = [pq.read_schema(f[0]) for f in files]
     common = [f for f in schemas[0] if all(s.get_field_index(f.name) >= 0 and s.field(f.name).type == f.type for s in schemas[1:])]
     if not common:
@@ -133,7 +124,7 @@ def mix(
         chunk = [row for _, row in zip(range(shard_rows), rows, strict=False)]
         if not chunk:
             break
-        written += write_rows(out / f"{shard_name(index)}.parquet", chunk, schema)
+        written += write_shard(out / f"{shard_name(index)}.parquet", chunk, schema)
         index += 1
     summary = {
         "rows": written,

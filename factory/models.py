@@ -113,3 +113,13 @@ def model_revision(path: str) -> str:
     for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
         h.update(f"{f.name}:{f.stat().st_size}".encode())
     return h.hexdigest()[:12]
+
+
+def has_cuda() -> bool:
+    """Whether torch sees a CUDA GPU (the CPU defaults apply otherwise)."""
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False

@@ -10,6 +10,7 @@ to the raw YAML before parsing, so they are checked the same way.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+log = logging.getLogger(__name__)
 
 
 class RecipeError(ValueError):
@@ -46,9 +49,11 @@ class FewShot:
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """The teacher and how to sample it. ``sampling`` and ``engine`` go to vLLM unchanged."""
+    """The teacher and how to sample it. ``sampling`` goes to vLLM's SamplingParams unchanged,
+    ``engine`` to the backend (``vllm.LLM`` keyword arguments for the vLLM backend)."""
 
     model: str = "embedded:smollm2"  # a local model folder, a hub name, or embedded:smollm2
+    backend: str = "vllm"  # who samples: a key of factory.backends.BACKENDS
     n: int = 4  # samples per problem: SamplingParams(n=...)
     system_prompt: str | None = None
     few_shot: list[FewShot] = field(default_factory=list)  # turns placed before the problem
@@ -57,7 +62,7 @@ class GenerateConfig:
     seed: int = 0  # per-problem seeds derive from this and the problem id
     chat_template: str | None = None  # override the tokenizer's template (a Jinja string)
     sampling: dict[str, Any] = field(default_factory=dict)  # vllm.SamplingParams(**sampling)
-    engine: dict[str, Any] = field(default_factory=dict)  # vllm.LLM(model, **engine)
+    engine: dict[str, Any] = field(default_factory=dict)  # the backend's own arguments: vllm.LLM(model, **engine)
 
 
 def _check_fraction(where: str, value: float) -> None:
@@ -74,9 +79,9 @@ class MajorityVoteConfig:
     require_think_close: bool = False  # as the math verifier's option: no answer without </think>
 
     def __post_init__(self) -> None:
-        _check_fraction("select.majority_vote.min_share", self.min_share)
+        _check_fraction("vote.min_share", self.min_share)
         if self.min_count < 1:
-            raise RecipeError("select.majority_vote.min_count: must be at least 1")
+            raise RecipeError("vote.min_count: must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -91,9 +96,9 @@ class DedupConfig:
     scope: Literal["run", "problem"] = "run"  # traces only: compare across the whole run or within a problem
 
     def __post_init__(self) -> None:
-        _check_fraction("select.*dedup.threshold", self.threshold)
+        _check_fraction("*dedup.threshold", self.threshold)
         if self.ngram < 1 or self.num_perm < 2:
-            raise RecipeError("select.*dedup: ngram must be >= 1 and num_perm >= 2")
+            raise RecipeError("*dedup: ngram must be >= 1 and num_perm >= 2")
 
 
 @dataclass(frozen=True)
@@ -114,9 +119,9 @@ class DecontaminateConfig:
 
     def __post_init__(self) -> None:
         if not self.benchmarks:
-            raise RecipeError("select.decontaminate.benchmarks: name at least one benchmark file")
+            raise RecipeError("decontaminate.benchmarks: name at least one benchmark file")
         if self.ngram < 1 or self.min_matches < 1:
-            raise RecipeError("select.decontaminate: ngram and min_matches must be at least 1")
+            raise RecipeError("decontaminate: ngram and min_matches must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -139,9 +144,6 @@ class SelectConfig:
     seed: int = 0
     min_pass_rate: float = 0.0  # keep problems whose pass rate is within [min, max] (inclusive);
     max_pass_rate: float = 1.0  # e.g. max 0.99 drops the always-solved
-    majority_vote: MajorityVoteConfig | None = None  # label gold-less problems by vote (before verify)
-    problem_dedup: DedupConfig | None = None  # duplicate problems, removed before generation
-    decontaminate: DecontaminateConfig | None = None  # benchmark overlap, removed before generation
     trace_dedup: DedupConfig | None = None  # duplicate traces among the passing ones
     max_length: LengthConfig | None = None  # the student's token budget
 
@@ -192,9 +194,14 @@ class EvalConfig:
 
 @dataclass(frozen=True)
 class Recipe:
+    """One run. The sections are named for the step they configure, in the order the steps run."""
+
     name: str
-    source: SourceConfig
+    source: SourceConfig  # read
+    decontaminate: DecontaminateConfig | None = None  # read: drop problems overlapping a benchmark
+    problem_dedup: DedupConfig | None = None  # read: drop duplicate problems
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    vote: MajorityVoteConfig | None = None  # before verify: a pseudo-gold for problems without one
     verify: dict[str, dict[str, Any]] = field(default_factory=dict)  # verifier name -> options
     select: SelectConfig = field(default_factory=SelectConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
@@ -245,9 +252,34 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
     node[leaf] = yaml.safe_load(value)
 
 
+# Keys that moved to a section of their own, named for the step they configure: old path -> new.
+MOVED_KEYS = {
+    ("select", "majority_vote"): "vote",
+    ("select", "problem_dedup"): "problem_dedup",
+    ("select", "decontaminate"): "decontaminate",
+}
+
+
+def _migrate(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """Move keys from where older recipes had them, with a warning that says where they live now."""
+    raw = dict(raw)
+    for (section, key), new in MOVED_KEYS.items():
+        if isinstance(raw.get(section), Mapping) and key in raw[section]:
+            if new in raw:
+                raise RecipeError(f"{section}.{key}: moved to {new}; the recipe sets both")
+            raw[new] = raw[section][key]
+            raw[section] = {k: v for k, v in raw[section].items() if k != key}
+            log.warning("%s: %s.%s is now the top-level section %s (it runs at that step); please move it", origin, section, key, new)
+    return raw
+
+
 def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
-    recipe = _build(Recipe, raw, "")
+    recipe = _build(Recipe, _migrate(raw, origin), "")
+    from factory.backends import BACKENDS
     from verifiers import VERIFIERS
+
+    if recipe.generate.backend not in BACKENDS:
+        raise RecipeError(f"generate.backend: {recipe.generate.backend!r} is not one of {', '.join(BACKENDS)}")
 
     for name, options in recipe.verify.items():
         if name not in VERIFIERS:

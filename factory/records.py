@@ -147,14 +147,70 @@ def verdict_schema(names: list[str]) -> pa.Schema:
     return pa.schema(fields)
 
 
-SELECT_FIELDS = pa.schema(
+# The one reject convention of every stage (factory.stages.base.reject): problems and traces alike.
+REJECT_FIELDS = pa.schema(
     [
-        ("pass_rate", pa.float64()),  # share of this problem's traces that passed every required verifier
         ("keep", pa.bool_()),
         ("reject_reason", pa.string()),  # None when kept
+        ("reject_details", pa.string()),  # JSON: what the reason refers to (the duplicate, the n-gram...)
     ]
 )
+# share of the problem's traces that passed every required verifier, then the reject columns
+SELECT_FIELDS = pa.schema([("pass_rate", pa.float64()), *REJECT_FIELDS])
 
 
 def merge_schemas(*schemas: pa.Schema) -> pa.Schema:
-    return pa.schema([f for s in schemas for f in s])
+    """The fields of each schema in order; a field already present keeps its first place."""
+    seen: dict[str, pa.Field] = {}
+    for s in schemas:
+        for f in s:
+            seen.setdefault(f.name, f)
+    return pa.schema(list(seen.values()))
+
+
+# -- the SFT rows the export writes (and the student's length check renders) --------------------------
+
+PROVENANCE = [
+    ("trace_id", pa.string()),
+    ("problem_id", pa.string()),
+    ("sample_index", pa.int32()),
+    ("source", pa.string()),
+    ("domain", pa.string()),
+    ("language", pa.string()),
+    ("gold", pa.string()),
+    ("pass_rate", pa.float64()),
+    ("prompt_tokens", pa.int32()),
+    ("completion_tokens", pa.int32()),
+    ("finish_reason", pa.string()),
+    ("model", pa.string()),
+    ("model_revision", pa.string()),
+    ("sampling_params", pa.string()),
+    ("seed", pa.int64()),
+    ("chat_template_hash", pa.string()),
+    ("generator", pa.string()),
+    ("metadata", pa.string()),
+]
+# present only when the recipe votes a pseudo-gold for problems without one (the vote section)
+VOTE = [("pseudo_label", pa.bool_()), ("vote_share", pa.float64())]
+SFT_SCHEMA = pa.schema([("messages", MESSAGES), ("prompt", MESSAGES), ("completion", MESSAGES), *PROVENANCE, *VOTE])
+
+
+def assistant_content(trace: dict[str, Any]) -> str:
+    """The assistant turn to train on: the reasoning in ``<think>...</think>``, then the answer."""
+    if trace["reasoning"] is None:
+        return trace["answer"]
+    return f"<think>\n{trace['reasoning']}\n</think>\n\n{trace['answer']}"
+
+
+def sft_row(trace: dict[str, Any], keep_system: bool = True, keep_few_shot: bool = False) -> dict[str, Any]:
+    """One SFT row: the problem's chat (system prompt and few-shot turns as configured) and the answer."""
+    chat = list(trace["prompt_messages"])
+    system = [chat.pop(0)] if chat and chat[0]["role"] == "system" else []
+    shots = trace["few_shot_turns"]
+    prompt = (system if keep_system else []) + (chat if keep_few_shot else chat[shots:])
+    completion = [{"role": "assistant", "content": assistant_content(trace)}]
+    row = {"messages": prompt + completion, "prompt": prompt, "completion": completion}
+    row.update({name: trace[name] for name, _ in PROVENANCE})
+    row["pseudo_label"] = bool(trace.get("pseudo_label"))
+    row["vote_share"] = trace.get("vote_share")
+    return row

@@ -22,17 +22,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import yaml
 
+from factory.executors import step_stats
 from factory.shards import RunDir
-from factory.stages.base import StageStats
-from factory.stages.select import policy_counts
 
 log = logging.getLogger(__name__)
 
-STAGE_ORDER = [
-    "read", "decontaminate", "dedup_problems", "generate", "vote", "verify", "select", "difficulty",
-    "export_sft", "export_rejected",
-]
-POLICY_ORDER = ["pass_rate", "max_length", "dedup_traces", "keep_k"]
 PASS_RATE_BINS = np.linspace(0.0, 1.0, 11)
 
 
@@ -50,7 +44,8 @@ class RunData:
 
     root: Path
     recipe: dict[str, Any]
-    stages: dict[str, dict[str, Any]]  # stage name -> summed stats
+    plan: dict[str, Any]  # plan.json: the steps, their stages and the select policies, in order
+    stages: dict[str, dict[str, Any]]  # stage name -> summed stats, in the plan's order
     reject_reasons: Counter[str] = field(default_factory=Counter)
     sources: dict[str, SourceCounts] = field(default_factory=dict)
     pass_rates: np.ndarray = field(default_factory=lambda: np.zeros(0))  # one per problem
@@ -81,13 +76,14 @@ def collect(run_dir: str | Path) -> RunData:
         raise ValueError(f"{root} is not a run folder (no recipe.json)")
     run = RunDir(root)
     recipe = json.loads((root / "recipe.json").read_text())
+    plan = json.loads((root / "plan.json").read_text())
     stages: dict[str, dict[str, Any]] = {}
-    for path in sorted((root / "stats").glob("*.json")):
-        stages[path.stem] = json.loads(path.read_text())
-    for marker_dir in sorted((root / "_markers").glob("*")):  # stages that stopped part way: sum their markers
-        if marker_dir.name not in stages and marker_dir.name != "read":
-            stages[marker_dir.name] = StageStats.total(run.shard_stats(marker_dir.name)).to_dict()
-    data = RunData(root=root, recipe=recipe, stages=stages)
+    for step in plan["steps"]:  # a step that stopped part way: the sum of its finished shards
+        stats = step_stats(run, step["name"])
+        for stage in step["stages"]:
+            if stage["name"] in stats:
+                stages[stage["name"]] = stats[stage["name"]].to_dict()
+    data = RunData(root=root, recipe=recipe, plan=plan, stages=stages)
     _scan_selected(data, run)
     for path in run.shards("problems_rejected"):
         data.problems_rejected += pq.read_table(path, columns=["id", "source", "prompt", "reject_reason", "reject_details"]).to_pylist()
@@ -223,17 +219,17 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
 
     parts.append("## Counts at every stage\n")
     rows = []
-    for name in [s for s in STAGE_ORDER if s in data.stages] + sorted(set(data.stages) - set(STAGE_ORDER)):
-        st = data.stages[name]
+    for name, st in data.stages.items():
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(st.get("dropped", {}).items(), key=lambda kv: -kv[1]))
         rows.append([name, st["rows_in"], st["rows_out"], dropped or "-"])
     parts.append(_table(["stage", "rows in", "rows out", "dropped / rejected"], rows) + "\n")
-    policies = policy_counts(data.stages.get("select", {}).get("counters", {}))
+    policies = data.stages.get("select", {}).get("parts", {})
+    order = [p for step in data.plan["steps"] for stage in step["stages"] if stage["name"] == "select" for p in stage["policies"]]
     if policies:
         parts.append("Select policies, in order (each sees only the traces still kept):\n")
         parts.append(_table(["policy", "traces in", "kept", "rejected"], [
             [name, p["rows_in"], p["rows_out"], ", ".join(f"{k} {v}" for k, v in sorted(p["dropped"].items())) or "-"]
-            for name, p in sorted(policies.items(), key=lambda kv: POLICY_ORDER.index(kv[0]) if kv[0] in POLICY_ORDER else 99)
+            for name, p in ((name, policies[name]) for name in order if name in policies)
         ]) + "\n")
 
     total = data.traces
@@ -245,7 +241,7 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
     parts.append("## Problem filters (before generation)\n")
     hits = [r for r in data.problems_rejected if r["reject_reason"] == "contaminated"]
     dups = [r for r in data.problems_rejected if r["reject_reason"] != "contaminated"]
-    decon = sel.get("decontaminate")
+    decon = recipe.get("decontaminate")
     if decon:
         benches = ", ".join(f"`{b.get('name') or Path(b['path']).stem}`" for b in decon["benchmarks"])
         parts.append(f"Decontamination: {decon['ngram']}-gram overlap against {benches}: {len(hits)} problems dropped.\n")
@@ -256,21 +252,21 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
                 rows.append([f"`{r['id']}`", d["benchmark"], f"`{d['benchmark_id']}`", d["matches"], f"`{d['ngram']}`"])
             parts.append(_table(["problem", "benchmark", "benchmark item", "shared n-grams", "first shared n-gram"], rows) + "\n")
     else:
-        parts.append("Decontamination: not configured (`select.decontaminate`).\n")
-    if sel.get("problem_dedup"):
+        parts.append("Decontamination: not configured (`decontaminate`).\n")
+    if recipe.get("problem_dedup"):
         kinds = Counter(r["reject_reason"] for r in dups)
         parts.append("Duplicate problems dropped: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none") + ".\n")
     else:
-        parts.append("Problem dedup: not configured (`select.problem_dedup`).\n")
+        parts.append("Problem dedup: not configured (`problem_dedup`).\n")
 
     ver = data.stages.get("verify")
     if ver and ver["rows_out"]:
         parts.append("## Verifiers\n")
         rows = []
         for name in recipe.get("verify", {}):
-            passed = ver["counters"].get(f"{name}:passed", 0)
-            reasons = {k.split(":", 1)[1]: v for k, v in ver["counters"].items() if k.startswith(f"{name}:") and k != f"{name}:passed"}
-            rows.append([name, _pct(passed, ver["rows_out"]), ", ".join(f"{k} {v}" for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))])
+            v = ver.get("parts", {}).get(name, {"rows_in": 0, "rows_out": 0, "dropped": {}})
+            reasons = {"ok": v["rows_out"], **v["dropped"]} if v["rows_in"] else {}
+            rows.append([name, _pct(v["rows_out"], v["rows_in"]), ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1]))])
         parts.append(_table(["verifier", "pass rate", "reasons"], rows) + "\n")
 
     parts.append("## Pass-rate distribution\n")
@@ -312,8 +308,8 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
         parts.append("## Majority vote\n")
         parts.append(
             f"{c.get('problems_voted', 0)} problems had no gold answer; {c.get('problems_pseudo_labelled', 0)} got a "
-            f"pseudo-gold (the most frequent canonical answer, min share {sel['majority_vote']['min_share']}, "
-            f"min count {sel['majority_vote']['min_count']}); their rows carry `pseudo_label = true` and `vote_share`. "
+            f"pseudo-gold (the most frequent canonical answer, min share {recipe['vote']['min_share']}, "
+            f"min count {recipe['vote']['min_count']}); their rows carry `pseudo_label = true` and `vote_share`. "
             f"Dropped: {', '.join(f'{k} {v}' for k, v in sorted(vote['dropped'].items())) or 'none'} (traces).\n"
         )
 

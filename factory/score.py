@@ -9,69 +9,12 @@ run row by row with the response as the row's ``completion``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-_JSONL = {".jsonl", ".json", ".ndjson"}
-_PARQUET = {".parquet", ".pq"}
-
-
-def _kind(path: Path) -> str:
-    ext = path.suffix.lower()
-    if ext in _JSONL:
-        return "jsonl"
-    if ext in _PARQUET:
-        return "parquet"
-    raise ValueError(f"{path}: unknown file type {ext!r} (use .jsonl or .parquet)")
-
-
-def read_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """All rows of a JSONL or Parquet file as dicts; a malformed line raises naming file and line."""
-    p = Path(path)
-    if _kind(p) == "parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(p).to_pylist()
-    rows: list[dict[str, Any]] = []
-    with p.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{p}: line {lineno}: not valid JSON ({e.msg})") from e
-            if not isinstance(row, dict):
-                raise ValueError(f"{p}: line {lineno}: expected a JSON object, got {type(row).__name__}")
-            rows.append(row)
-    return rows
-
-
-def write_rows(path: str | os.PathLike[str], rows: Sequence[dict[str, Any]]) -> None:
-    """Write rows as JSONL or Parquet (by extension), atomically."""
-    p = Path(path)
-    kind = _kind(p)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    try:
-        if kind == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            pq.write_table(pa.Table.from_pylist(list(rows)), tmp)
-        else:
-            with tmp.open("w", encoding="utf-8") as f:
-                for row in rows:
-                    f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
+from factory.files import file_format, read_records, write_records
 
 def score_file(
     input_path: str | os.PathLike[str],
@@ -94,8 +37,8 @@ def score_file(
     if verifier not in VERIFIERS:
         raise ValueError(f"unknown verifier {verifier!r} (known: {', '.join(VERIFIERS)})")
     src = Path(input_path)
-    _kind(Path(output_path))
-    rows = read_rows(src)
+    file_format(Path(output_path), "--out")
+    rows = read_records(src, "score input")
     needs_gold = verifier == "math"
     for i, row in enumerate(rows, 1):
         if response_field not in row:
@@ -135,7 +78,7 @@ def score_file(
         out.update(passed=v.passed, reason=v.reason, score=float(v.score), extracted=v.extracted)
         out_rows.append(out)
         reasons[v.reason] += 1
-    write_rows(output_path, out_rows)
+    write_records(output_path, out_rows)
     passed = sum(v.passed for v in verdicts)
     return {
         "rows": len(rows),

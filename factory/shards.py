@@ -1,11 +1,10 @@
-"""Sharded Parquet on disk: atomic writes, completion markers, streaming reads.
+"""Sharded Parquet on disk: atomic writes and streaming reads.
 
-A run directory holds one folder per stage output (``problems/``, ``traces/``, ``verified/``,
+A run directory holds one folder per step output (``problems/``, ``traces/``, ``verified/``,
 ``selected/``, ``export/sft/``, ``export/rejected/``), each a set of ``shard-NNNNN.parquet`` files.
-A shard is written under a temporary name and renamed into place, and only then is its marker
-(``_markers/<stage>/shard-NNNNN.json``, which also holds that shard's stats) written. A rerun
-skips every shard whose marker exists, so a run killed at any point resumes with nothing lost or
-duplicated.
+A shard is written under a temporary name and renamed into place, so a reader never sees half a
+shard. When a shard counts as done (its completion marker) is the executors' business
+(:mod:`factory.executors.base`).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}"
 
 
-def write_rows(path: Path, rows: Iterable[dict[str, Any]], schema: pa.Schema, batch_size: int = 1024) -> int:
+def write_shard(path: Path, rows: Iterable[dict[str, Any]], schema: pa.Schema, batch_size: int = 1024) -> int:
     """Write rows to ``path`` atomically, in batches; returns the row count (0 writes an empty file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -47,7 +46,7 @@ def write_rows(path: Path, rows: Iterable[dict[str, Any]], schema: pa.Schema, ba
     return count
 
 
-def read_rows(path: Path, batch_size: int = 1024) -> Iterator[dict[str, Any]]:
+def read_shard(path: Path, batch_size: int = 1024) -> Iterator[dict[str, Any]]:
     """Stream the rows of one Parquet file, a batch at a time."""
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
         yield from batch.to_pylist()
@@ -61,7 +60,7 @@ def write_json(path: Path, data: Any) -> None:
 
 
 class RunDir:
-    """Paths and markers of one run."""
+    """Paths of one run."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -71,16 +70,3 @@ class RunDir:
 
     def shards(self, folder: str) -> list[Path]:
         return sorted((self.root / folder).glob("shard-*.parquet"))
-
-    def marker(self, stage: str, index: int | str) -> Path:
-        name = shard_name(index) if isinstance(index, int) else index
-        return self.root / "_markers" / stage / f"{name}.json"
-
-    def is_done(self, stage: str, index: int | str) -> bool:
-        return self.marker(stage, index).exists()
-
-    def mark_done(self, stage: str, index: int | str, stats: dict[str, Any]) -> None:
-        write_json(self.marker(stage, index), stats)
-
-    def shard_stats(self, stage: str) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted((self.root / "_markers" / stage).glob("shard-*.json"))]

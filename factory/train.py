@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from factory.files import read_records
 from factory.recipe import Recipe, RecipeError, TrainConfig
 from verifiers.text import THINK_CLOSE, THINK_OPEN, split_think
 
@@ -172,13 +173,13 @@ def render_check(
 
 def read_sft_rows(path: str | Path) -> list[dict[str, Any]]:
     """The rows of an exported SFT set (a Parquet file or a folder of shards)."""
-    import pyarrow.parquet as pq
-
     p = Path(path)
-    files = [p] if p.is_file() else sorted(p.glob("*.parquet"))
-    if not files:
-        raise FileNotFoundError(f"train.data: no Parquet files at {p} (run the recipe first: factory run RECIPE)")
-    rows = [r for f in files for r in pq.read_table(f).to_pylist()]
+    try:
+        rows = read_records(p, "train.data")
+    except ValueError as e:
+        if p.exists():
+            raise
+        raise FileNotFoundError(f"{e} (run the recipe first: factory run RECIPE)") from None
     if not rows:
         raise ValueError(f"train.data: {p} holds no rows (did every trace fail verification? see the run's summary)")
     for i, r in enumerate(rows):
@@ -189,7 +190,7 @@ def read_sft_rows(path: str | Path) -> list[dict[str, Any]]:
 
 def sft_arguments(config: TrainConfig, output_dir: Path) -> dict[str, Any]:
     """``SFTConfig`` arguments: the recipe's ``train.sft`` unchanged, defaults only for keys it leaves out."""
-    from factory.stages.generate import has_cuda
+    from factory.models import has_cuda
 
     sft = dict(config.sft)
     if "max_length" in sft and sft["max_length"] != config.max_length:

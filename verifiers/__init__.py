@@ -23,6 +23,9 @@ from typing import Any
 from verifiers.text import split_think
 from verifiers.verdict import OK, Verdict
 
+# factory checks this on import: PrimeIntellect's RL-environments package is also named verifiers
+FACTORY_VERIFIERS = True
+
 # public name -> module that defines it
 _LAZY = {
     "verify_math": "verifiers.math",

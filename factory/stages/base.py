@@ -1,43 +1,108 @@
-"""What a stage is: a small generator over rows that counts what it drops and why."""
+"""What a stage is: a small generator over rows that counts what it drops and why.
+
+A stage never deletes a row it judges: it marks it, with the one reject convention every stage
+shares (:func:`reject`): ``keep`` false, a ``snake_case`` ``reject_reason``, and optional
+``reject_details`` (JSON). The step that runs the stage routes marked rows where they belong
+(``problems_rejected/``, ``export/rejected/``), so a user can open every reject in pandas.
+"""
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
+
+import pyarrow as pa
+
 
 
 @dataclass
 class StageStats:
-    """Counts of one stage over one shard (or, summed, over a run)."""
+    """Counts of one stage over one shard (or, summed, over a run).
+
+    ``parts`` nests the same counts per member of the stage (a verifier of the verify stage, a
+    policy of the select stage): ``stats.parts["math"].dropped["wrong_answer"]``. A verifier's
+    part counts the traces it judged (``rows_in``), the ones that passed (``rows_out``) and why the
+    others failed (``dropped``).
+    """
 
     rows_in: int = 0
     rows_out: int = 0
     dropped: Counter[str] = field(default_factory=Counter)  # reason -> rows
     counters: Counter[str] = field(default_factory=Counter)  # anything else worth counting
     seconds: float = 0.0
+    parts: dict[str, StageStats] = field(default_factory=dict)
+
+    def part(self, name: str) -> StageStats:
+        """The nested stats of one member, created on first use."""
+        if name not in self.parts:
+            self.parts[name] = StageStats()
+        return self.parts[name]
+
+    def add(self, other: StageStats) -> None:
+        """Add ``other``'s counts (and its parts', recursively) into these."""
+        self.rows_in += other.rows_in
+        self.rows_out += other.rows_out
+        self.dropped.update(other.dropped)
+        self.counters.update(other.counters)
+        self.seconds += other.seconds
+        for name, part in other.parts.items():
+            self.part(name).add(part)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "rows_in": self.rows_in,
             "rows_out": self.rows_out,
             "dropped": dict(self.dropped),
             "counters": dict(self.counters),
             "seconds": round(self.seconds, 3),
         }
+        if self.parts:
+            out["parts"] = {name: part.to_dict() for name, part in self.parts.items()}
+        return out
 
     @classmethod
-    def total(cls, parts: Iterable[dict[str, Any]]) -> StageStats:
+    def from_dict(cls, data: Mapping[str, Any]) -> StageStats:
+        return cls(
+            rows_in=data["rows_in"],
+            rows_out=data["rows_out"],
+            dropped=Counter(data["dropped"]),
+            counters=Counter(data["counters"]),
+            seconds=data["seconds"],
+            parts={name: cls.from_dict(part) for name, part in data.get("parts", {}).items()},
+        )
+
+    @classmethod
+    def total(cls, parts: Iterable[Mapping[str, Any]]) -> StageStats:
         out = cls()
         for p in parts:
-            out.rows_in += p["rows_in"]
-            out.rows_out += p["rows_out"]
-            out.dropped.update(p["dropped"])
-            out.counters.update(p["counters"])
-            out.seconds += p["seconds"]
+            out.add(cls.from_dict(p))
         return out
+
+
+# -- the one reject convention (its columns: factory.records.REJECT_FIELDS) ------------------------------------------------------------------------
+
+def mark_kept(row: dict[str, Any]) -> dict[str, Any]:
+    """Give a row the reject columns, kept, unless it has them already (a stage run on its own)."""
+    if "keep" not in row:
+        row["keep"], row["reject_reason"], row["reject_details"] = True, None, None
+    return row
+
+
+def reject(row: dict[str, Any], reason: str, stats: StageStats, details: Mapping[str, Any] | None = None) -> None:
+    """Mark ``row`` rejected for ``reason`` and count it; the first reason a row gets is the one it keeps."""
+    row["keep"], row["reject_reason"] = False, reason
+    row["reject_details"] = json.dumps(details, sort_keys=True, default=str) if details else None
+    stats.dropped[reason] += 1
+
+
+def by_problem(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive rows of one problem (a shard holds all of a problem's traces, together)."""
+    for _, group in itertools.groupby(rows, key=lambda r: r["problem_id"]):
+        yield list(group)
 
 
 def batched(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -50,12 +115,19 @@ def batched(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
 class Stage(Protocol):
     """``run`` takes an iterator of rows and yields rows; it can be called alone on a list.
 
-    Heavy resources (an engine, a process pool) are created lazily inside ``run`` so a stage
-    pickles cheaply and ships to another worker; ``close`` releases them.
+    ``schema`` says what the rows it yields hold, given what the rows it reads hold (``None`` for
+    a stage that reads the recipe's source); the plan chains these. Heavy resources (an engine, a
+    process pool) are created lazily inside ``run`` so a stage pickles cheaply and ships to
+    another worker; ``close`` releases them. A stage whose decisions depend on rows of earlier
+    shards (run-wide dedup) also has ``restore(rows)``, which the executor calls with the output
+    of the shards already done before it runs the others.
     """
 
     name: ClassVar[str]
 
+    def schema(self, input: pa.Schema | None) -> pa.Schema: ...
+
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]: ...
 
     def close(self) -> None: ...
+

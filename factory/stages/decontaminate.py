@@ -17,7 +17,6 @@ collision (about 1 in 10^19 per pair of n-grams).
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -26,10 +25,14 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pyarrow as pa
 
+from factory.files import Malformed, find_files, iter_records
 from factory.recipe import BenchmarkFile, DecontaminateConfig
-from factory.stages.base import StageStats, batched
-from factory.stages.dedup import WORD_CLASSES, ngram_hashes, problem_text, token_hashes
+from factory.records import REJECT_FIELDS, merge_schemas
+from factory.stages.base import StageStats, batched, mark_kept, reject
+from factory.hashing import WORD_CLASSES, ngram_hashes, token_hashes
+from factory.stages.dedup import problem_text
 
 CONTAMINATED = "contaminated"
 TEXT_FIELDS = ("problem", "question", "Question", "prompt", "question_content", "input", "text")
@@ -52,19 +55,17 @@ def words(text: str) -> list[str]:
 def read_benchmark(spec: BenchmarkFile) -> tuple[str, list[tuple[str, str]]]:
     """``(name, [(item id, problem text)])`` of one benchmark file or folder."""
     path = Path(spec.path)
-    if not path.exists():
-        raise ValueError(f"select.decontaminate.benchmarks: {path} does not exist")
-    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.suffix in (".jsonl", ".json", ".parquet"))
-    if not files:
-        raise ValueError(f"select.decontaminate.benchmarks: {path} holds no .jsonl or .parquet file")
+    files = find_files(path, "decontaminate.benchmarks")
     name = spec.name or (path.stem if path.is_file() else path.name)
     items: list[tuple[str, str]] = []
     for f in files:
-        for n, row in enumerate(_rows(f), 1):
+        for n, (where, row) in enumerate(iter_records(f), 1):
+            if isinstance(row, Malformed):
+                raise ValueError(f"decontaminate.benchmarks: {where}: {row.why}")
             field = spec.field or next((k for k in TEXT_FIELDS if k in row), None)
             if field is None or field not in row:
                 raise ValueError(
-                    f"select.decontaminate.benchmarks: {f}:row {n} has no {spec.field or ' / '.join(TEXT_FIELDS)} "
+                    f"decontaminate.benchmarks: {f}:row {n} has no {spec.field or ' / '.join(TEXT_FIELDS)} "
                     "column; set field"
                 )
             if row[field] is None:
@@ -72,19 +73,6 @@ def read_benchmark(spec: BenchmarkFile) -> tuple[str, list[tuple[str, str]]]:
             ident = row.get(spec.id_field or "id", f"{f.stem}:{n}")
             items.append((str(ident), str(row[field])))
     return name, items
-
-
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(path).iter_batches():
-            yield from batch.to_pylist()
-        return
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
 
 
 class BenchmarkIndex:
@@ -164,7 +152,7 @@ def load_index(config: DecontaminateConfig) -> BenchmarkIndex:
 class ProblemDecontaminator:
     """Problems -> problems, marking the contaminated ones (see the module docstring).
 
-    Counters: ``benchmark_items:<name>`` (items indexed) and ``hit:<name>`` (problems matched).
+    Per benchmark (``stats.parts[name]``): ``counters["items"]`` indexed, ``dropped["contaminated"]`` matched.
     """
 
     name: ClassVar[str] = "decontaminate"
@@ -174,6 +162,9 @@ class ProblemDecontaminator:
         self.batch_size = batch_size
         self._index: BenchmarkIndex | None = None
 
+    def schema(self, input: pa.Schema | None) -> pa.Schema:
+        return merge_schemas(input, REJECT_FIELDS)
+
     def index(self) -> BenchmarkIndex:
         if self._index is None:
             self._index = load_index(self.config)
@@ -182,21 +173,17 @@ class ProblemDecontaminator:
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
         index = self.index()
         for name, items in zip(index.names, index.items, strict=True):
-            stats.counters[f"benchmark_items:{name}"] = len(items)
+            stats.part(name).counters["items"] = len(items)
         for batch in batched(rows, self.batch_size):
-            todo = [r for r in batch if not r.get("reject_reason")]
+            todo = [r for r in batch if mark_kept(r)["keep"]]
             for row, hit in zip(todo, index.check([problem_text(r) for r in todo], self.config.min_matches), strict=True):
                 stats.rows_in += 1
                 if hit is None:
                     stats.rows_out += 1
                     continue
-                row["reject_reason"] = CONTAMINATED
-                row["reject_details"] = json.dumps(
-                    {"benchmark": hit.benchmark, "benchmark_id": hit.benchmark_id, "ngram": hit.ngram, "matches": hit.matches},
-                    sort_keys=True,
-                )
-                stats.dropped[CONTAMINATED] += 1
-                stats.counters[f"hit:{hit.benchmark}"] += 1
+                details = {"benchmark": hit.benchmark, "benchmark_id": hit.benchmark_id, "ngram": hit.ngram, "matches": hit.matches}
+                reject(row, CONTAMINATED, stats, details)
+                stats.part(hit.benchmark).dropped[CONTAMINATED] += 1
             yield from batch
 
     def close(self) -> None:

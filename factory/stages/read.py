@@ -14,8 +14,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pyarrow as pa
+
+from factory.files import Malformed, file_format, find_files, iter_records
 from factory.recipe import SourceConfig
-from factory.records import Problem
+from factory.records import PROBLEM_SCHEMA, Problem
 from factory.stages.base import StageStats
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,9 @@ class ProblemReader:
         if unknown:
             raise ValueError(f"source.defaults: unknown problem field(s) {sorted(unknown)}")
         self.source = source
+
+    def schema(self, input: pa.Schema | None) -> pa.Schema:
+        return PROBLEM_SCHEMA
 
     def run(self, rows: Iterable[dict[str, Any]] | None, stats: StageStats) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
@@ -76,9 +82,8 @@ class ProblemReader:
         if fmt == "auto":
             fmt = _detect_format(path)
         if fmt in ("jsonl", "parquet"):
-            files = _files(path, ".jsonl" if fmt == "jsonl" else ".parquet")
-            for f in files:
-                yield from (_jsonl_rows(f) if fmt == "jsonl" else _parquet_rows(f))
+            for f in find_files(path, "source.path", formats=[fmt]):
+                yield from iter_records(f, fmt)
         elif fmt == "hf_disk":
             import datasets
 
@@ -108,7 +113,7 @@ class ProblemReader:
     # -- mapping ----------------------------------------------------------------------------------
 
     def _to_problem(self, raw: Any, where: str) -> Problem:
-        if isinstance(raw, _Malformed):
+        if isinstance(raw, Malformed):
             raise BadRowError(f"{where}: {raw.why}")
         if not isinstance(raw, dict):
             raise BadRowError(f"{where}: expected an object, got {type(raw).__name__}")
@@ -144,11 +149,7 @@ class ProblemReader:
 
 def _detect_format(path: Path) -> str:
     if path.is_file():
-        if path.suffix in (".jsonl", ".json", ".ndjson"):
-            return "jsonl"
-        if path.suffix == ".parquet":
-            return "parquet"
-        raise ValueError(f"source.path: cannot tell the format of {path}; set source.format")
+        return file_format(path, "source.path")
     if path.is_dir():
         if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
             return "hf_disk"
@@ -160,37 +161,6 @@ def _detect_format(path: Path) -> str:
     if str(path).count("/") == 1 and not str(path).startswith((".", "/")):
         return "hf_hub"
     raise ValueError(f"source.path: {path} does not exist")
-
-
-def _files(path: Path, suffix: str) -> list[Path]:
-    return [path] if path.is_file() else sorted(path.glob(f"*{suffix}"))
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:row {n}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as e:
-                yield where, _Malformed(f"not valid JSON ({e.msg} at column {e.colno})")
-
-
-def _parquet_rows(path: Path) -> Iterator[tuple[str, Any]]:
-    import pyarrow.parquet as pq
-
-    n = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):
-        for row in batch.to_pylist():
-            n += 1
-            yield f"{path}:row {n}", row
-
-
-class _Malformed:
-    def __init__(self, why: str) -> None:
-        self.why = why
 
 
 def _text(value: Any, name: str, where: str) -> str | None:

@@ -6,7 +6,9 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from factory.records import verdict_columns
+import pyarrow as pa
+
+from factory.records import merge_schemas, verdict_columns, verdict_schema
 from factory.stages.base import StageStats, batched
 from verifiers import VERIFIERS, Verdict
 
@@ -27,15 +29,22 @@ class TraceVerifier:
         self.verify = verify
         self.chunk_size = chunk_size
 
+    def schema(self, input: pa.Schema | None) -> pa.Schema:
+        return merge_schemas(input, verdict_schema(list(self.verify)))
+
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
         for chunk in batched(rows, self.chunk_size):
             stats.rows_in += len(chunk)
             out = [dict(row) for row in chunk]
             for name, options in self.verify.items():
+                part = stats.part(name)  # rows_in judged, rows_out passed, dropped: why the others failed
                 for row, verdict in zip(out, self._check(name, chunk, options), strict=True):
                     row.update(verdict_columns(name, verdict))
-                    stats.counters[f"{name}:{verdict.reason}"] += 1
-                    stats.counters[f"{name}:passed"] += verdict.passed
+                    part.rows_in += 1
+                    if verdict.passed:
+                        part.rows_out += 1
+                    else:
+                        part.dropped[verdict.reason] += 1
             stats.rows_out += len(out)
             yield from out
 

@@ -1,4 +1,4 @@
-"""Run the pipeline on the fake generator; with "crash", die with os._exit mid-shard."""
+"""Run the pipeline on the fake backend; with "crash", die with os._exit mid-shard."""
 
 import os
 import sys
@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 
 import factory.pipeline as pipeline  # noqa: E402
 import factory.shards as shards  # noqa: E402
-from fakes import FakeGenerator, recipe_for  # noqa: E402
+from fakes import recipe_for  # noqa: E402
 
 if __name__ == "__main__":
     tmp, mode = Path(sys.argv[1]), sys.argv[2]
@@ -23,5 +23,4 @@ if __name__ == "__main__":
                 os._exit(17)
 
         shards.pq.ParquetWriter.write_table = write_then_die
-    pipeline.TraceGenerator = FakeGenerator
     pipeline.run_recipe(recipe_for(tmp), progress=False)

@@ -14,7 +14,6 @@ import factory.pipeline as pipeline
 from factory.recipe import BenchmarkFile, DecontaminateConfig, parse_recipe
 from factory.stages.base import StageStats
 from factory.stages.decontaminate import BenchmarkIndex, ProblemDecontaminator, read_benchmark, words
-from fakes import FakeGenerator
 
 ROOT = Path(__file__).parents[2]
 BENCH = ("In triangle ABC, the angle bisector from A meets side BC at D. If AB equals 13, AC equals 15 and "
@@ -82,7 +81,8 @@ def test_stage_marks_rows_and_counts_hits(tmp_path):
     assert out[0].get("reject_reason") is None and out[1]["reject_reason"] == "contaminated"
     details = json.loads(out[1]["reject_details"])
     assert details["benchmark"] == "aime" and details["benchmark_id"] == "a1"
-    assert stats.counters["hit:aime"] == 1 and stats.counters["benchmark_items:aime"] == 1 and stats.rows_out == 1
+    aime = stats.parts["aime"]
+    assert aime.dropped == {"contaminated": 1} and aime.counters["items"] == 1 and stats.rows_out == 1
 
 
 def test_fixture_is_reproducible_and_the_pipeline_never_generates_for_contaminated_problems(tmp_path, monkeypatch):
@@ -97,18 +97,11 @@ def test_fixture_is_reproducible_and_the_pipeline_never_generates_for_contaminat
     leaked = [b for b in bench if b["benchmark"] == "math-test"][:2]
     src = write_jsonl(tmp_path / "train.jsonl", train + [{"id": b["id"], "problem": b["problem"], "answer": b["answer"]}
                                                          for b in leaked])
-    made = []
-
-    def fake(config):
-        made.append(FakeGenerator(config))
-        return made[-1]
-
-    monkeypatch.setattr(pipeline, "TraceGenerator", fake)
     recipe = parse_recipe({
         "name": "decon", "run_dir": str(tmp_path / "run"),
         "source": {"path": str(src), "fields": {"prompt": "problem", "gold": "answer"}, "shard_size": 4},
-        "generate": {"n": 2}, "verify": {"math": {}},
-        "select": {"decontaminate": {"benchmarks": [{"path": str(fixture), "name": "fixture"}]}},
+        "generate": {"n": 2, "backend": "fake"}, "verify": {"math": {}},
+        "decontaminate": {"benchmarks": [{"path": str(fixture), "name": "fixture"}]},
     })
     summary = pipeline.run_recipe(recipe, progress=False)
     run = tmp_path / "run"

@@ -9,9 +9,10 @@ import pandas as pd
 import factory.pipeline as pipeline
 from factory.recipe import DedupConfig
 from factory.stages.base import StageStats
-from factory.stages.dedup import MinHasher, ProblemDeduplicator, TraceDeduplicator, shingle_hashes, text_keys, token_hashes
+from factory.hashing import MinHasher, shingle_hashes, text_keys, token_hashes
+from factory.stages.dedup import ProblemDeduplicator, TraceDeduplicator
 from factory.stages.select import TraceSelector
-from fakes import FakeGenerator, recipe_for
+from fakes import recipe_for
 
 
 def test_exact_keys_ignore_case_and_spacing_but_not_symbols():
@@ -26,7 +27,7 @@ def test_hashes_are_stable_across_processes():
     import subprocess
     import sys
 
-    code = "from factory.stages.dedup import *; print(text_keys(*token_hashes(['a stable text, 42'])))"
+    code = "from factory.hashing import *; print(text_keys(*token_hashes(['a stable text, 42'])))"
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONHASHSEED": s,
             "PATH": "/usr/bin"}, check=True).stdout for s in ("1", "2")}
     assert len(outs) == 1 and outs.pop().strip() == str(text_keys(*token_hashes(["a stable text, 42"])))
@@ -85,7 +86,6 @@ def _frame(path):
 
 
 def test_run_wide_trace_dedup_is_the_same_after_a_resume(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "TraceGenerator", FakeGenerator)
     recipe = recipe_for(tmp_path, trace_dedup={"threshold": 0.7})
     pipeline.run_recipe(recipe, progress=False)
     run = tmp_path / "run"
@@ -106,13 +106,12 @@ def test_run_wide_trace_dedup_is_the_same_after_a_resume(tmp_path, monkeypatch):
 
     # and the rebuild is what makes it so: without it, the resumed shards keep duplicates of shards 0..1
     forget_after_shard_1()
-    monkeypatch.setattr(TraceSelector, "_rebuild", lambda self: None)
+    monkeypatch.setattr(TraceSelector, "restore", lambda self, rows: None)
     pipeline.run_recipe(recipe, progress=False)
     assert not full.keep.equals(_frame(run / "selected").keep)
 
 
-def test_problem_dedup_in_the_read_step(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "TraceGenerator", FakeGenerator)
+def test_problem_dedup_in_the_read_step(tmp_path):
     recipe = recipe_for(tmp_path, problem_dedup={})
     src = tmp_path / "p.jsonl"
     with src.open("a") as f:  # recipe_for wrote p00..p09; add copies of two of them

@@ -83,11 +83,11 @@ def test_many_seeded_long_prompts_on_cpu(tiny_model_dir):
     """Regression: with chunked prefill, vLLM's CPU runner crashed on seeded requests whose prompts
     needed several scheduler steps to prefill; the generator's CPU defaults avoid it."""
     from factory.recipe import GenerateConfig
-    from factory.stages.generate import Generator
+    from factory.stages.generate import TraceGenerator
 
     config = GenerateConfig(model=str(tiny_model_dir), n=2, sampling={"max_tokens": 4},
                             engine={"max_model_len": 2048, "enforce_eager": True})
-    generator = Generator(config)
+    generator = TraceGenerator(config)
     problems = [{"id": f"p{i}", "source": "s", "prompt": "1 + 2 = 3. " * (150 + i), "messages": None, "gold": "3",
                  "tests": None, "domain": "math", "language": "en", "metadata": "{}"} for i in range(48)]
     traces = list(generator.generate(problems))
@@ -101,10 +101,10 @@ def test_a_recipe_chat_template_is_what_renders_the_prompts(tiny_model_dir, tmp_
     import hashlib
 
     from factory.recipe import GenerateConfig
-    from factory.stages.generate import Generator
+    from factory.stages.generate import TraceGenerator
 
     template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
-    generator = Generator(GenerateConfig(
+    generator = TraceGenerator(GenerateConfig(
         model=str(tiny_model_dir), n=1, chat_template=template, system_prompt="Be brief.", seed=0,
         sampling={"max_tokens": 4}, engine={"max_model_len": 256, "enforce_eager": True},
     ))

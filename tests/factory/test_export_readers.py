@@ -4,18 +4,13 @@ import pandas as pd
 import pytest
 
 import factory.pipeline as pipeline
-from fakes import FakeGenerator, recipe_for
+from fakes import recipe_for
 
 
 @pytest.fixture(scope="module")
 def sft_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
-    real = pipeline.TraceGenerator
-    pipeline.TraceGenerator = FakeGenerator
-    try:
-        pipeline.run_recipe(recipe_for(tmp), progress=False)
-    finally:
-        pipeline.TraceGenerator = real
+    pipeline.run_recipe(recipe_for(tmp), progress=False)
     return tmp / "run" / "export" / "sft"
 
 

@@ -9,29 +9,20 @@ import pandas as pd
 import pytest
 
 import factory.pipeline as pipeline
-from fakes import FakeGenerator, recipe_for
+from fakes import recipe_for
 
 HERE = Path(__file__).parent
 
 
-@pytest.fixture
-def fake_engine(monkeypatch):
-    made = []
-
-    def factory(config):
-        gen = FakeGenerator(config)
-        made.append(gen)
-        return gen
-
-    monkeypatch.setattr(pipeline, "TraceGenerator", factory)
-    return made
+def mtimes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in sorted(folder.glob("shard-*.parquet"))}
 
 
 def frame(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path).sort_values("trace_id").reset_index(drop=True)
 
 
-def test_run_exports_kept_and_rejected_with_reasons(tmp_path, fake_engine):
+def test_run_exports_kept_and_rejected_with_reasons(tmp_path):
     summary = pipeline.run_recipe(recipe_for(tmp_path), progress=False)
     run = tmp_path / "run"
     sft, rejected = frame(run / "export/sft"), frame(run / "export/rejected")
@@ -55,7 +46,7 @@ def test_run_exports_kept_and_rejected_with_reasons(tmp_path, fake_engine):
         pd.read_parquet(run / "verified").math_passed.mean(), abs=1e-4)
 
 
-def test_export_columns_are_chat_lists(tmp_path, fake_engine):
+def test_export_columns_are_chat_lists(tmp_path):
     pipeline.run_recipe(recipe_for(tmp_path), progress=False)
     sft = pd.read_parquet(tmp_path / "run/export/sft")
     row = sft.iloc[0]
@@ -65,40 +56,28 @@ def test_export_columns_are_chat_lists(tmp_path, fake_engine):
     assert {"trace_id", "model", "sampling_params", "seed", "chat_template_hash", "pass_rate"} <= set(sft.columns)
 
 
-def test_rerun_skips_finished_shards(tmp_path, fake_engine):
+def test_rerun_skips_finished_shards(tmp_path):
     recipe = recipe_for(tmp_path)
     pipeline.run_recipe(recipe, progress=False)
-    before = frame(tmp_path / "run/export/sft")
+    before, traces = frame(tmp_path / "run/export/sft"), mtimes(tmp_path / "run/traces")
     pipeline.run_recipe(recipe, progress=False)
-    assert fake_engine[1].calls == 0  # the second run generated nothing
+    assert mtimes(tmp_path / "run/traces") == traces  # the second run generated nothing
     pd.testing.assert_frame_equal(before, frame(tmp_path / "run/export/sft"))
 
 
-def test_interrupted_run_resumes_to_the_same_dataset(tmp_path, monkeypatch):
+def test_interrupted_run_resumes_to_the_same_dataset(tmp_path):
     clean_dir, broken_dir = tmp_path / "clean", tmp_path / "broken"
     clean_dir.mkdir(), broken_dir.mkdir()
-    monkeypatch.setattr(pipeline, "TraceGenerator", lambda c: FakeGenerator(c))
     pipeline.run_recipe(recipe_for(clean_dir), progress=False)
 
     # killed in the middle of the third shard (after 2 full shards of 3 problems x 4 samples)
-    monkeypatch.setattr(pipeline, "TraceGenerator", lambda c: FakeGenerator(c, crash_after_rows=6))
-    calls = {"n": 0}
-    real = FakeGenerator.run
-
-    def run_then_crash(self, rows, stats):
-        calls["n"] += 1
-        self.crash_after_rows = None if calls["n"] < 3 else 6
-        return real(self, rows, stats)
-
-    monkeypatch.setattr(FakeGenerator, "run", run_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        pipeline.run_recipe(recipe_for(broken_dir), progress=False)
+        pipeline.run_recipe(recipe_for(broken_dir, engine={"crash_after_samples": 2 * 12 + 6}), progress=False)
     traces = broken_dir / "run/traces"
     assert len(list(traces.glob("shard-*.parquet"))) == 2
     assert not list(traces.glob(".*tmp*"))  # the half-written shard left nothing behind
 
-    monkeypatch.setattr(FakeGenerator, "run", real)
-    monkeypatch.setattr(pipeline, "TraceGenerator", lambda c: FakeGenerator(c))
+    # the kill switch is a runtime option of the backend: the same folder resumes without it
     pipeline.run_recipe(recipe_for(broken_dir), progress=False)
     for part in ("export/sft", "export/rejected"):
         a, b = frame(clean_dir / "run" / part), frame(broken_dir / "run" / part)
@@ -121,18 +100,19 @@ def test_hard_kill_leaves_a_resumable_run(tmp_path):
     assert pd.concat([sft.trace_id, rejected.trace_id]).is_unique
 
 
-def test_a_different_recipe_cannot_resume_a_run_folder(tmp_path, fake_engine):
+def test_a_different_recipe_cannot_resume_a_run_folder(tmp_path):
     pipeline.run_recipe(recipe_for(tmp_path), progress=False)
     with pytest.raises(ValueError, match=r"holds a run of a different recipe \(sections changed: select\)"):
         pipeline.run_recipe(recipe_for(tmp_path, k=1), progress=False)
 
 
-def test_changing_only_train_settings_resumes_the_data_run(tmp_path, fake_engine):
+def test_changing_only_train_settings_resumes_the_data_run(tmp_path):
     import dataclasses
 
     from factory.recipe import TrainConfig
 
     recipe = recipe_for(tmp_path)
     pipeline.run_recipe(recipe, progress=False)
+    traces = mtimes(tmp_path / "run/traces")
     pipeline.run_recipe(dataclasses.replace(recipe, train=TrainConfig(max_length=512)), progress=False)
-    assert fake_engine[1].calls == 0  # nothing regenerated
+    assert mtimes(tmp_path / "run/traces") == traces  # nothing regenerated

@@ -11,12 +11,11 @@ import yaml
 import factory.pipeline as pipeline
 from factory.cli import main
 from factory.report import write_report
-from fakes import FakeGenerator, recipe_for
+from fakes import recipe_for
 
 
 @pytest.fixture
-def run_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "TraceGenerator", FakeGenerator)
+def run_dir(tmp_path):
     bench = tmp_path / "bench.jsonl"
     bench.write_text(json.dumps({"id": "b-3", "problem": "What is 3 + 3?"}) + "\n")
     src = tmp_path / "p.jsonl"
@@ -56,8 +55,12 @@ def test_report_numbers_match_the_data(run_dir):
 
     stages = {r[0]: r for r in table(readme, "## Counts at every stage")}
     assert int(stages["select"][1]) == len(sel) and int(stages["select"][2]) == int(sel.keep.sum()) == len(sft)
-    assert int(stages["read"][1]) == 12 and int(stages["read"][2]) == len(pd.read_parquet(run_dir / "problems"))
-    assert "contaminated 1" in stages["read"][3] and "duplicate_problem 1" in stages["read"][3]
+    # the read step: the reader, then each problem filter on what the one before it kept
+    assert [list(map(int, stages[s][1:3])) for s in ("read", "decontaminate", "dedup_problems")] == [[12, 12], [12, 11], [11, 10]]
+    assert int(stages["dedup_problems"][2]) == len(pd.read_parquet(run_dir / "problems"))
+    assert stages["decontaminate"][3] == "contaminated 1" and stages["dedup_problems"][3] == "duplicate_problem 1"
+    assert list(stages) == ["read", "decontaminate", "dedup_problems", "generate", "verify", "select", "difficulty",
+                            "export_sft", "export_rejected"]  # the plan's order
 
     reasons = {r[0]: int(r[1]) for r in table(readme, "## Drop reasons")}
     assert reasons == sel[~sel.keep].reject_reason.value_counts().to_dict()

@@ -7,9 +7,10 @@ import pytest
 
 import factory.pipeline as pipeline
 from factory.recipe import DedupConfig, LengthConfig, MajorityVoteConfig, RecipeError, SelectConfig, parse_recipe
-from factory.records import Trace
 from factory.stages.base import StageStats
-from factory.stages.select import KeepK, LengthFilter, MajorityVoter, PassRateFilter, ProblemScorer, TraceSelector
+from factory.stages.difficulty import ProblemScorer
+from factory.stages.select import KeepK, LengthFilter, PassRateFilter, TraceSelector
+from factory.stages.vote import MajorityVoter
 from fakes import recipe_for
 
 
@@ -42,7 +43,7 @@ def test_pass_rate_is_written_on_every_trace_and_the_band_drops_always_solved():
     assert [r["keep"] for r in mid] == [True, True, False, False]
     assert mid[2]["reject_reason"] == "math:wrong_answer"  # a failing trace keeps its verifier reason
     assert stats.dropped == {"pass_rate_above_max": 4, "math:wrong_answer": 6}
-    assert stats.counters["difficulty:solved"] == 1 and stats.counters["difficulty:unsolved"] == 1
+    assert stats.part("difficulty").counters == {"solved": 1, "unsolved": 1, "medium": 1}
 
 
 def test_pass_rate_band_minimum_drops_hard_problems():
@@ -151,11 +152,11 @@ def test_selector_chain_stats_add_up_and_reasons_are_first_policy():
     assert len(out) == len(rows) and stats.rows_out == sum(r["keep"] for r in out)
     assert stats.rows_in == stats.rows_out + sum(stats.dropped.values())
     assert dict(stats.dropped) == dict(pd.Series([r["reject_reason"] for r in out if not r["keep"]]).value_counts())
-    c = stats.counters
+    p = stats.parts
     for a, b in [("pass_rate", "dedup_traces"), ("dedup_traces", "keep_k")]:
-        assert c[f"{a}:rows_out"] == c[f"{b}:rows_in"]  # each policy sees what the previous one kept
-    assert c["dedup_traces:dropped:duplicate_trace"] > 0  # path 0 and path 1 repeat within a problem
-    assert c["keep_k:rows_out"] == stats.rows_out
+        assert p[a].rows_out == p[b].rows_in  # each policy sees what the previous one kept
+    assert p["dedup_traces"].dropped["duplicate_trace"] > 0  # path 0 and path 1 repeat within a problem
+    assert p["keep_k"].rows_out == stats.rows_out
     assert max(pd.Series([r["problem_id"] for r in out if r["keep"]]).value_counts()) <= 2
 
 
@@ -170,50 +171,34 @@ def test_recipe_checks_select_keys():
     base = {"name": "t", "source": {"path": "x.jsonl"}, "verify": {"math": {}}}
     with pytest.raises(RecipeError, match="select.max_pass_rate"):
         parse_recipe({**base, "select": {"max_pass_rate": 1.5}})
-    with pytest.raises(RecipeError, match="select.majority_vote.min_shar"):
-        parse_recipe({**base, "select": {"majority_vote": {"min_shar": 0.5}}})
-    with pytest.raises(RecipeError, match="select.decontaminate.benchmarks"):
-        parse_recipe({**base, "select": {"decontaminate": {}}})
-    r = parse_recipe({**base, "select": {"strategy": "diverse", "k": 2, "trace_dedup": {}, "majority_vote": {}}})
-    assert r.select.trace_dedup.threshold == 0.8 and r.select.majority_vote.min_count == 2
+    with pytest.raises(RecipeError, match="vote.min_shar"):
+        parse_recipe({**base, "vote": {"min_shar": 0.5}})
+    with pytest.raises(RecipeError, match="decontaminate.benchmarks"):
+        parse_recipe({**base, "decontaminate": {}})
+    r = parse_recipe({**base, "select": {"strategy": "diverse", "k": 2, "trace_dedup": {}}, "vote": {}})
+    assert r.select.trace_dedup.threshold == 0.8 and r.vote.min_count == 2
 
 
-class VotingGenerator:
+def test_keys_that_moved_out_of_select_still_work_with_a_warning(caplog):
+    base = {"name": "t", "source": {"path": "x.jsonl"}, "verify": {"math": {}}}
+    with caplog.at_level("WARNING"):
+        r = parse_recipe({**base, "select": {"k": 1, "majority_vote": {"min_count": 3}, "problem_dedup": {}}})
+    assert r.vote.min_count == 3 and r.problem_dedup is not None and r.select.k == 1
+    assert "select.majority_vote is now the top-level section vote" in caplog.text
+    with pytest.raises(RecipeError, match="select.majority_vote: moved to vote; the recipe sets both"):
+        parse_recipe({**base, "select": {"majority_vote": {}}, "vote": {}})
+
+
+def test_pipeline_majority_vote_end_to_end(tmp_path):
     """Problems without gold: three of four samples agree (written differently), one does not."""
-
-    name = "generate"
-
-    def __init__(self, config):
-        self.config = config
-
-    def run(self, rows, stats):
-        for problem in rows:
-            stats.rows_in += 1
-            for i, ans in enumerate(["14", "14.0", "\\frac{28}{2}", "13"]):
-                stats.rows_out += 1
-                completion = boxed(ans)
-                yield Trace(
-                    trace_id=f"{problem['id']}/{i}", problem_id=problem["id"], sample_index=i, source=problem["source"],
-                    domain="math", language="en", gold=problem["gold"], tests=None, metadata="{}",
-                    prompt_messages=[{"role": "user", "content": problem["prompt"]}], few_shot_turns=0,
-                    prompt_text=problem["prompt"], prefill="", completion=completion, reasoning="thinking",
-                    answer=completion.split("</think>\n")[1], finish_reason="stop", prompt_tokens=3,
-                    completion_tokens=5 + i, model="fake", model_revision="0", sampling_params="{}", seed=0,
-                    chat_template_hash="0", generator="fake",
-                ).to_row()
-
-    def close(self):
-        pass
-
-
-def test_pipeline_majority_vote_end_to_end(tmp_path, monkeypatch):
     src = tmp_path / "nogold.jsonl"
     src.write_text("".join(json.dumps({"id": f"n{i}", "problem": f"Compute {i} + 14 - {i}."}) + "\n" for i in range(3)))
-    monkeypatch.setattr(pipeline, "TraceGenerator", VotingGenerator)
+    answers = [boxed(a) for a in ["14", "14.0", "\\frac{28}{2}", "13"]]
     recipe = parse_recipe({
         "name": "vote", "run_dir": str(tmp_path / "run"),
         "source": {"path": str(src), "fields": {"prompt": "problem"}, "shard_size": 2},
-        "generate": {"n": 4}, "verify": {"math": {}}, "select": {"majority_vote": {"min_share": 0.6}},
+        "generate": {"n": 4, "backend": "fake", "engine": {"completions": answers}},
+        "verify": {"math": {}}, "vote": {"min_share": 0.6},
     })
     summary = pipeline.run_recipe(recipe, progress=False)
     sel = pd.read_parquet(tmp_path / "run/selected")
@@ -225,10 +210,7 @@ def test_pipeline_majority_vote_end_to_end(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "run/stats/vote.json").read_text())["counters"]["problems_pseudo_labelled"] == 3
 
 
-def test_pipeline_default_recipe_still_selects(tmp_path, monkeypatch):
-    from fakes import FakeGenerator
-
-    monkeypatch.setattr(pipeline, "TraceGenerator", FakeGenerator)
+def test_pipeline_default_recipe_still_selects(tmp_path):
     summary = pipeline.run_recipe(recipe_for(tmp_path, min_pass_rate=0.1, max_pass_rate=0.7), progress=False)
     sel = pd.read_parquet(tmp_path / "run/selected")
     kept = sel[sel.keep]

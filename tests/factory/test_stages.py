@@ -3,7 +3,7 @@
 import pytest
 
 from factory.stages.base import StageStats
-from factory.stages.export import sft_row
+from factory.records import sft_row
 from factory.stages.verify import TraceVerifier
 
 
@@ -23,7 +23,7 @@ def test_verify_stage_adds_columns_and_counts_reasons():
     assert [r["math_reason"] for r in out] == ["ok", "wrong_answer", "no_final_answer_after_think"]
     assert [r["format_reason"] for r in out] == ["ok", "ok", "truncated"]
     assert out[0]["math_extracted"] == "4" and out[0]["math_score"] == 1.0
-    assert stats.counters["math:passed"] == 1 and stats.counters["format:truncated"] == 1
+    assert stats.parts["math"].rows_out == 1 and stats.parts["format"].dropped == {"truncated": 1}
     assert stats.rows_in == stats.rows_out == 3
 
 

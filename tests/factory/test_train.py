@@ -151,9 +151,9 @@ def test_train_changes_weights_and_the_student_generates_in_vllm(tiny_model_dir:
 
     if lora is not None:
         return  # one vLLM start is enough
-    from factory.stages.generate import Generator
+    from factory.stages.generate import TraceGenerator
 
-    gen = Generator(GenerateConfig(
+    gen = TraceGenerator(GenerateConfig(
         model=str(out), n=2, sampling={"max_tokens": 8, "temperature": 1.0},
         engine={"enforce_eager": True, "max_model_len": 256, "enable_prefix_caching": False},
     ))

@@ -1,0 +1,17 @@
+"""Generation backends: the one table from a recipe's ``generate.backend`` to the class that samples.
+
+Adding a backend is one module here and one line in :data:`BACKENDS` (see the README).
+"""
+
+from __future__ import annotations
+
+from factory.backends.base import Backend, Completion, Provenance, Request, Sample
+from factory.backends.fake import FakeBackend
+from factory.backends.vllm import VLLMBackend
+
+BACKENDS: dict[str, type[Backend]] = {
+    "vllm": VLLMBackend,
+    "fake": FakeBackend,
+}
+
+__all__ = ["BACKENDS", "Backend", "Completion", "FakeBackend", "Provenance", "Request", "Sample", "VLLMBackend"]

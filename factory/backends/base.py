@@ -1,0 +1,67 @@
+"""What a generation backend is: rendered prompts in, sampled completions out.
+
+The generate stage renders prompts (:mod:`factory.prompts`), turns each problem into a
+:class:`Request`, and assembles the traces with their provenance; a backend only samples. A
+backend is built from the recipe's ``generate`` section; ``generate.engine`` holds its own
+arguments (``vllm.LLM`` keyword arguments for the vLLM backend, the fake's knobs for the fake).
+It loads its model on first use, never in ``__init__``, so it pickles and ships to a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from factory.recipe import GenerateConfig
+
+
+@dataclass(frozen=True)
+class Request:
+    """One problem's prompt, sampled ``n`` times."""
+
+    problem: dict[str, Any]  # the problem row (id, domain, metadata... a backend may route on them)
+    messages: list[dict[str, str]]  # the chat the prompt was rendered from (for chat APIs)
+    prompt: str  # the rendered prompt text, prefill included
+    n: int
+    seed: int  # this problem's seed: the same samples on every (re)run
+    sampling: dict[str, Any] = field(default_factory=dict)  # vllm.SamplingParams arguments, n and seed aside
+
+
+@dataclass(frozen=True)
+class Sample:
+    index: int  # 0..n-1
+    text: str  # the generated text, after the prompt (the prefill is not repeated)
+    finish_reason: str  # "stop" | "length" | ...
+    tokens: int  # completion tokens
+
+
+@dataclass(frozen=True)
+class Completion:
+    prompt_tokens: int
+    samples: list[Sample]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    model: str  # the model folder or the served model's name
+    model_revision: str  # a fingerprint of the weights, or the server's revision
+    generator: str  # e.g. "vllm==0.32.0"
+
+
+class Backend(Protocol):
+    name: ClassVar[str]
+    runtime_options: ClassVar[frozenset[str]]  # engine keys that cannot change the sampled tokens
+
+    def __init__(self, config: GenerateConfig) -> None: ...
+
+    @property
+    def tokenizer(self) -> Any:
+        """Renders chat templates (``apply_chat_template``) and counts tokens (``__call__``); loads the backend."""
+
+    def provenance(self) -> Provenance: ...
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        """One completion per request, in the requests' order."""
+
+    def close(self) -> None: ...

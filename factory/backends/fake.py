@@ -1,0 +1,102 @@
+"""A deterministic backend with no model: for tests, demos of the plumbing, and benchmarks.
+
+It goes through the same seam as the real engines (prompts rendered, requests built, traces
+assembled), so a test that uses it exercises everything but the sampling. By default about
+half of its samples give the problem's gold answer in a ``\\boxed{}``, the others a wrong one,
+and one in eight is cut off mid-thought (``finish_reason="length"``). ``generate.engine`` holds
+its knobs (:class:`FakeOptions`): fixed ``completions`` by sample index, a simulated kill after
+``crash_after_samples`` samples, and ``seconds_per_token`` of sleep to model a GPU's throughput
+without using the CPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from factory.backends.base import Completion, Provenance, Request, Sample
+from factory.recipe import GenerateConfig
+
+CHATML = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def fake_completion(problem_id: str, index: int, gold: str | None) -> tuple[str, str]:
+    """Deterministic: about half the samples are right; one in eight is truncated."""
+    h = int(hashlib.sha256(f"{problem_id}/{index}".encode()).hexdigest(), 16)
+    if h % 8 == 0:
+        return "<think>\nI am still thinking about", "length"
+    answer = gold if h % 2 == 0 else f"{gold}9"
+    words = " step" * (1 + h % 7)
+    return f"<think>\nLet me work it out:{words}.\n</think>\nThe answer is \\boxed{{{answer}}}.", "stop"
+
+
+class FakeTokenizer:
+    """Renders ChatML and counts whitespace-separated words as tokens."""
+
+    chat_template = CHATML
+
+    def apply_chat_template(self, messages: list[dict[str, str]], *, add_generation_prompt: bool = False, **_: Any) -> str:
+        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+        return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+
+    def __call__(self, text: str, **_: Any) -> dict[str, list[int]]:
+        return {"input_ids": list(range(len(text.split())))}
+
+
+@dataclass(frozen=True)
+class FakeOptions:
+    completions: list[str] | None = None  # sample i answers completions[i % len]; default: fake_completion
+    crash_after_samples: int | None = None  # raise KeyboardInterrupt once this many samples were made
+    seconds_per_token: float = 0.0  # sleep per completion token, as a GPU would take
+
+
+class FakeBackend:
+    name: ClassVar[str] = "fake"
+    runtime_options: ClassVar[frozenset[str]] = frozenset({"crash_after_samples", "seconds_per_token"})
+
+    def __init__(self, config: GenerateConfig) -> None:
+        known = {f.name for f in fields(FakeOptions)}
+        unknown = set(config.engine) - known
+        if unknown:
+            raise ValueError(f"generate.engine: unknown option(s) {sorted(unknown)} of the fake backend (known: {', '.join(sorted(known))})")
+        self.config = config
+        self.options = FakeOptions(**config.engine)
+        self.samples_made = 0
+
+    @property
+    def tokenizer(self) -> FakeTokenizer:
+        return FakeTokenizer()
+
+    def provenance(self) -> Provenance:
+        return Provenance(model="fake", model_revision="0", generator="fake")
+
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        out = []
+        for r in requests:
+            samples = []
+            for i in range(r.n):
+                if self.options.crash_after_samples is not None and self.samples_made >= self.options.crash_after_samples:
+                    raise KeyboardInterrupt("simulated kill in the middle of a shard")
+                text, finish = self._text(r, i)
+                text = text.removeprefix(self.config.prefill)  # the prompt already ends with the prefill
+                tokens = len(text.split())
+                if self.options.seconds_per_token:
+                    time.sleep(tokens * self.options.seconds_per_token)
+                samples.append(Sample(index=i, text=text, finish_reason=finish, tokens=tokens))
+                self.samples_made += 1
+            out.append(Completion(prompt_tokens=len(r.prompt.split()), samples=samples))
+        return out
+
+    def _text(self, request: Request, index: int) -> tuple[str, str]:
+        if self.options.completions:
+            return self.options.completions[index % len(self.options.completions)], "stop"
+        return fake_completion(request.problem["id"], index, request.problem.get("gold"))
+
+    def close(self) -> None:
+        pass

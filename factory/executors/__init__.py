@@ -1,0 +1,15 @@
+"""Executors: the one table from an executor's name to the class that decides where shards run.
+
+Adding one (Ray, Slurm) is one module here and one line in :data:`EXECUTORS` (see the README).
+"""
+
+from __future__ import annotations
+
+from factory.executors.base import Executor, is_done, shard_count, step_stats
+from factory.executors.local import LocalExecutor
+
+EXECUTORS: dict[str, type[Executor]] = {
+    "local": LocalExecutor,
+}
+
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "is_done", "shard_count", "step_stats"]

@@ -1,0 +1,197 @@
+"""What every executor shares: running one shard of one step, and the completion markers.
+
+This module is the only place that knows about markers. A shard of a step is done when its
+output (and its rejects) were written atomically and then its marker
+(``_markers/<step>/shard-NNNNN.json``, holding the shard's stats per stage) was written; a step is
+done when every shard is, and then ``_markers/<step>/_done.json`` holds the step's totals and
+``stats/<stage>.json`` each stage's. A rerun skips every done shard, so a run killed at any point
+finishes with the dataset an uninterrupted run makes. The first step (which reads the source)
+streams the whole source in one pass and cuts it into shards; a rerun re-reads it (cheap, and
+deterministic) and writes only the shards that are missing.
+
+An executor decides only where and in what order the shards of a step run
+(:meth:`Executor.run_shards`); adding one is one module and one line in
+``factory.executors.EXECUTORS``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from factory.plan import Plan, Step
+from factory.shards import RunDir, read_shard, shard_name, write_json, write_shard
+from factory.stages.base import StageStats, batched
+
+log = logging.getLogger(__name__)
+
+DONE = "_done"
+
+
+# -- markers ----------------------------------------------------------------------------------------
+
+
+def _marker(run: RunDir, step: str, index: int | str) -> Any:
+    name = shard_name(index) if isinstance(index, int) else index
+    return run.root / "_markers" / step / f"{name}.json"
+
+
+def is_done(run: RunDir, step: str, index: int | str = DONE) -> bool:
+    return _marker(run, step, index).exists()
+
+
+def mark_done(run: RunDir, step: str, index: int | str, data: dict[str, Any]) -> None:
+    write_json(_marker(run, step, index), data)
+
+
+def step_stats(run: RunDir, step: str) -> dict[str, StageStats]:
+    """Per stage of ``step``: its totals when the step is done, else the sum of its finished shards."""
+    if is_done(run, step):
+        stats = json.loads(_marker(run, step, DONE).read_text())["stats"]
+        return {name: StageStats.from_dict(s) for name, s in stats.items()}
+    totals: dict[str, StageStats] = {}
+    for path in sorted((run.root / "_markers" / step).glob("shard-*.json")):
+        for name, s in json.loads(path.read_text()).get("stats", {}).items():
+            totals.setdefault(name, StageStats()).add(StageStats.from_dict(s))
+    return totals
+
+
+def shard_count(run: RunDir, plan: Plan) -> int | None:
+    """How many shards the run has, once its first step is done."""
+    first = plan.steps[0].name
+    return json.loads(_marker(run, first, DONE).read_text())["shards"] if is_done(run, first) else None
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+class Executor(ABC):
+    """Runs a plan's steps in order; subclasses decide where each step's shards run."""
+
+    def __init__(self, run: RunDir, progress: bool = True) -> None:
+        self.run_dir = run
+        self.progress = progress
+
+    def run(self, plan: Plan, stop_after: str | None = None) -> None:
+        """Run (or resume) ``plan``; ``stop_after`` ends it after the named step."""
+        first, *rest = plan.steps
+        shards = self.run_source(first, plan.shard_size)
+        if stop_after == first.name:
+            return
+        for step in rest:
+            todo = [i for i in range(shards) if not is_done(self.run_dir, step.name, i)]
+            try:
+                if todo:
+                    _marker(self.run_dir, step.name, DONE).unlink(missing_ok=True)  # not done after all
+                    self.restore(step, [i for i in range(shards) if i not in todo])
+                    self.run_shards(step, todo)
+                self.finish(step, shards)
+            finally:
+                for stage in step.stages:
+                    stage.close()
+            if step.name == stop_after:
+                break
+
+    @abstractmethod
+    def run_shards(self, step: Step, todo: Sequence[int]) -> None:
+        """Run :meth:`run_shard` for every index in ``todo`` (in this process, on workers...)."""
+
+    def run_shard(self, step: Step, index: int) -> None:
+        """One shard of one step: read, chain the stages, write atomically, then mark it done."""
+        run = self.run_dir
+        stats = {stage.name: StageStats() for stage in step.stages}
+        start = time.perf_counter()
+        rows: Iterator[dict[str, Any]] = read_shard(run.shard(step.input, index))
+        for stage in step.stages:
+            rows = stage.run(rows, stats[stage.name])
+        if step.rejects is None:
+            write_shard(run.shard(step.output, index), rows, step.schema)
+        else:
+            rejected: list[dict[str, Any]] = []
+            write_shard(run.shard(step.output, index), _route(rows, rejected), step.schema)
+            write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
+        if len(step.stages) == 1 and not stats[step.stages[0].name].seconds:  # generate times its own core work
+            stats[step.stages[0].name].seconds = time.perf_counter() - start
+        mark_done(run, step.name, index, {"stats": {name: s.to_dict() for name, s in stats.items()}})
+
+    def run_source(self, step: Step, shard_size: int) -> int:
+        """The first step: stream the source through its stages once, cutting it into shards."""
+        run = self.run_dir
+        if is_done(run, step.name):
+            return json.loads(_marker(run, step.name, DONE).read_text())["shards"]
+        stats = {stage.name: StageStats() for stage in step.stages}
+        start = time.perf_counter()
+        rows: Iterator[dict[str, Any]] = iter(())
+        for stage in step.stages:
+            rows = stage.run(rows, stats[stage.name])
+        rejected: list[dict[str, Any]] = []
+        if step.rejects is not None:
+            rows = _route(rows, rejected)
+        index = written = 0
+        try:
+            for chunk in batched(_progress(rows, step.name, self.progress), shard_size):
+                if not is_done(run, step.name, index):  # an earlier, interrupted run may have written it
+                    write_shard(run.shard(step.output, index), chunk, step.schema)
+                    if step.rejects is not None:
+                        write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
+                    mark_done(run, step.name, index, {"rows": len(chunk), "rejected": len(rejected)})
+                written += len(chunk)
+                rejected.clear()
+                index += 1
+            if index == 0:
+                raise ValueError(f"{step.name}: the source yielded no problems ({_counts(stats)})")
+            if rejected and step.rejects is not None:  # rejects after the last kept problem: a shard of their own
+                write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
+        finally:
+            for stage in step.stages:
+                stage.close()
+        stats[step.stages[0].name].seconds = time.perf_counter() - start
+        self._write_done(step, index, stats, rows_out=written)
+        return index
+
+    def restore(self, step: Step, done: Sequence[int]) -> None:
+        """Give stages that keep state across shards the output of the shards already done, in order."""
+        stages = [s for s in step.stages if hasattr(s, "restore")]
+        if not stages or not done:
+            return
+        for stage in stages:
+            stage.restore(row for i in done for row in read_shard(self.run_dir.shard(step.output, i)))
+
+    def finish(self, step: Step, shards: int) -> None:
+        """Write the step's totals once all its shards are done."""
+        if is_done(self.run_dir, step.name):
+            return
+        totals = step_stats(self.run_dir, step.name)
+        rows_out = sum(s.rows_out for s in totals.values()) if len(totals) == 1 else None
+        self._write_done(step, shards, totals, rows_out=rows_out)
+
+    def _write_done(self, step: Step, shards: int, stats: dict[str, StageStats], rows_out: int | None) -> None:
+        for name, s in stats.items():
+            write_json(self.run_dir.root / "stats" / f"{name}.json", s.to_dict())
+        data = {"shards": shards, "rows_out": rows_out, "stats": {name: s.to_dict() for name, s in stats.items()}}
+        mark_done(self.run_dir, step.name, DONE, data)
+
+
+def _route(rows: Iterator[dict[str, Any]], rejected: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for row in rows:
+        if row.get("keep", True):
+            yield row
+        else:
+            rejected.append(row)
+
+
+def _counts(stats: dict[str, StageStats]) -> str:
+    return "; ".join(f"{name}: {s.rows_in} in, {s.rows_out} out, dropped {dict(s.dropped) or 'none'}" for name, s in stats.items())
+
+
+def _progress(rows: Iterator[dict[str, Any]], name: str, enabled: bool) -> Iterator[dict[str, Any]]:
+    from tqdm.auto import tqdm
+
+    with tqdm(desc=name, unit=" rows", disable=not enabled) as bar:
+        for row in rows:
+            bar.update()
+            yield row

@@ -1,0 +1,103 @@
+"""The plan: a recipe turned into the ordered steps that make its dataset.
+
+A step chains one or more stages over the shards of one folder of the run and writes another;
+its schema is what its stages say they yield, chained from the schema of the folder it reads, so
+adding a stage never means rewiring the others. The first step reads the recipe's source (it has
+no input folder) and decides how many shards the run has; every later step maps shard *i* of its
+input to shard *i* of its output. A step with ``rejects`` sends the rows its stages rejected there
+instead of to its output. The plan is written to the run folder (``plan.json``); the report reads
+it, and an executor (:mod:`factory.executors`) runs it.
+
+Adding a stage: one module in ``factory/stages/`` and one ``add`` line in :func:`build_plan`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from factory.recipe import Recipe
+from factory.records import REJECT_FIELDS
+from factory.stages.base import Stage
+from factory.stages.decontaminate import ProblemDecontaminator
+from factory.stages.dedup import ProblemDeduplicator
+from factory.stages.difficulty import ProblemScorer
+from factory.stages.export import RejectWriter, SFTWriter
+from factory.stages.generate import TraceGenerator
+from factory.stages.read import ProblemReader
+from factory.stages.select import TraceSelector
+from factory.stages.verify import TraceVerifier
+from factory.stages.vote import MajorityVoter
+
+
+@dataclass
+class Step:
+    name: str  # its markers and progress bar; each stage's stats are stats/<stage.name>.json
+    stages: list[Stage]  # chained in order
+    input: str | None  # the folder of shards it reads; None: the recipe's source
+    output: str  # the folder of shards it writes
+    schema: pa.Schema  # of the output rows
+    rejects: str | None = None  # where rows its stages rejected go (None: they stay in the output)
+    reject_schema: pa.Schema | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "stages": [{"name": s.name, "policies": [p.name for p in getattr(s, "policies", [])]} for s in self.stages],
+            "input": self.input,
+            "output": self.output,
+            "rejects": self.rejects,
+            "columns": self.schema.names,
+        }
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    shard_size: int = 64  # problems per shard, cut by the first step
+    _schemas: dict[str, pa.Schema] = field(default_factory=dict, repr=False)
+
+    def add(self, name: str, stages: list[Stage], input: str | None, output: str, rejects: str | None = None) -> None:
+        """Append a step; its schema is its stages' chained over the input folder's."""
+        if input is not None and input not in self._schemas:
+            raise ValueError(f"plan: step {name!r} reads {input!r}, which no earlier step writes")
+        schema = self._schemas.get(input) if input is not None else None
+        for stage in stages:
+            schema = stage.schema(schema)
+        reject_schema = None
+        if rejects is not None:
+            reject_schema = schema
+            schema = pa.schema([f for f in schema if f.name not in REJECT_FIELDS.names])
+            self._schemas[rejects] = reject_schema
+        self._schemas[output] = schema
+        self.steps.append(Step(name, stages, input, output, schema, rejects, reject_schema))
+
+    def describe(self) -> dict[str, Any]:
+        return {"shard_size": self.shard_size, "steps": [s.describe() for s in self.steps]}
+
+
+def build_plan(recipe: Recipe) -> Plan:
+    """The steps of a data run, in order (see the README's "A recipe, line by line")."""
+    plan = Plan(shard_size=recipe.source.shard_size)
+    filters: list[Stage] = []
+    if recipe.decontaminate is not None:
+        filters.append(ProblemDecontaminator(recipe.decontaminate))
+    if recipe.problem_dedup is not None:
+        filters.append(ProblemDeduplicator(recipe.problem_dedup))
+    plan.add("read", [ProblemReader(recipe.source), *filters], None, "problems", rejects="problems_rejected" if filters else None)
+    plan.add("generate", [TraceGenerator(recipe.generate)], "problems", "traces")
+    traces = "traces"
+    if recipe.vote is not None:  # pseudo-gold for problems without one, before verify
+        plan.add("vote", [MajorityVoter(recipe.vote)], "traces", "labelled")
+        traces = "labelled"
+    plan.add("verify", [TraceVerifier(recipe.verify)], traces, "verified")
+    export = recipe.export
+    selector = TraceSelector(recipe.select, recipe.required_verifiers, keep_system=export.system_prompt, keep_few_shot=export.few_shot)
+    plan.add("select", [selector], "verified", "selected")
+    plan.add("difficulty", [ProblemScorer()], "selected", "problems_scored")
+    plan.add("export_sft", [SFTWriter(export.system_prompt, export.few_shot)], "selected", "export/sft")
+    if export.rejected:
+        plan.add("export_rejected", [RejectWriter()], "selected", "export/rejected")
+    return plan
