@@ -36,7 +36,7 @@ sandbox:
 	  else echo "bubblewrap is missing: sudo apt-get install bubblewrap (sandbox tests will be skipped)"; fi; }
 
 bench: install
-	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_pipeline.py
 
 clean-runs:
 	rm -rf runs

@@ -35,8 +35,13 @@ def _run(args: argparse.Namespace) -> int:
 def print_summary(s: dict) -> None:
     print()
     print(f"recipe            {s['recipe']}")
+    if s.get("redone"):
+        print(f"resumed           recipe changed since the last run: redid {', '.join(s['redone'])}; kept the rest")
     print(f"problems          {s['problems']}" + (f"  ({s['bad_rows']} bad rows skipped)" if s["bad_rows"] else ""))
     print(f"traces generated  {s['traces']}  ({s['truncated']} truncated)")
+    if s.get("failed_problems"):
+        failed = ", ".join(f"{k} {v}" for k, v in s["failed_problems"].items())
+        print(f"failed requests   {failed}  (those problems are in {s['run_dir']}/traces_failed/)")
     if s["tokens_per_second"] is not None:
         print(f"generation        {s['completion_tokens']} tokens in {s['generate_seconds']} s = {s['tokens_per_second']} tok/s")
     for name, rate in s["pass_rate"].items():

@@ -50,6 +50,31 @@ def resolve_model(spec: str) -> str:
     return spec
 
 
+def check_model(spec: str, where: str = "generate.model") -> None:
+    """Refuse a model that cannot load, before any engine starts: the error names ``where``.
+
+    Accepted: ``embedded:NAME``, a local model folder (with a ``config.json``), or a hub name
+    ``org/name`` (with ``HF_HUB_OFFLINE=1``, only one already in the local hub cache).
+    """
+    if spec.startswith("embedded:"):
+        if spec.removeprefix("embedded:") not in EMBEDDED:
+            raise ValueError(f"{where}: unknown embedded model {spec!r} (known: {', '.join('embedded:' + n for n in EMBEDDED)})")
+        return
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ValueError(f"{where}: {spec} is a folder but not a model folder (no config.json)")
+        return
+    hub_like = spec.count("/") == 1 and not spec.startswith((".", "/", "~")) and all(spec.split("/"))
+    if not hub_like:
+        raise ValueError(f"{where}: {spec} is not a model folder (no such directory), a hub name (org/name) or embedded:NAME")
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        if not (Path(HF_HUB_CACHE) / f"models--{spec.replace('/', '--')}").exists():
+            raise ValueError(f"{where}: {spec} is not a local folder and not in the hub cache, and HF_HUB_OFFLINE is set")
+
+
 def prepare_embedded(name: str = "smollm2", cache_dir: Path | None = None) -> Path:
     """Convert an embedded GGUF model into a cached model folder (once) and return the folder."""
     try:

@@ -1,14 +1,29 @@
 """Run a recipe: claim its run folder, build its plan, hand the plan to an executor, summarise.
 
 What the steps are is :mod:`factory.plan`'s business; how shards are run, written and marked
-done, :mod:`factory.executors`'. A rerun of the same recipe resumes where the last run stopped; a
-run folder made by a different data recipe is refused rather than mixed.
+done, :mod:`factory.executors`'. A rerun resumes where the last run stopped, step by step:
+
+- the same recipe: every finished shard is kept;
+- ``vote``, ``verify``, ``select`` or ``export`` changed: the first step that uses a changed
+  section and every step after it run again, and nothing before it (no trace is regenerated);
+  the summary's ``redone`` says which;
+- engine settings that cannot change the sampled tokens (memory, batch sizes, parallelism,
+  ``enforce_eager``: the backend's ``runtime_options``) and ``train``/``eval`` never matter;
+- ``source``, ``decontaminate``, ``problem_dedup`` or ``generate`` changed (other problems, other
+  prompts, another model, other sampling): refused, since the traces would have to be
+  regenerated; use a new ``run_dir``.
+
+One run at a time holds a run folder (a lock); a second ``factory run`` on it is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -22,9 +37,9 @@ from factory.stages.base import StageStats
 
 log = logging.getLogger(__name__)
 
-# The sections that decide what the data run produces; train/eval settings may change freely
-# without invalidating the data already made.
-DATA_SECTIONS = ("name", "source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "select", "export")
+# The sections that decide what the data run produces (in step order); train/eval settings may
+# change freely without invalidating the data already made.
+DATA_SECTIONS = ("source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "select", "export")
 
 
 def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None = None, executor: str = "local") -> dict[str, Any]:
@@ -33,32 +48,66 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
     ``stop_after`` ends the run after the named step (used to inspect or test partial runs).
     """
     run = RunDir(recipe.output_dir)
-    _claim(run, recipe)
     plan = build_plan(recipe)
-    write_json(run.root / "plan.json", plan.describe())
-    EXECUTORS[executor](run, progress).run(plan, stop_after)
-    summary = summarize(recipe, run)
-    write_json(run.root / "summary.json", summary)
+    run_executor = EXECUTORS[executor](run, progress)
+    with _lock(run):
+        redone = _claim(run, recipe, plan, run_executor)
+        write_json(run.root / "plan.json", plan.describe())
+        run_executor.run(plan, stop_after)
+        summary = {**summarize(recipe, run), "redone": redone}
+        write_json(run.root / "summary.json", summary)
     return summary
 
 
-def _claim(run: RunDir, recipe: Recipe) -> None:
-    """Record the recipe in the run folder; refuse to resume a folder made by a different data recipe."""
+@contextlib.contextmanager
+def _lock(run: RunDir) -> Iterator[None]:
+    """Hold the run folder for this process; the lock goes with the process, however it ends."""
+    run.root.mkdir(parents=True, exist_ok=True)
+    with open(run.root / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "?"
+            raise RecipeError(f"{run.root} is being written by another factory run (pid {holder}); "
+                              "wait for it to finish or set run_dir to another folder") from None
+        f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _claim(run: RunDir, recipe: Recipe, plan: Any, executor: Any) -> list[str]:
+    """Record the recipe in the run folder, comparing it with the one a previous run recorded.
+
+    Returns the steps made stale by a changed section (forgotten here, so they run again); a
+    change to a section the traces depend on is refused.
+    """
     path = run.root / "recipe.json"
     current = recipe.to_dict()
+    redone: list[str] = []
     if path.exists():
         previous = _data_settings(json.loads(path.read_text()))
         now = _data_settings(json.loads(json.dumps(current, default=str)))
         changed = [k for k in DATA_SECTIONS if previous.get(k) != now.get(k)]
-        if changed:
+        stale = plan.affected_by(changed)
+        fixed = [k for k in changed if any(k in step.sections and step.fixed for step in plan.steps)]
+        if fixed:
             raise RecipeError(
-                f"{run.root} holds a run of a different recipe (sections changed: {', '.join(changed)}); "
-                "delete it or set run_dir to a new folder"
+                f"{run.root} holds a run of a different recipe (sections changed: {', '.join(fixed)}); its traces "
+                "would have to be regenerated: delete the folder or set run_dir to a new one"
             )
-        log.info("resuming %s", run.root)
-        return
+        if stale:
+            log.warning("%s: %s changed; redoing %s (every generated trace is kept)", run.root, ", ".join(changed),
+                        ", ".join(s.name for s in stale))
+            executor.invalidate(stale)
+            redone = [s.name for s in stale]
+        else:
+            log.info("resuming %s", run.root)
     write_json(path, current)
     (run.root / "recipe.yaml").write_text(yaml.safe_dump(current, sort_keys=False, allow_unicode=True))
+    return redone
 
 
 def _data_settings(recipe: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +143,7 @@ def summarize(recipe: Recipe, run: RunDir) -> dict[str, Any]:
         "problems": read.rows_out - sum(filtered.dropped.values()),
         "bad_rows": read.dropped.get("bad_row", 0),
         "traces": gen.rows_out,
+        "failed_problems": dict(gen.dropped),  # requests that got no samples (rows in traces_failed/), by reason
         "truncated": gen.counters.get("finish_length", 0),
         "completion_tokens": tokens,
         "generate_seconds": round(gen.seconds, 2),

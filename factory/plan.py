@@ -32,6 +32,10 @@ from factory.stages.verify import TraceVerifier
 from factory.stages.vote import MajorityVoter
 
 
+# The data sections of a recipe in the order of the steps that use them.
+SECTION_ORDER = ["source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "select", "export"]
+
+
 @dataclass
 class Step:
     name: str  # its markers and progress bar; each stage's stats are stats/<stage.name>.json
@@ -41,6 +45,13 @@ class Step:
     schema: pa.Schema  # of the output rows
     rejects: str | None = None  # where rows its stages rejected go (None: they stay in the output)
     reject_schema: pa.Schema | None = None
+    sections: tuple[str, ...] = ()  # the recipe sections its output depends on (besides its input)
+    fixed: bool = False  # a change to them is refused: it would regenerate the traces
+
+    @property
+    def position(self) -> int:
+        """Where its sections stand in the recipe's order (a changed section redoes every step from there)."""
+        return min((SECTION_ORDER.index(s) for s in self.sections), default=len(SECTION_ORDER))
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -59,7 +70,17 @@ class Plan:
     shard_size: int = 64  # problems per shard, cut by the first step
     _schemas: dict[str, pa.Schema] = field(default_factory=dict, repr=False)
 
-    def add(self, name: str, stages: list[Stage], input: str | None, output: str, rejects: str | None = None) -> None:
+    def add(
+        self,
+        name: str,
+        stages: list[Stage],
+        input: str | None,
+        output: str,
+        *,
+        sections: tuple[str, ...],
+        rejects: str | None = None,
+        fixed: bool = False,
+    ) -> None:
         """Append a step; its schema is its stages' chained over the input folder's."""
         if input is not None and input not in self._schemas:
             raise ValueError(f"plan: step {name!r} reads {input!r}, which no earlier step writes")
@@ -72,7 +93,14 @@ class Plan:
             schema = pa.schema([f for f in schema if f.name not in REJECT_FIELDS.names])
             self._schemas[rejects] = reject_schema
         self._schemas[output] = schema
-        self.steps.append(Step(name, stages, input, output, schema, rejects, reject_schema))
+        self.steps.append(Step(name, stages, input, output, schema, rejects, reject_schema, sections, fixed))
+
+    def affected_by(self, changed: list[str]) -> list[Step]:
+        """The steps a change to these recipe sections makes stale: the first that uses one, and all after it."""
+        if not changed:
+            return []
+        first = min(SECTION_ORDER.index(s) for s in changed)
+        return [step for step in self.steps if step.position >= first or any(s in changed for s in step.sections)]
 
     def describe(self) -> dict[str, Any]:
         return {"shard_size": self.shard_size, "steps": [s.describe() for s in self.steps]}
@@ -86,18 +114,24 @@ def build_plan(recipe: Recipe) -> Plan:
         filters.append(ProblemDecontaminator(recipe.decontaminate))
     if recipe.problem_dedup is not None:
         filters.append(ProblemDeduplicator(recipe.problem_dedup))
-    plan.add("read", [ProblemReader(recipe.source), *filters], None, "problems", rejects="problems_rejected" if filters else None)
-    plan.add("generate", [TraceGenerator(recipe.generate)], "problems", "traces")
+    read = ("source", "decontaminate", "problem_dedup")
+    plan.add("read", [ProblemReader(recipe.source), *filters], None, "problems", sections=read, fixed=True,
+             rejects="problems_rejected" if filters else None)
+    # a problem whose request failed (no samples) leaves one rejected row in traces_failed/
+    plan.add("generate", [TraceGenerator(recipe.generate)], "problems", "traces", sections=("generate",), fixed=True,
+             rejects="traces_failed")
     traces = "traces"
     if recipe.vote is not None:  # pseudo-gold for problems without one, before verify
-        plan.add("vote", [MajorityVoter(recipe.vote)], "traces", "labelled")
+        plan.add("vote", [MajorityVoter(recipe.vote)], "traces", "labelled", sections=("vote",))
         traces = "labelled"
-    plan.add("verify", [TraceVerifier(recipe.verify)], traces, "verified")
+    plan.add("verify", [TraceVerifier(recipe.verify)], traces, "verified", sections=("verify",))
     export = recipe.export
     selector = TraceSelector(recipe.select, recipe.required_verifiers, keep_system=export.system_prompt, keep_few_shot=export.few_shot)
-    plan.add("select", [selector], "verified", "selected")
-    plan.add("difficulty", [ProblemScorer()], "selected", "problems_scored")
-    plan.add("export_sft", [SFTWriter(export.system_prompt, export.few_shot)], "selected", "export/sft")
+    # max_length renders the rows as the export will: then export's chat settings are select's too
+    select_sections = ("select", "export") if recipe.select.max_length is not None else ("select",)
+    plan.add("select", [selector], "verified", "selected", sections=select_sections)
+    plan.add("difficulty", [ProblemScorer()], "selected", "problems_scored", sections=("select",))
+    plan.add("export_sft", [SFTWriter(export.system_prompt, export.few_shot)], "selected", "export/sft", sections=("export",))
     if export.rejected:
-        plan.add("export_rejected", [RejectWriter()], "selected", "export/rejected")
+        plan.add("export_rejected", [RejectWriter()], "selected", "export/rejected", sections=("export",))
     return plan

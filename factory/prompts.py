@@ -5,14 +5,25 @@ The chat is the recipe's system prompt, its few-shot turns, then the problem (it
 (or the recipe's ``generate.chat_template``) and the assistant prefill is appended. The
 template's hash goes into every trace's provenance. Any backend's tokenizer renders it: vLLM's,
 a server's model folder, or the fake backend's.
+
+Before the first prompt is sent, :meth:`PromptRenderer.check` renders the recipe's chat and
+refuses or fixes what would corrupt the data without an error anywhere else: a prefill the
+template already adds (the DeepSeek-R1-Distill templates end the generation prompt with
+``<think>\n``; adding ``generate.prefill: "<think>\n"`` again would show the teacher the tag
+twice) is not added a second time, and few-shot assistant turns the template rewrites (the same
+templates drop everything up to ``</think>`` from earlier assistant turns, so long-CoT
+demonstrations would silently lose their reasoning) are refused, naming the turn.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
-from factory.recipe import GenerateConfig
+from factory.recipe import GenerateConfig, RecipeError
+
+log = logging.getLogger(__name__)
 
 
 class PromptRenderer:
@@ -27,6 +38,8 @@ class PromptRenderer:
         if not self.template:
             raise ValueError(f"generate.model: {model or config.model} has no chat template; set generate.chat_template")
         self.template_hash = hashlib.sha256(self.template.encode()).hexdigest()[:12]
+        self.prefill = config.prefill  # what render() appends: "" when the template already adds it
+        self._checked = False
 
     def messages(self, problem: dict[str, Any]) -> list[dict[str, str]]:
         """The chat sent for a problem: system prompt, few-shot turns, then the problem."""
@@ -50,7 +63,28 @@ class PromptRenderer:
 
     def render(self, messages: list[dict[str, str]]) -> str:
         """The prompt text as sent: the chat under the template, then the prefill."""
-        text = self.tokenizer.apply_chat_template(
-            messages, chat_template=self.template, tokenize=False, add_generation_prompt=True
-        )
-        return text + self.config.prefill
+        if not self._checked:
+            self.check(messages)
+        return self._template(messages) + self.prefill
+
+    def _template(self, messages: list[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(messages, chat_template=self.template, tokenize=False, add_generation_prompt=True)
+
+    def check(self, messages: list[dict[str, str]]) -> None:
+        """Check the template on one chat of the recipe (see the module docstring)."""
+        self._checked = True
+        text = self._template(messages)
+        prefill = self.config.prefill
+        if prefill and text.endswith(prefill):
+            self.prefill = ""
+            log.warning(
+                "generate.prefill %r: the chat template already ends the generation prompt with it; "
+                "not adding it a second time (the traces still start with it)", prefill,
+            )
+        for i, shot in enumerate(self.config.few_shot):
+            if shot.assistant.strip() not in text:
+                raise RecipeError(
+                    f"generate.few_shot[{i}].assistant: the chat template does not keep this turn as written "
+                    "(R1-Distill templates drop the reasoning of earlier assistant turns); put the demonstrations "
+                    "in the system prompt or user turn, or set generate.chat_template"
+                )

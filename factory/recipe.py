@@ -280,6 +280,7 @@ def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
 
     if recipe.generate.backend not in BACKENDS:
         raise RecipeError(f"generate.backend: {recipe.generate.backend!r} is not one of {', '.join(BACKENDS)}")
+    BACKENDS[recipe.generate.backend].check_config(recipe.generate)
 
     for name, options in recipe.verify.items():
         if name not in VERIFIERS:

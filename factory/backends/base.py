@@ -9,7 +9,7 @@ It loads its model on first use, never in ``__init__``, so it pickles and ships 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -40,6 +40,7 @@ class Sample:
 class Completion:
     prompt_tokens: int
     samples: list[Sample]
+    error: str | None = None  # why this request got no samples (snake_case); the run goes on without them
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class Backend(Protocol):
     name: ClassVar[str]
     runtime_options: ClassVar[frozenset[str]]  # engine keys that cannot change the sampled tokens
 
+    @staticmethod
+    def check_config(config: GenerateConfig) -> None:
+        """Refuse settings this backend cannot use, naming the key (called when the recipe loads)."""
+
     def __init__(self, config: GenerateConfig) -> None: ...
 
     @property
@@ -63,5 +68,9 @@ class Backend(Protocol):
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         """One completion per request, in the requests' order."""
+
+    def stream(self, requests: Iterable[Request], window: int = 1024) -> Iterator[tuple[Request, Completion]]:
+        """``(request, completion)`` as each finishes, pulling requests lazily so that about
+        ``window`` are in flight at once; the generate stage feeds it a whole run this way."""
 
     def close(self) -> None: ...

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from factory.backends.base import Completion, Provenance, Request, Sample
-from factory.recipe import GenerateConfig
+from factory.recipe import GenerateConfig, RecipeError
 
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
@@ -37,13 +37,18 @@ def fake_completion(problem_id: str, index: int, gold: str | None) -> tuple[str,
 
 
 class FakeTokenizer:
-    """Renders ChatML and counts whitespace-separated words as tokens."""
+    """Renders a chat template (ChatML unless told otherwise) with jinja2, as transformers does,
+    and counts whitespace-separated words as tokens."""
 
     chat_template = CHATML
 
-    def apply_chat_template(self, messages: list[dict[str, str]], *, add_generation_prompt: bool = False, **_: Any) -> str:
-        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
-        return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
+    def apply_chat_template(
+        self, messages: list[dict[str, str]], *, chat_template: str | None = None, add_generation_prompt: bool = False, **_: Any
+    ) -> str:
+        import jinja2
+
+        template = jinja2.Environment(trim_blocks=True, lstrip_blocks=True).from_string(chat_template or self.chat_template)
+        return template.render(messages=messages, add_generation_prompt=add_generation_prompt)
 
     def __call__(self, text: str, **_: Any) -> dict[str, list[int]]:
         return {"input_ids": list(range(len(text.split())))}
@@ -60,11 +65,15 @@ class FakeBackend:
     name: ClassVar[str] = "fake"
     runtime_options: ClassVar[frozenset[str]] = frozenset({"crash_after_samples", "seconds_per_token"})
 
+    @staticmethod
+    def check_config(config: GenerateConfig) -> None:
+        known = [f.name for f in fields(FakeOptions)]
+        for key in config.engine:
+            if key not in known:
+                raise RecipeError(f"generate.engine.{key}: not an option of the fake backend (known: {', '.join(known)})")
+
     def __init__(self, config: GenerateConfig) -> None:
-        known = {f.name for f in fields(FakeOptions)}
-        unknown = set(config.engine) - known
-        if unknown:
-            raise ValueError(f"generate.engine: unknown option(s) {sorted(unknown)} of the fake backend (known: {', '.join(sorted(known))})")
+        self.check_config(config)
         self.config = config
         self.options = FakeOptions(**config.engine)
         self.samples_made = 0
@@ -77,7 +86,9 @@ class FakeBackend:
         return Provenance(model="fake", model_revision="0", generator="fake")
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
-        out = []
+        return [completion for _, completion in self.stream(requests)]
+
+    def stream(self, requests: Iterable[Request], window: int = 1) -> Iterator[tuple[Request, Completion]]:
         for r in requests:
             samples = []
             for i in range(r.n):
@@ -90,8 +101,7 @@ class FakeBackend:
                     time.sleep(tokens * self.options.seconds_per_token)
                 samples.append(Sample(index=i, text=text, finish_reason=finish, tokens=tokens))
                 self.samples_made += 1
-            out.append(Completion(prompt_tokens=len(r.prompt.split()), samples=samples))
-        return out
+            yield r, Completion(prompt_tokens=len(r.prompt.split()), samples=samples)
 
     def _text(self, request: Request, index: int) -> tuple[str, str]:
         if self.options.completions:

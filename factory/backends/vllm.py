@@ -9,14 +9,18 @@ defaults below.
 
 from __future__ import annotations
 
+import ast
+import functools
+import importlib.util
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from factory.backends.base import Completion, Provenance, Request, Sample
-from factory.models import has_cuda, model_revision, resolve_model
-from factory.recipe import GenerateConfig
+from factory.models import check_model, has_cuda, model_revision, resolve_model
+from factory.recipe import GenerateConfig, RecipeError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,50 @@ CPU_ENV = {
 }
 
 
+@functools.cache
+def vllm_arguments() -> tuple[frozenset[str], frozenset[str]] | None:
+    """The installed vLLM's ``SamplingParams`` fields and ``LLM``/``EngineArgs`` keyword arguments.
+
+    Read from its source with ``ast``, not by importing it (that takes 10-20 s on a CPU machine), so
+    a recipe is checked in milliseconds. ``None`` when vLLM is not installed or its layout is not
+    the one expected; then nothing is checked here and vLLM itself reports a bad argument.
+    """
+    spec = importlib.util.find_spec("vllm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(spec.submodule_search_locations[0])
+    try:
+        sampling = _class_fields(root / "sampling_params.py", "SamplingParams")
+        engine = _class_fields(root / "engine" / "arg_utils.py", "EngineArgs") | _init_parameters(root / "entrypoints" / "llm.py", "LLM")
+    except (OSError, SyntaxError, LookupError):
+        log.debug("cannot read vLLM's argument lists from %s; not checking sampling/engine keys", root, exc_info=True)
+        return None
+    return frozenset(sampling), frozenset(engine)
+
+
+def _class(path: Path, name: str) -> ast.ClassDef:
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return node
+    raise LookupError(f"{name} not in {path}")
+
+
+def _class_fields(path: Path, name: str) -> set[str]:
+    return {n.target.id for n in _class(path, name).body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+
+
+def _init_parameters(path: Path, name: str) -> set[str]:
+    for node in _class(path, name).body:
+        if isinstance(node, ast.FunctionDef) and node.name == "__init__":
+            args = node.args
+            return {a.arg for a in [*args.args, *args.kwonlyargs] if a.arg != "self"}
+    raise LookupError(f"{name}.__init__ not in {path}")
+
+
+PROMPT_TOO_LONG = "prompt_too_long"
+REQUEST_REFUSED = "request_refused"
+
+
 class VLLMBackend:
     """``vllm.LLM`` in this process; starts on first use."""
 
@@ -49,6 +97,22 @@ class VLLMBackend:
         "block_size", "disable_log_stats", "max_parallel_loading_workers", "disable_custom_all_reduce",
     })
 
+    @staticmethod
+    def check_config(config: GenerateConfig) -> None:
+        """Refuse sampling and engine keys the installed vLLM does not take, naming the key."""
+        known = vllm_arguments()
+        if known is None:
+            return
+        sampling, engine = known
+        for section, keys, allowed in (("sampling", config.sampling, sampling), ("engine", config.engine, engine)):
+            for key in keys:
+                if key not in allowed:
+                    close = sorted(k for k in allowed if k[:4] == key[:4])[:5]
+                    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                    raise RecipeError(f"generate.{section}.{key}: not an argument of the installed vLLM{hint}")
+        if "n" in config.sampling or "seed" in config.sampling:
+            raise RecipeError("generate.sampling: set n and seed as generate.n and generate.seed (seeds are per problem)")
+
     def __init__(self, config: GenerateConfig, llm: Any = None) -> None:
         """``llm``: an already started ``vllm.LLM`` to reuse (it must serve ``config.model``)."""
         self.config = config
@@ -60,6 +124,7 @@ class VLLMBackend:
     def load(self) -> None:
         if self._tokenizer is not None:
             return
+        check_model(self.config.model)  # a missing folder is an error naming generate.model, not a hub traceback
         import vllm
 
         engine = self.engine_arguments()
@@ -94,24 +159,57 @@ class VLLMBackend:
         return self._provenance
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        by_position = {id(r): i for i, r in enumerate(requests)}
+        out: list[Completion | None] = [None] * len(requests)
+        for request, completion in self.stream(requests, window=max(len(requests), 1)):
+            out[by_position[id(request)]] = completion
+        return out  # type: ignore[return-value]
+
+    def stream(self, requests: Iterable[Request], window: int = 1024) -> Iterator[tuple[Request, Completion]]:
+        """Completions as they finish, feeding the engine so it always holds ``window`` requests.
+
+        vLLM's own engine loop (``LLM.enqueue`` + ``LLMEngine.step``, as ``LLM.generate`` runs
+        it), so the scheduler sees the next problems while the longest traces of earlier ones are
+        still running: no drain at shard boundaries, and memory bounded by the window.
+        """
         import vllm
 
         self.load()
-        if not requests:
-            return []
-        prompts = [{"prompt_token_ids": self._tokenizer(r.prompt, add_special_tokens=False)["input_ids"]} for r in requests]
-        params = [vllm.SamplingParams(**{**r.sampling, "n": r.n, "seed": r.seed}) for r in requests]
-        outputs = self._llm.generate(prompts, params, use_tqdm=True)
-        return [
-            Completion(
-                prompt_tokens=len(out.prompt_token_ids),
-                samples=[
-                    Sample(index=s.index, text=s.text, finish_reason=s.finish_reason or "unknown", tokens=len(s.token_ids))
-                    for s in sorted(out.outputs, key=lambda o: o.index)
-                ],
-            )
-            for out in outputs
-        ]
+        llm, engine = self._llm, self._llm.llm_engine
+        limit = llm.model_config.max_model_len
+        pending: dict[str, Request] = {}
+        feed = iter(requests)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < window:
+                request = next(feed, None)
+                if request is None:
+                    exhausted = True
+                    break
+                ids = self._tokenizer(request.prompt, add_special_tokens=False)["input_ids"]
+                if len(ids) >= limit:  # would fail the whole batch, and every rerun of it
+                    yield request, Completion(prompt_tokens=len(ids), samples=[], error=PROMPT_TOO_LONG)
+                    continue
+                params = vllm.SamplingParams(**{**request.sampling, "n": request.n, "seed": request.seed})
+                try:
+                    (request_id,) = llm.enqueue([{"prompt_token_ids": ids}], [params], use_tqdm=False)
+                except ValueError as e:  # vLLM's input checks: one problem's error, not the run's
+                    log.warning("vLLM refused the request of problem %r: %s", request.problem.get("id"), e)
+                    yield request, Completion(prompt_tokens=len(ids), samples=[], error=REQUEST_REFUSED)
+                    continue
+                # enqueue returns the engine's internal id ("7-1a2b3c4d"); outputs carry the external one
+                pending[request_id.split("-", 1)[0]] = request
+            if not pending:
+                return
+            for out in engine.step():
+                if out.finished:
+                    yield pending.pop(out.request_id), Completion(
+                        prompt_tokens=len(out.prompt_token_ids),
+                        samples=[
+                            Sample(index=s.index, text=s.text, finish_reason=s.finish_reason or "unknown", tokens=len(s.token_ids))
+                            for s in sorted(out.outputs, key=lambda o: o.index)
+                        ],
+                    )
 
     def close(self) -> None:
         self._llm = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -82,41 +83,77 @@ class Executor(ABC):
         shards = self.run_source(first, plan.shard_size)
         if stop_after == first.name:
             return
-        for step in rest:
-            todo = [i for i in range(shards) if not is_done(self.run_dir, step.name, i)]
-            try:
-                if todo:
+        names = [s.name for s in rest]
+        steps = rest[: names.index(stop_after) + 1] if stop_after in names else rest
+        todo = {step.name: [i for i in range(shards) if not is_done(self.run_dir, step.name, i)] for step in steps}
+        try:
+            for step in steps:
+                if todo[step.name]:
                     _marker(self.run_dir, step.name, DONE).unlink(missing_ok=True)  # not done after all
-                    self.restore(step, [i for i in range(shards) if i not in todo])
-                    self.run_shards(step, todo)
+                    self.restore(step, [i for i in range(shards) if i not in todo[step.name]])
+            self.run_steps(steps, todo)
+            for step in steps:
                 self.finish(step, shards)
-            finally:
+        finally:
+            for step in steps:
                 for stage in step.stages:
                     stage.close()
-            if step.name == stop_after:
-                break
+
+    def run_steps(self, steps: Sequence[Step], todo: dict[str, list[int]]) -> None:
+        """Run the missing shards of every step; by default one step after the other."""
+        for step in steps:
+            if todo[step.name]:
+                self.run_shards(step, todo[step.name])
+
+    def invalidate(self, steps: Sequence[Step]) -> None:
+        """Forget what these steps made (outputs, rejects, markers, stats): they run again."""
+        for step in steps:
+            for folder in (step.output, step.rejects, f"_markers/{step.name}"):
+                if folder is not None:
+                    shutil.rmtree(self.run_dir.root / folder, ignore_errors=True)
+            for stage in step.stages:
+                (self.run_dir.root / "stats" / f"{stage.name}.json").unlink(missing_ok=True)
 
     @abstractmethod
     def run_shards(self, step: Step, todo: Sequence[int]) -> None:
         """Run :meth:`run_shard` for every index in ``todo`` (in this process, on workers...)."""
 
-    def run_shard(self, step: Step, index: int) -> None:
-        """One shard of one step: read, chain the stages, write atomically, then mark it done."""
-        run = self.run_dir
+    def run_shard(self, step: Step, index: int) -> dict[str, StageStats]:
+        """One shard of one step: read, chain the stages, write atomically, then mark it done.
+        Returns the shard's stats per stage."""
         stats = {stage.name: StageStats() for stage in step.stages}
         start = time.perf_counter()
-        rows: Iterator[dict[str, Any]] = read_shard(run.shard(step.input, index))
+        rows: Iterator[dict[str, Any]] = read_shard(self.run_dir.shard(step.input, index))
         for stage in step.stages:
             rows = stage.run(rows, stats[stage.name])
-        if step.rejects is None:
-            write_shard(run.shard(step.output, index), rows, step.schema)
-        else:
-            rejected: list[dict[str, Any]] = []
-            write_shard(run.shard(step.output, index), _route(rows, rejected), step.schema)
-            write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
+        self._write(step, index, rows)
         if len(step.stages) == 1 and not stats[step.stages[0].name].seconds:  # generate times its own core work
             stats[step.stages[0].name].seconds = time.perf_counter() - start
-        mark_done(run, step.name, index, {"stats": {name: s.to_dict() for name, s in stats.items()}})
+        mark_done(self.run_dir, step.name, index, {"stats": {name: s.to_dict() for name, s in stats.items()}})
+        return stats
+
+    def stream_shards(self, step: Step, todo: Sequence[int], window: int = 1024) -> Iterator[int]:
+        """A step whose one stage streams across shards (generate): feed it every shard in
+        ``todo`` at once, write each shard as the stage finishes it, and yield its index."""
+        (stage,) = step.stages
+        inputs = ((i, list(read_shard(self.run_dir.shard(step.input, i)))) for i in todo)
+        for index, rows, stats in stage.stream(inputs, window=window):
+            self._write(step, index, iter(rows))
+            mark_done(self.run_dir, step.name, index, {"stats": {stage.name: stats.to_dict()}})
+            yield index
+
+    @staticmethod
+    def streams(step: Step) -> bool:
+        return len(step.stages) == 1 and hasattr(step.stages[0], "stream")
+
+    def _write(self, step: Step, index: int, rows: Iterator[dict[str, Any]]) -> None:
+        run = self.run_dir
+        if step.rejects is None:
+            write_shard(run.shard(step.output, index), rows, step.schema)
+            return
+        rejected: list[dict[str, Any]] = []
+        write_shard(run.shard(step.output, index), _route(rows, rejected), step.schema)
+        write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
 
     def run_source(self, step: Step, shard_size: int) -> int:
         """The first step: stream the source through its stages once, cutting it into shards."""

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from factory.backends import BACKENDS, Backend, Request
+from factory.backends import BACKENDS, Backend, Completion, Request, Sample
 from factory.prompts import PromptRenderer
 from factory.recipe import GenerateConfig
-from factory.records import TRACE_SCHEMA, Trace
-from factory.stages.base import StageStats
+from factory.records import REJECT_FIELDS, TRACE_SCHEMA, Trace, merge_schemas
+from factory.stages.base import StageStats, reject
 from verifiers.text import split_think
+
+log = logging.getLogger(__name__)
 
 # Defaults for arguments the recipe leaves out (R1's recommended sampling; vLLM's own default
 # max_tokens of 16 would truncate every trace). Anything the recipe sets wins.
@@ -49,10 +52,13 @@ class TraceGenerator:
         """``backend``: one already built (e.g. around a started engine); default: the recipe's."""
         self.config = config
         self.backend = backend if backend is not None else BACKENDS[config.backend](config)
+        sampling = sampling_arguments(config)
+        self.sampling_json = json.dumps(sampling, sort_keys=True)
+        self._per_request = {k: v for k, v in sampling.items() if k != "n"}
         self._renderer: PromptRenderer | None = None
 
     def schema(self, input: pa.Schema | None) -> pa.Schema:
-        return TRACE_SCHEMA
+        return merge_schemas(TRACE_SCHEMA, REJECT_FIELDS)  # a failed request leaves one rejected row
 
     @property
     def renderer(self) -> PromptRenderer:
@@ -74,58 +80,98 @@ class TraceGenerator:
         stats = stats if stats is not None else StageStats()
         if not problems:
             return
-        renderer = self.renderer
-        sampling = sampling_arguments(self.config)
-        sampling_json = json.dumps(sampling, sort_keys=True)
-        per_request = {k: v for k, v in sampling.items() if k != "n"}
-        requests = []
-        for problem in problems:
-            chat = renderer.messages(problem)
-            requests.append(Request(
-                problem=problem, messages=chat, prompt=renderer.render(chat), n=self.config.n,
-                seed=problem_seed(self.config.seed, problem["id"]), sampling=per_request,
-            ))
+        requests = [self.request(p) for p in problems]
         start = time.perf_counter()
         completions = self.backend.generate(requests)
         stats.seconds += time.perf_counter() - start
-        origin = self.backend.provenance()
-        prefill = self.config.prefill
         for request, out in zip(requests, completions, strict=True):
-            problem = request.problem
-            for sample in out.samples:
-                completion = prefill + sample.text
-                reasoning, answer = split_think(completion)
-                stats.counters["prompt_tokens"] += out.prompt_tokens
-                stats.counters["completion_tokens"] += sample.tokens
-                stats.counters[f"finish_{sample.finish_reason}"] += 1
-                stats.rows_out += 1
-                yield Trace(
-                    trace_id=f"{problem['id']}/{sample.index}",
-                    problem_id=problem["id"],
-                    sample_index=sample.index,
-                    source=problem["source"],
-                    domain=problem["domain"],
-                    language=problem["language"],
-                    gold=problem["gold"],
-                    tests=problem["tests"],
-                    metadata=problem["metadata"],
-                    prompt_messages=request.messages,
-                    few_shot_turns=2 * len(self.config.few_shot),
-                    prompt_text=request.prompt,
-                    prefill=prefill,
-                    completion=completion,
-                    reasoning=reasoning,
-                    answer=answer,
-                    finish_reason=sample.finish_reason,
-                    prompt_tokens=out.prompt_tokens,
-                    completion_tokens=sample.tokens,
-                    model=origin.model,
-                    model_revision=origin.model_revision,
-                    sampling_params=sampling_json,
-                    seed=request.seed,
-                    chat_template_hash=renderer.template_hash,
-                    generator=origin.generator,
-                ).to_row()
+            yield from self.rows(request, out, stats)
+
+    def stream(
+        self, shards: Iterable[tuple[int, list[dict[str, Any]]]], window: int = 1024
+    ) -> Iterator[tuple[int, list[dict[str, Any]], StageStats]]:
+        """Many shards through the backend as one stream: ``(index, rows, stats)`` as each shard's
+        problems have all finished (not necessarily in order). The backend is fed the next
+        shards' problems while the last traces of earlier ones run, so it never drains between
+        shards. A shard's ``seconds`` is the generation wall time since the previous shard finished,
+        so they add up to the stream's."""
+        open_shards: dict[int, tuple[list[list[dict[str, Any]] | None], StageStats]] = {}
+        where: dict[str, tuple[int, int]] = {}  # problem id -> (shard, position)
+        left: dict[int, int] = {}
+
+        def requests() -> Iterator[Request]:
+            for index, problems in shards:
+                open_shards[index] = ([None] * len(problems), StageStats(rows_in=len(problems)))
+                left[index] = len(problems)
+                for position, problem in enumerate(problems):
+                    where[problem["id"]] = (index, position)
+                    yield self.request(problem)
+
+        last = time.perf_counter()
+        for request, out in self.backend.stream(requests(), window=window):
+            index, position = where.pop(request.problem["id"])
+            slots, stats = open_shards[index]
+            slots[position] = list(self.rows(request, out, stats))
+            left[index] -= 1
+            if left[index] == 0:
+                now = time.perf_counter()
+                stats.seconds, last = now - last, now
+                del open_shards[index], left[index]
+                yield index, [row for rows in slots for row in rows or []], stats
+
+    def request(self, problem: dict[str, Any]) -> Request:
+        chat = self.renderer.messages(problem)
+        return Request(
+            problem=problem, messages=chat, prompt=self.renderer.render(chat), n=self.config.n,
+            seed=problem_seed(self.config.seed, problem["id"]), sampling=self._per_request,
+        )
+
+    def rows(self, request: Request, out: Completion, stats: StageStats) -> Iterator[dict[str, Any]]:
+        """The trace rows of one completion, or one rejected row naming why it has none."""
+        if out.error is not None:
+            log.warning("generate: problem %r got no samples: %s", request.problem["id"], out.error)
+            row = self._trace(request, out, Sample(index=-1, text="", finish_reason="error", tokens=0))
+            reject(row, f"generate:{out.error}", stats)
+            yield row
+            return
+        for sample in out.samples:
+            stats.counters["prompt_tokens"] += out.prompt_tokens
+            stats.counters["completion_tokens"] += sample.tokens
+            stats.counters[f"finish_{sample.finish_reason}"] += 1
+            stats.rows_out += 1
+            yield self._trace(request, out, sample)
+
+    def _trace(self, request: Request, out: Completion, sample: Sample) -> dict[str, Any]:
+        problem, prefill, origin = request.problem, self.config.prefill, self.backend.provenance()
+        completion = prefill + sample.text
+        reasoning, answer = split_think(completion)
+        return Trace(
+            trace_id=f"{problem['id']}/{sample.index}",
+            problem_id=problem["id"],
+            sample_index=sample.index,
+            source=problem["source"],
+            domain=problem["domain"],
+            language=problem["language"],
+            gold=problem["gold"],
+            tests=problem["tests"],
+            metadata=problem["metadata"],
+            prompt_messages=request.messages,
+            few_shot_turns=2 * len(self.config.few_shot),
+            prompt_text=request.prompt,
+            prefill=prefill,
+            completion=completion,
+            reasoning=reasoning,
+            answer=answer,
+            finish_reason=sample.finish_reason,
+            prompt_tokens=out.prompt_tokens,
+            completion_tokens=sample.tokens,
+            model=origin.model,
+            model_revision=origin.model_revision,
+            sampling_params=self.sampling_json,
+            seed=request.seed,
+            chat_template_hash=self.renderer.template_hash,
+            generator=origin.generator,
+        ).to_row()
 
     def close(self) -> None:
         self.backend.close()

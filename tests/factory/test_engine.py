@@ -113,3 +113,28 @@ def test_a_recipe_chat_template_is_what_renders_the_prompts(tiny_model_dir, tmp_
     (row,) = generator.generate([problem])
     assert row["prompt_text"] == "[system] Be brief.\n[user] What is 2 + 2?\n[assistant] "
     assert row["chat_template_hash"] == hashlib.sha256(template.encode()).hexdigest()[:12]
+
+
+def test_a_prompt_longer_than_the_engine_takes_fails_that_problem_only(tiny_model_dir, tmp_path):
+    """One bad request used to fail its whole shard on every rerun; now it is that problem's error."""
+    import pandas as pd
+
+    import factory.pipeline as pipeline
+    from factory.recipe import parse_recipe
+
+    src = tmp_path / "p.jsonl"
+    rows = [{"id": "short", "problem": "What is 2 + 2?", "answer": "4"},
+            {"id": "long", "problem": "1 + 2 = 3. " * 400, "answer": "3"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    recipe = parse_recipe({
+        "name": "long", "run_dir": str(tmp_path / "run"),
+        "source": {"path": str(src), "fields": {"prompt": "problem", "gold": "answer"}},
+        "generate": {"model": str(tiny_model_dir), "n": 2, "sampling": {"max_tokens": 4},
+                     "engine": {"max_model_len": 256, "enforce_eager": True}},
+        "verify": {"math": {}},
+    })
+    summary = pipeline.run_recipe(recipe, progress=False)
+    assert summary["traces"] == 2 and summary["failed_problems"] == {"generate:prompt_too_long": 1}
+    failed = pd.read_parquet(tmp_path / "run/traces_failed")
+    assert list(failed.problem_id) == ["long"] and list(failed.reject_reason) == ["generate:prompt_too_long"]
+    assert set(pd.read_parquet(tmp_path / "run/traces").problem_id) == {"short"}

@@ -1,5 +1,6 @@
 """The pipeline on a fake generator: selection, export, resume after a kill (no engine needed)."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -100,15 +101,47 @@ def test_hard_kill_leaves_a_resumable_run(tmp_path):
     assert pd.concat([sft.trace_id, rejected.trace_id]).is_unique
 
 
-def test_a_different_recipe_cannot_resume_a_run_folder(tmp_path):
+def test_a_recipe_with_other_traces_cannot_resume_a_run_folder(tmp_path):
     pipeline.run_recipe(recipe_for(tmp_path), progress=False)
-    with pytest.raises(ValueError, match=r"holds a run of a different recipe \(sections changed: select\)"):
-        pipeline.run_recipe(recipe_for(tmp_path, k=1), progress=False)
+    with pytest.raises(ValueError, match=r"holds a run of a different recipe \(sections changed: generate\)"):
+        pipeline.run_recipe(dataclasses.replace(recipe_for(tmp_path), generate=dataclasses.replace(
+            recipe_for(tmp_path).generate, n=2)), progress=False)
+
+
+def test_a_changed_select_redoes_select_and_after_and_keeps_every_trace(tmp_path):
+    first = pipeline.run_recipe(recipe_for(tmp_path), progress=False)
+    assert first["redone"] == []
+    traces, verified = mtimes(tmp_path / "run/traces"), mtimes(tmp_path / "run/verified")
+    summary = pipeline.run_recipe(recipe_for(tmp_path, k=1), progress=False)
+    assert summary["redone"] == ["select", "difficulty", "export_sft", "export_rejected"]
+    assert mtimes(tmp_path / "run/traces") == traces and mtimes(tmp_path / "run/verified") == verified
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    pipeline.run_recipe(recipe_for(fresh, k=1), progress=False)
+    for part in ("selected", "export/sft", "export/rejected"):
+        pd.testing.assert_frame_equal(frame(tmp_path / "run" / part), frame(fresh / "run" / part))
+    assert summary["kept"] < first["kept"]
+
+
+def test_a_changed_verifier_redoes_verify_without_regenerating(tmp_path):
+    pipeline.run_recipe(recipe_for(tmp_path), progress=False)
+    traces = mtimes(tmp_path / "run/traces")
+    recipe = recipe_for(tmp_path)
+    lenient = dataclasses.replace(recipe, verify={"math": {}}, select=dataclasses.replace(recipe.select, require=["math"]))
+    summary = pipeline.run_recipe(lenient, progress=False)
+    assert summary["redone"][:2] == ["verify", "select"] and mtimes(tmp_path / "run/traces") == traces
+    assert "format_passed" not in pd.read_parquet(tmp_path / "run/verified").columns
+
+
+def test_a_second_run_on_a_held_folder_is_refused(tmp_path):
+    recipe = recipe_for(tmp_path)
+    with pipeline._lock(pipeline.RunDir(recipe.output_dir)):
+        with pytest.raises(ValueError, match=r"is being written by another factory run \(pid \d+\)"):
+            pipeline.run_recipe(recipe, progress=False)
+    pipeline.run_recipe(recipe, progress=False)  # released: it runs
 
 
 def test_changing_only_train_settings_resumes_the_data_run(tmp_path):
-    import dataclasses
-
     from factory.recipe import TrainConfig
 
     recipe = recipe_for(tmp_path)
@@ -116,3 +149,22 @@ def test_changing_only_train_settings_resumes_the_data_run(tmp_path):
     traces = mtimes(tmp_path / "run/traces")
     pipeline.run_recipe(dataclasses.replace(recipe, train=TrainConfig(max_length=512)), progress=False)
     assert mtimes(tmp_path / "run/traces") == traces  # nothing regenerated
+
+
+def test_verification_overlaps_generation(tmp_path):
+    """Shard 0 is verified, selected and exported while later shards are still being generated."""
+    recipe = recipe_for(tmp_path, engine={"seconds_per_token": 0.003})  # the fake 'GPU' sleeps, the CPU is free
+    pipeline.run_recipe(recipe, progress=False)
+    markers = tmp_path / "run/_markers"
+    last_generated = max(p.stat().st_mtime for p in (markers / "generate").glob("shard-*.json"))
+    assert (markers / "export_sft/shard-00000.json").stat().st_mtime < last_generated
+
+
+def test_a_failure_downstream_stops_the_run_and_keeps_what_was_generated(tmp_path):
+    recipe = recipe_for(tmp_path)
+    src = tmp_path / "p.jsonl"
+    with src.open("a") as f:  # a problem with no gold answer: the math verifier refuses it, naming the trace
+        f.write(json.dumps({"id": "zz", "problem": "What is x?", "answer": ""}) + "\n")
+    with pytest.raises(ValueError, match=r"verify\.math: trace 'zz/0'.*no gold answer"):
+        pipeline.run_recipe(recipe, progress=False)
+    assert len(list((tmp_path / "run/_markers/generate").glob("shard-*.json"))) == 4  # every shard generated, kept

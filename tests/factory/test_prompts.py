@@ -1,0 +1,55 @@
+"""The teacher's chat template, checked before anything is sent (on the fake backend's renderer)."""
+
+import logging
+
+import pandas as pd
+import pytest
+
+import factory.pipeline as pipeline
+from factory.recipe import RecipeError
+from fakes import recipe_for
+
+# as the DeepSeek-R1-Distill templates do: the generation prompt opens the think block, and earlier
+# assistant turns lose everything up to </think>
+R1_DISTILL_LIKE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'assistant' %}<A>{{ m['content'].split('</think>')[-1] }}<E>"
+    "{% else %}<{{ m['role'] }}>{{ m['content'] }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}<A><think>\n{% endif %}"
+)
+
+
+def with_generate(tmp_path, **generate):
+    recipe = recipe_for(tmp_path)
+    import dataclasses
+
+    return dataclasses.replace(recipe, generate=dataclasses.replace(recipe.generate, **generate))
+
+
+def test_a_prefill_the_template_already_adds_is_not_doubled(tmp_path, caplog):
+    recipe = with_generate(tmp_path, chat_template=R1_DISTILL_LIKE, prefill="<think>\n")
+    with caplog.at_level(logging.WARNING):
+        pipeline.run_recipe(recipe, progress=False)
+    traces = pd.read_parquet(tmp_path / "run/traces")
+    assert traces.prompt_text.str.endswith("<A><think>\n").all()
+    assert not traces.prompt_text.str.contains("<think>\n<think>").any()
+    assert traces.completion.str.startswith("<think>\n").all()  # the stored turn still starts inside the block
+    assert "already ends the generation prompt with it" in caplog.text
+
+
+def test_few_shot_reasoning_the_template_drops_is_refused(tmp_path):
+    from factory.recipe import FewShot
+
+    shot = FewShot(user="What is 1 + 1?", assistant="<think>\n1 + 1 = 2\n</think>\nThe answer is \\boxed{2}.")
+    recipe = with_generate(tmp_path, chat_template=R1_DISTILL_LIKE, few_shot=[shot])
+    with pytest.raises(RecipeError, match=r"generate\.few_shot\[0\]\.assistant: the chat template does not keep this turn"):
+        pipeline.run_recipe(recipe, progress=False)
+    assert not list((tmp_path / "run/traces").glob("shard-*"))  # refused before anything was generated
+
+
+def test_few_shot_turns_a_template_keeps_are_sent_whole(tmp_path):
+    from factory.recipe import FewShot
+
+    shot = FewShot(user="What is 1 + 1?", assistant="<think>\n1 + 1 = 2\n</think>\nThe answer is \\boxed{2}.")
+    pipeline.run_recipe(with_generate(tmp_path, few_shot=[shot]), progress=False)  # ChatML keeps every turn
+    assert pd.read_parquet(tmp_path / "run/traces").prompt_text.str.contains("1 + 1 = 2\n</think>", regex=False).all()
