@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from verifiers.math import canonical_answer, extract_answer, verify_math, verify_math_batch
+from verifiers.math.symbolic import slow_compare
 from verifiers.verdict import Verdict
 
 _spec = importlib.util.spec_from_file_location("math_cases", Path(__file__).with_name("math_cases.py"))
@@ -102,7 +103,8 @@ def test_verify_math_from_threads():
 
 
 def _hang_on_marker(pred, gold):
-    return ("_sleep", 60) if gold == "hang" else ("cmp", pred, gold)
+    # a worker task is any picklable (fn, *args): time.sleep stands in for a comparison that hangs
+    return (time.sleep, 60) if gold == "hang" else (slow_compare, pred, gold)
 
 
 def test_batch_timeout_kills_and_recovers(monkeypatch):
@@ -139,12 +141,12 @@ def test_single_call_timeout_from_worker_thread(monkeypatch):
 
 
 def test_worker_memory_is_capped():
-    import verifiers.math as vm
+    from verifiers.math.pool import run_in_worker
 
-    done, result = vm._run_in_worker(("_alloc", 4000), 30, 1024)
-    assert done and result[1] == "too_large"  # a 4 GB allocation fails under a 1 GiB cap
-    done, result = vm._run_in_worker(("_alloc", 20), 30, 1024)
-    assert done and result[2]["bytes"] == 20 * 1024 * 1024
+    status, (reason, error) = run_in_worker((bytearray, 4000 * 2**20), 30, 1024)
+    assert (status, reason, error) == ("failed", "too_large", "memory")  # 4 GB fails under a 1 GiB cap
+    status, buf = run_in_worker((bytearray, 20 * 2**20), 30, 1024)
+    assert status == "done" and len(buf) == 20 * 2**20
 
 
 def test_adversarial_inputs_are_quick():
