@@ -2,20 +2,49 @@
 
 Public API::
 
-    verify_math(response, gold, **options) -> Verdict
-    verify_math_batch(pairs, *, timeout_s=5.0, workers=None, **options) -> list[Verdict]
-    extract_answer(response) -> str | None
+    verify_math(response, gold, *, timeout_s=5.0, memory_mb=2048, require_think_close=False,
+                extract="boxed") -> Verdict
+    verify_math_batch(pairs, *, timeout_s=5.0, workers=None, memory_mb=2048,
+                      require_think_close=False, extract="boxed") -> list[Verdict]
+    extract_answer(response, extract="boxed") -> str | None
     canonical_answer(answer) -> str | None
+    prestart_workers(n=None, memory_mb=2048) -> int
+
+The package is split by job: ``extract`` (where the answer is), ``normalize`` (what is cosmetic),
+``numbers`` (exact rationals, units, bases), ``compare`` (the in-process exact fast path),
+``symbolic`` (the sympy path) and ``pool`` (the worker subprocesses that run it).
 
 Policy (the README states it for users):
 
-- **Extraction.** Only the text after the last ``</think>`` counts; a think block that never
-  closes has no final answer. The last ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed 7`` is the
-  answer (nested boxes unwrap); boxes that sit together at the end (``\\boxed{2}`` and
-  ``\\boxed{3}``) form one solution list, identical boxes count once, and an earlier box that the
-  text moved on from is abandoned. Without a box, the last explicit "Final Answer:" /
-  "Answer:" line counts. Markdown bold, ``\\text{}``, ``\\left(\\right)``, a trailing period,
-  unicode minus and vulgar fractions are cosmetic.
+- **Extraction** (the ``extract`` option; the only thing that differs between modes). In every
+  mode only the text after the last ``</think>`` counts; a think block that never closes has no
+  final answer.
+
+  - ``"boxed"`` (default; R1-style traces): the last ``\\boxed{...}`` / ``\\fbox{...}`` /
+    ``\\boxed 7`` is the answer (nested boxes unwrap); boxes that sit together at the end
+    (``\\boxed{2}`` and ``\\boxed{3}``) form one solution list, identical boxes count once, and an
+    earlier box that the text moved on from is abandoned. Without a box, the last explicit
+    "Final Answer:" / "Answer:" line counts. Anything else is ``no_answer``.
+  - ``"bare"`` (extracted answers, short answers, bare-expression datasets): the whole response
+    is the answer: a number, a LaTeX expression with or without ``$…$`` / ``$$…$$`` /
+    ``\\(…\\)`` / ``\\[…\\]`` or a box around it, or one short phrase around one: "The answer is
+    5.", "Answer: 5", "x = 3", "The sum is 12", "5 apples", "The final answer is $5$. I hope it
+    is correct.". Prose before the mathematics, a second sentence or line, or more than a few
+    words make it not an answer (``no_answer``): a paragraph is not a bare answer even when it
+    contains the gold.
+  - ``"auto"``: the boxed rule when it finds a box or an answer line (an empty or unclosed box
+    keeps its verdict); else a GSM8K ``#### 18`` line; else the first expression after the last
+    "answer is" / "answer:"; else the response read as a bare answer; else the last mathematical
+    expression in the text (inline math, a number with its unit, a bare ``\\frac``/``\\sqrt``).
+    Candidates joined by "or"/"and"/commas stay together, so ``3 or 4`` is still a hedge.
+
+  An expression that "auto" picks out of working text answers with its numeric right side
+  when it is a computation (``f(2) = 7``, ``a+b = 3+4 = 7``; the chain is still checked);
+  ``x = 3`` and ``2x-y+1 = 0`` stay equations, and a box or a short answer is compared as
+  written. Markdown bold, ``\\text{}``, ``\\left(\\right)``, a trailing period, unicode minus
+  and vulgar fractions are cosmetic.
+- **Equality is the same whatever the extraction**: everything below applies to an answer found
+  by any mode.
 - **Numbers** compare exactly as rationals (no tolerance, no x100 fallback; ``%`` means x0.01);
   mixed numbers, repeating decimals, thousands separators, scientific notation, leading zeros,
   base subscripts (``1011_2`` is not ``1011``) and a small table of units (converted when both
@@ -38,7 +67,8 @@ Reason codes (``Verdict.reason``):
 =============================== ============================================================
 ``ok``                          the final answer equals the gold answer
 ``wrong_answer``                an answer was found and it differs (also: a false equation)
-``no_answer``                   no box and no "Final Answer:" line
+``no_answer``                   the extraction mode found no answer (boxed: no box and no
+                                "Final Answer:" line; bare: prose, not an answer)
 ``no_final_answer_after_think`` a think block that never closes, or nothing after it
 ``empty_box``                   the final box is empty
 ``unbalanced_braces``           the final box never closes
@@ -48,9 +78,11 @@ Reason codes (``Verdict.reason``):
 ``timeout``                     the checker ran past its wall-clock limit and was killed
 =============================== ============================================================
 
-Options (keyword arguments of ``verify_math``/``verify_math_batch``): ``timeout_s`` (5.0),
-``memory_mb`` (2048, the worker's address-space cap), ``require_think_close`` (False: when True,
-a response without ``</think>`` has no final answer).
+Options (keyword arguments of ``verify_math``/``verify_math_batch``; an unknown one is a
+``ValueError``): ``timeout_s`` (5.0, the sympy check's wall-clock limit), ``memory_mb`` (2048, the
+worker's address-space cap), ``require_think_close`` (False: when True, a response without
+``</think>`` has no final answer), ``extract`` ("boxed", "bare" or "auto", above).
+``verify_math_batch`` also takes ``workers`` (checker subprocesses; default one per CPU).
 """
 
 from __future__ import annotations

@@ -46,8 +46,8 @@ _VERB = re.compile(r"(?i)\s(?:is|are|equals|was|would\s+be|will\s+be)\s+")
 _MATH_SEG = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
 # a number in prose: -5, 1,000, 3.75, 3/4, 50%, $18; or a bare \frac / \sqrt
 _PROSE_MATH = re.compile(
-    r"(?<![\w.\\])(?:[-−]\s?)?\\?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?\s?(?:\\?%)?(?![\w/])"
-    r"|(?:[-−]\s?)?\d*\\[dt]?(?:frac|sqrt)(?:\s*\{[^{}]*\}){1,2}"
+    r"(?:[-−]\s?)?\d*\\[dt]?(?:frac|sqrt)(?:\s*\{[^{}]*\}){1,2}"
+    r"|(?<![\w.\\])(?:[-−]\s?)?\\?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?\s?(?:\\?%)?(?![\w/])"
 )
 # a sentence break outside math: the answer part of a "short answer" is one sentence
 _SENTENCE_BREAK = re.compile(r"[.!?;](?=\s+\S)|\n\s*\S")
@@ -55,9 +55,16 @@ _SENTENCE_BREAK = re.compile(r"[.!?;](?=\s+\S)|\n\s*\S")
 _JOINER = re.compile(r"(?i)^\s*(?:,|;|or|and|,\s*or|,\s*and|\\text\{\s*(?:or|and)\s*\}|\\pm)\s*$")
 # more words than this and an answer in words is prose, not an answer
 _MAX_PHRASE_WORDS = 4
+# words that decorate an answer rather than make it prose: connectors of a list or hedge, the
+# names of a choice (the comparison reads "Option C")
+_NOT_PROSE = frozenset({"or", "and", "option", "choice"})
 # what marks mathematics in a phrase: digits, math segments, LaTeX, one-letter names
 _MATH_MARK = re.compile(r"[\d$\\]|(?<![A-Za-z])[A-Za-z](?![A-Za-z'])")
-# how far past an "answer is" anchor its answer may start
+# a function at a number: f(2), g(-1), P(\frac12)
+_APPLIED = re.compile(r"\s*[A-Za-z]\s*\((.*)\)\s*")
+# where an anchored answer ends: its sentence, its line, or a comma that goes on in words
+_ANCHORED_END = re.compile(r"(?<=[^\d\s])\.(?=\s)|\n|,\s+(?=[A-Za-z]{2}|[a-z]\.)")
+# "answer is" / "answer:" inside a sentence, not only at the start of a line
 _ANCHOR = re.compile(r"(?i)\b(?:final\s+)?answer\s*(?:is|:|：|=)\s*:?\s*")
 
 
@@ -219,11 +226,35 @@ def _phrase_answer(text: str) -> str | None:
         return None
     verbs = list(_VERB.finditer(masked))
     if verbs and _words(masked) > 0:
-        # "The sum is 12", "the roots are 2 and 3": the answer is what follows the last verb
         at = verbs[-1].end()
-        if re.search(r"[\d$\\]", masked[at:]):
+        if _MATH_MARK.search(masked[at:]):
+            # "The sum is 12", "the roots are 2 and 3": the answer follows the last verb
             s, masked = s[at:], masked[at:]
+        elif _MATH_MARK.search(masked[: verbs[0].start()]):
+            # "5 is the answer", "Option C is correct": it comes before the first
+            s, masked = s[: verbs[0].start()], masked[: verbs[0].start()]
     return s.strip() if _is_short_answer(masked) else None
+
+
+def _chain_value(answer: str) -> str:
+    """Working picked out of prose, ``f(2) = 7`` or ``a+b = 3+4 = 7``, answers with its numeric
+    right side. A chain of numbers is kept whole, so the comparison still refuses a false one
+    (``3+4 = 8``); an equation such as ``2x-y+1 = 0`` or ``x = 3`` is left as it is. (A short
+    answer is compared as written, as a box is.)"""
+    m = re.fullmatch(r"\$+(.*?)\$+|\\\((.*?)\\\)|\\\[(.*?)\\\]", answer.rstrip(" ."), re.S)
+    inner = next(g for g in m.groups() if g is not None) if m else answer
+    lhs, *tail = re.split(r"(?<![<>!\\])=(?!=)", inner)
+    if not tail or any(_has_letters(t) for t in tail) or not _has_letters(lhs):
+        return answer
+    applied = _APPLIED.fullmatch(lhs)
+    if len(tail) >= 2 or applied is not None and not _has_letters(applied.group(1)):
+        return "=".join(tail).strip()
+    return answer
+
+
+def _has_letters(tex: str) -> bool:
+    """Letters outside LaTeX commands: a variable, not ``\\frac`` or ``\\pi``."""
+    return re.search(r"[A-Za-z]", re.sub(r"\\[a-zA-Z]+", "", tex)) is not None
 
 
 def _is_short_answer(masked: str) -> bool:
@@ -243,8 +274,8 @@ def _mask_math(s: str) -> str:
 
 def _words(masked: str) -> int:
     """Words of prose outside math: LaTeX commands, single letters (variables) and units do not count."""
-    text = re.sub(r"\\[a-zA-Z]+", " ", masked)
-    return sum(1 for w in re.findall(r"[A-Za-z]{2,}", text) if not is_unit(w) and w.lower() not in {"or", "and"})
+    text = re.sub(r"\\(?:begin|end)\s*\{[^{}]*\}|\\[a-zA-Z]+", " ", masked)
+    return sum(1 for w in re.findall(r"[A-Za-z]{2,}", text) if not is_unit(w) and w.lower() not in _NOT_PROSE)
 
 
 def _auto_fallback(part: str, no_answer: str) -> Extraction:
@@ -258,7 +289,7 @@ def _auto_fallback(part: str, no_answer: str) -> Extraction:
     anchors = list(_ANCHOR.finditer(part))
     if anchors:
         rest = part[anchors[-1].end():]
-        answer = _phrase_answer(re.split(r"(?<=[^\d\s])\.(?=\s)|\n", rest + " ", maxsplit=1)[0])
+        answer = _phrase_answer(_ANCHORED_END.split(rest + " ", maxsplit=1)[0])
         if answer is None:
             answer = _expression_run(rest, last=False)
         if answer:
@@ -288,7 +319,7 @@ def _expression_run(text: str, *, last: bool) -> str | None:
     unit = re.match(r"\s*([A-Za-z]+)\b", text[spans[hi][1]:])
     if unit and is_unit(unit.group(1)):
         answer += " " + unit.group(1)
-    return answer
+    return _chain_value(answer)
 
 
 def extract_answer(response: str, extract: ExtractMode = "boxed") -> str | None:
