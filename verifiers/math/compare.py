@@ -36,6 +36,7 @@ def _choice_letters(s: str) -> list[str] | None:
 
 
 def is_choice_gold(g: str) -> bool:
+    """Whether a cleaned gold is one choice letter, ``B`` or ``(B)``."""
     return re.fullmatch(r"\(?\s*[A-J]\s*\)?", g) is not None
 
 
@@ -166,6 +167,8 @@ def _fast_surd(s: str) -> tuple[Fraction, int] | None:
 
 
 class Decision:
+    """What the fast path decided: passed, the reason, and details for the verdict."""
+
     __slots__ = ("passed", "reason", "details")
 
     def __init__(self, passed: bool, reason: str, details: dict[str, Any] | None = None) -> None:

@@ -101,6 +101,7 @@ def clean(s: str) -> str:
 
 
 def match_paren(s: str) -> int:
+    """Index just past the bracket group that opens ``s`` (any of ``([{``), or -1 if it never closes."""
     depth = 0
     for i, c in enumerate(s):
         if c in "([{":
@@ -151,6 +152,7 @@ def list_items(s: str) -> list[str]:
 
 
 def var_of(s: str) -> str | None:
+    """The variable of a one-variable assignment ``x = ...`` / ``a_1 = ...``, else None."""
     m = _VAR_EQ.match(s)
     if m is not None and "=" not in s[m.end() :]:
         return m.group(1).replace("{", "").replace("}", "")
@@ -158,6 +160,7 @@ def var_of(s: str) -> str | None:
 
 
 def strip_var(s: str) -> str:
+    """``x = 3`` -> ``3``; anything that is not a one-variable assignment is returned as it is."""
     m = _VAR_EQ.match(s)
     if m is not None and "=" not in s[m.end() :]:
         return s[m.end() :].strip()
@@ -169,6 +172,7 @@ TEXT_ANSWER = re.compile(r"^[A-Za-z][A-Za-z '\-]*[A-Za-z]$")
 
 
 def norm_text(s: str) -> str:
+    """A text answer for comparison: lower case, letters and digits only, no leading article."""
     s = s.lower()
     s = re.sub(r"[^a-z0-9 ]", " ", s)
     s = re.sub(r"^(?:the|a|an)\s+", "", s.strip())

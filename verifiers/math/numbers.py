@@ -82,6 +82,7 @@ class Num:
 
 
 def decimal_fraction(s: str) -> Fraction:
+    """The exact value of a decimal literal (``.5`` included)."""
     return Fraction(s if not s.startswith(".") else "0" + s)
 
 
@@ -189,6 +190,7 @@ def fast_number(s: str) -> Num | None:
 
 
 def num_equal(a: Num, b: Num) -> bool:
+    """Exact equality of two numbers: same base, units converted when both carry one of a dimension."""
     if (a.base or 10) != (b.base or 10):
         return False
     if a.unit and b.unit and a.unit[0] == b.unit[0] and not a.unit[0].startswith("other:"):

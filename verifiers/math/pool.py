@@ -221,6 +221,7 @@ _pool_lock = threading.Lock()
 
 
 def get_pool() -> _Pool:
+    """The process-wide worker pool (a fresh one in a forked child)."""
     global _pool
     with _pool_lock:
         if _pool is None or _pool.pid != os.getpid():
