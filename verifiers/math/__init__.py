@@ -279,6 +279,8 @@ def canonical_answer(answer: str) -> str | None:
     Numbers become reduced fractions (``0.5``, ``\\frac{1}{2}``, ``2/4`` -> ``"1/2"``), choice
     letters ``"choice:B"``, lists sorted; other expressions use sympy's canonical form computed
     in a bounded worker; if that fails, the cleaned string. None for an empty answer.
+    ``answer`` is already extracted (``extract_answer`` in any mode), so there is no ``extract``
+    option here: the key depends on the answer, not on where it was found.
     """
     if answer is None:
         return None
