@@ -1,11 +1,15 @@
 """Accuracy of the math verifier vs math-verify on the labelled table, per category.
 
-    python benchmarks/bench_math_accuracy.py [--show-disagreements]
+    python benchmarks/bench_math_accuracy.py [--table traces|extract] [--show-disagreements]
 
+``--table traces`` (default): tests/verifiers/math_cases.py, ours with ``extract="boxed"``;
 math-verify runs with TRL's ``accuracy_reward`` settings (its recommended reward use: gold parsed
 with the defaults, the response with ``LatexExtractionConfig(normalization_config=
 NormalizationConfig(units=True), boxed_match_priority=0, try_extract_without_anchor=False)``,
-``extraction_mode="first_match"``, then ``verify``). Each math-verify item runs in a forked child
+``extraction_mode="first_match"``, then ``verify``). ``--table extract``: the bare/auto table
+(tests/verifiers/math_extract_cases.py), ours with each case's ``extract`` mode; math-verify
+with its default ``parse`` of the response (LaTeX and plain-expression extraction, which is how
+it reads bare answers), the gold parsed as for the traces table. Each math-verify item runs in a forked child
 killed after 10 s, because its own SIGALRM timeout cannot stop big-integer arithmetic.
 """
 
@@ -25,12 +29,18 @@ sys.path.insert(0, str(ROOT))
 from verifiers.math import verify_math_batch  # noqa: E402
 
 
-def load_cases():
-    spec = importlib.util.spec_from_file_location("math_cases", ROOT / "tests" / "verifiers" / "math_cases.py")
+def load_cases(name: str, table: str) -> list:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "verifiers" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["math_cases"] = mod
+    sys.modules[name] = mod
     spec.loader.exec_module(mod)
-    return mod.CASES
+    return getattr(mod, table)
+
+
+def math_verify_default(response: str, gold: str) -> bool:
+    from math_verify import parse, verify
+
+    return bool(verify(parse(f"${gold}$") or parse(gold), parse(response)))
 
 
 def math_verify_reward(response: str, gold: str) -> bool:
@@ -54,17 +64,17 @@ def math_verify_reward(response: str, gold: str) -> bool:
     return bool(verify(gold_parsed, answer))
 
 
-def _child(conn, response, gold):
+def _child(conn, fn, response, gold):
     try:
-        conn.send(math_verify_reward(response, gold))
+        conn.send(fn(response, gold))
     except BaseException as e:  # noqa: BLE001
         conn.send(f"error: {type(e).__name__}")
 
 
-def math_verify_bounded(response: str, gold: str, timeout_s: float = 10.0) -> bool | str:
+def math_verify_bounded(fn, response: str, gold: str, timeout_s: float = 10.0) -> bool | str:
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_child, args=(child, response, gold))
+    p = ctx.Process(target=_child, args=(child, fn, response, gold))
     p.start()
     child.close()
     result: bool | str = "hang"
@@ -80,16 +90,27 @@ def math_verify_bounded(response: str, gold: str, timeout_s: float = 10.0) -> bo
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--table", choices=("traces", "extract"), default="traces")
     ap.add_argument("--show-disagreements", action="store_true")
     args = ap.parse_args()
     import math_verify  # noqa: F401 - import once before forking
 
-    cases = load_cases()
+    if args.table == "traces":
+        cases = load_cases("math_cases", "CASES")
+        modes, mv_fn = ["boxed"] * len(cases), math_verify_reward
+    else:
+        cases = load_cases("math_extract_cases", "EXTRACT_CASES")
+        modes, mv_fn = [c.extract for c in cases], math_verify_default
     t0 = time.perf_counter()
-    ours = verify_math_batch([(c.response, c.gold) for c in cases], timeout_s=5.0)
+    ours = [None] * len(cases)
+    for mode in dict.fromkeys(modes):
+        idx = [i for i, m in enumerate(modes) if m == mode]
+        verdicts = verify_math_batch([(cases[i].response, cases[i].gold) for i in idx], timeout_s=5.0, extract=mode)
+        for i, v in zip(idx, verdicts, strict=True):
+            ours[i] = v
     t_ours = time.perf_counter() - t0
     t0 = time.perf_counter()
-    theirs = [math_verify_bounded(c.response, c.gold) for c in cases]
+    theirs = [math_verify_bounded(mv_fn, c.response, c.gold) for c in cases]
     t_theirs = time.perf_counter() - t0
 
     stats = defaultdict(lambda: defaultdict(int))

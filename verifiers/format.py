@@ -28,9 +28,8 @@ Reason codes, checked in this order (the first that applies wins):
 
 from __future__ import annotations
 
-import re
-
-from verifiers.text import THINK_CLOSE, THINK_OPEN, match_brace
+from verifiers.math.extract import find_boxes
+from verifiers.text import THINK_CLOSE, THINK_OPEN
 from verifiers.verdict import Verdict
 
 TRUNCATED = "truncated"
@@ -51,22 +50,6 @@ REASONS = (
 
 # finish reasons that mean the engine cut the text off rather than the model ending it
 _TRUNCATING = frozenset({"length", "max_tokens"})
-_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
-
-
-def boxes(text: str) -> tuple[list[str], bool]:
-    r"""Return the contents of every ``\boxed{...}`` in ``text`` and whether one never closes."""
-    found: list[str] = []
-    pos = 0
-    while True:
-        m = _BOX.search(text, pos)
-        if m is None:
-            return found, False
-        end = match_brace(text, m.end() - 1)
-        if end < 0:
-            return found, True
-        found.append(text[m.end():end - 1])
-        pos = end
 
 
 def check_format(
@@ -127,8 +110,9 @@ def check_format(
 
 
 def _check_answer(reasoning: str | None, answer: str, require_box: bool, details: dict) -> Verdict:
-    answer_boxes, unclosed = boxes(answer)
-    if not answer_boxes and not unclosed and reasoning and _BOX.search(reasoning):
+    # the math verifier's box rule, so a box here is a box there (``\boxed 7`` included)
+    answer_boxes, unclosed = find_boxes(answer)
+    if not answer_boxes and not unclosed and reasoning and any(find_boxes(reasoning)):
         return Verdict.fail(ANSWER_ONLY_IN_THINK, extracted=answer, details=details)
     if not answer:
         return Verdict.fail(EMPTY_ANSWER, extracted=answer, details=details)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ def _shipped(folder: str, split: str) -> list[dict]:
     return [json.loads(line) for line in (ROOT / "data" / folder / f"{split}.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("folder", ["math", "arith"])
+@pytest.mark.parametrize("folder", ["math", "arith", "code"])
 def test_shipped_files_are_what_the_generator_writes(folder: str, tmp_path: Path, monkeypatch) -> None:
     generator = _module(f"make_{folder}", monkeypatch)
     generator.write_splits(tmp_path, generator.splits())
@@ -59,3 +60,52 @@ def test_arith_gold_answers_are_right(monkeypatch) -> None:
     assert {r["family"] for r in rows} == set(_module("make_arith", monkeypatch).FAMILIES)
     for r in rows:
         assert int(r["answer"]) == _recompute(r["problem"]), r
+
+
+def test_code_set_shape(monkeypatch) -> None:
+    generator = _module("make_code", monkeypatch)
+    splits = generator.splits()
+    rows = splits["train"] + splits["test"]
+    ids = [r["id"] for r in rows]
+    assert len(set(ids)) == len(ids) and not {r["id"] for r in splits["train"]} & {r["id"] for r in splits["test"]}
+    families = [r["family"] for r in rows]
+    assert families.count("stdio") >= 60 and families.count("call") >= 30
+    assert all(r["domain"] == "code" and len(r["tests"]) >= 3 for r in rows)
+    assert sum(r["level"] == "easy" for r in rows) > len(rows) / 2  # mostly within a 135M model's reach
+    references = generator.references()
+    assert set(references) == set(ids)
+    # the reference solutions stay in the script: no prompt or test carries one
+    shipped = (ROOT / "data" / "code" / "train.jsonl").read_text() + (ROOT / "data" / "code" / "test.jsonl").read_text()
+    assert not any(json.dumps(solution)[1:-1] in shipped for solution in references.values())
+
+
+needs_bwrap = pytest.mark.skipif(
+    shutil.which("bwrap") is None, reason="bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+)
+
+
+@pytest.mark.sandbox
+@needs_bwrap
+def test_code_references_pass_and_wrong_programs_fail_in_the_sandbox(monkeypatch) -> None:
+    from verifiers.code import verify_code_batch
+
+    references = _module("make_code", monkeypatch).references()
+    rows = _shipped("code", "train") + _shipped("code", "test")
+    verdicts = verify_code_batch([(references[r["id"]], r["tests"]) for r in rows], workers=2)
+    assert [(r["id"], v.reason) for r, v in zip(rows, verdicts) if not v.passed] == []
+
+    # every problem's tests tell a wrong program from its reference: a constant answer fails all
+    def wrong(row: dict) -> str:
+        if row["family"] == "call":
+            return f"def {row['tests'][0]['fn_name']}(*args, **kwargs):\n    return 'wrong'\n"
+        return "print('wrong')\n"
+
+    verdicts = verify_code_batch([(wrong(r), r["tests"]) for r in rows], workers=2)
+    assert [r["id"] for r, v in zip(rows, verdicts) if v.passed] == []
+    # and near misses fail too: off by one, 1 taken for a prime, a sort that forgets duplicates
+    near = {"stdio-sum_two": "a, b = map(int, input().split())\nprint(a + b + 1)\n",
+            "stdio-is_prime": "n = int(input())\nprint('yes' if all(n % d for d in range(2, n)) else 'no')\n",
+            "call-remove_duplicates": "def remove_duplicates(items):\n    return sorted(set(items))\n"}
+    by_id = {r["id"]: r for r in rows}
+    verdicts = verify_code_batch([(program, by_id[pid]["tests"]) for pid, program in near.items()], workers=2)
+    assert [v.reason for v in verdicts] == ["wrong_answer"] * 3

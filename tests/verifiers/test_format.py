@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from verifiers import VERIFIERS
-from verifiers.format import boxes, check_format
+from verifiers.format import check_format
 
 GOOD = "<think>\nWe add 2 and 3 to get 5.\n</think>\nThe answer is $\\boxed{5}$."
 
@@ -51,9 +51,17 @@ def test_extracted_is_the_final_part():
     assert v.details == {"n_think_open": 1, "n_think_close": 1}
 
 
-def test_boxes_handles_nesting_and_escaped_braces():
-    assert boxes(r"\boxed{\frac{1}{2}} and \boxed{\{1,2\}}") == ([r"\frac{1}{2}", r"\{1,2\}"], False)
-    assert boxes(r"\boxed{x") == ([], True)
+def test_format_and_math_read_the_same_boxes():
+    from verifiers.math import extract_answer
+
+    # one box rule for both verifiers: a brace-less box is an answer to each, an unclosed one to neither
+    for answer, math_answer in [("So $\\boxed 7$.", "7"), ("So $\\boxed{\\frac{1}{2}}$.", "\\frac{1}{2}"),
+                                ("So \\fbox{3}.", "3")]:
+        assert check_format("<think>\nwork\n</think>\n" + answer, require_box=True).passed
+        assert extract_answer(answer) == math_answer
+        assert check_format("<think>\n" + answer + "\n</think>\nSee above.").reason == "answer_only_in_think"
+    assert check_format("<think>\nwork\n</think>\nSo \\boxed{7.", require_box=True).reason == "unclosed_box"
+    assert extract_answer("So \\boxed{7.") is None
 
 
 def test_bad_model_output_never_raises():

@@ -14,13 +14,21 @@ from pathlib import Path
 import pytest
 
 from verifiers.math import canonical_answer, extract_answer, verify_math, verify_math_batch
+from verifiers.math.symbolic import slow_compare
 from verifiers.verdict import Verdict
 
-_spec = importlib.util.spec_from_file_location("math_cases", Path(__file__).with_name("math_cases.py"))
-math_cases = importlib.util.module_from_spec(_spec)
-sys.modules["math_cases"] = math_cases
-_spec.loader.exec_module(math_cases)
-CASES = math_cases.CASES
+
+
+def _load_cases(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # so a case pickles: pickle finds its class by module name
+    spec.loader.exec_module(module)
+    return module
+
+
+CASES = _load_cases("math_cases").CASES
+EXTRACT_CASES = _load_cases("math_extract_cases").EXTRACT_CASES
 
 
 def test_table_is_large_and_labelled():
@@ -41,6 +49,69 @@ def test_case(case):
         assert v.score == 0.0
         if isinstance(case.expected, str):
             assert v.reason == case.expected, f"{case.why}: {v}"
+
+
+# --- extraction modes (issue 14) -------------------------------------------------------------
+
+
+def test_extract_table_is_large_and_labelled():
+    assert len(EXTRACT_CASES) > 120
+    assert all(c.why for c in EXTRACT_CASES)
+    assert {c.extract for c in EXTRACT_CASES} == {"bare", "auto"}
+    assert len({c.category for c in EXTRACT_CASES}) >= 10
+
+
+@pytest.mark.parametrize("case", EXTRACT_CASES, ids=[f"{c.category}-{i}" for i, c in enumerate(EXTRACT_CASES)])
+def test_extract_case(case):
+    v = verify_math(case.response, case.gold, extract=case.extract)
+    if case.expected is True:
+        assert v.passed and v.reason == "ok", f"{case.why}: {v}"
+    else:
+        assert not v.passed, f"{case.why}: {v}"
+        if isinstance(case.expected, str):
+            assert v.reason == case.expected, f"{case.why}: {v}"
+
+
+def test_issue_14_answers_without_a_box():
+    pairs = [("-5", "-5"), ("The answer is 5.", "5"), ("\\frac{10}{9}", "10/9")]
+    assert [verify_math(r, g).reason for r, g in pairs] == ["no_answer"] * 3  # boxed stays the default
+    for mode in ("bare", "auto"):
+        assert all(verify_math(r, g, extract=mode).passed for r, g in pairs)
+        assert [v.passed for v in verify_math_batch(pairs, extract=mode, workers=1)] == [True] * 3
+
+
+def test_auto_agrees_with_boxed_wherever_boxed_finds_an_answer():
+    # auto only adds a fallback: on the whole boxed table it must give the same verdicts, except
+    # where the boxed rule found no answer at all
+    verdicts = verify_math_batch([(c.response, c.gold) for c in CASES], workers=2)
+    auto = verify_math_batch([(c.response, c.gold) for c in CASES], workers=2, extract="auto")
+    found = [(c, b, a) for c, b, a in zip(CASES, verdicts, auto, strict=True)
+             if b.reason not in ("no_answer", "no_final_answer_after_think")]
+    assert len(found) > 400
+    for c, b, a in found:
+        assert (a.passed, a.reason) == (b.passed, b.reason), f"{c.why}: {b} vs {a}"
+
+
+def test_extract_modes_of_extract_answer():
+    assert extract_answer("x = 3", "bare") == "x = 3"
+    assert extract_answer("The answer is $\\frac{3}{4}$.", "bare") == "$\\frac{3}{4}$."
+    assert extract_answer("So she sells 9 eggs for $18.", "auto") == "$18"
+    assert extract_answer("So she sells 9 eggs for $18.") is None
+    with pytest.raises(ValueError, match="extract"):
+        extract_answer("5", "loose")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="extract"):
+        verify_math("5", "5", extract="loose")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="extract"):
+        verify_math_batch([("5", "5")], extract="loose")  # type: ignore[arg-type]
+
+
+def test_registry_passes_extract_through():
+    from verifiers import VERIFIERS
+
+    row = {"completion": "The answer is 5.", "gold": "5"}
+    assert VERIFIERS["math"](row).reason == "no_answer"
+    assert VERIFIERS["math"](row, extract="bare").passed
+    assert [v.passed for v in VERIFIERS["math"].batch([row, row], extract="auto")] == [True, True]
 
 
 # --- interface ------------------------------------------------------------------------------
@@ -102,7 +173,8 @@ def test_verify_math_from_threads():
 
 
 def _hang_on_marker(pred, gold):
-    return ("_sleep", 60) if gold == "hang" else ("cmp", pred, gold)
+    # a worker task is any picklable (fn, *args): time.sleep stands in for a comparison that hangs
+    return (time.sleep, 60) if gold == "hang" else (slow_compare, pred, gold)
 
 
 def test_batch_timeout_kills_and_recovers(monkeypatch):
@@ -139,12 +211,12 @@ def test_single_call_timeout_from_worker_thread(monkeypatch):
 
 
 def test_worker_memory_is_capped():
-    import verifiers.math as vm
+    from verifiers.math.pool import run_in_worker
 
-    done, result = vm._run_in_worker(("_alloc", 4000), 30, 1024)
-    assert done and result[1] == "too_large"  # a 4 GB allocation fails under a 1 GiB cap
-    done, result = vm._run_in_worker(("_alloc", 20), 30, 1024)
-    assert done and result[2]["bytes"] == 20 * 1024 * 1024
+    status, (reason, error) = run_in_worker((bytearray, 4000 * 2**20), 30, 1024)
+    assert (status, reason, error) == ("failed", "too_large", "memory")  # 4 GB fails under a 1 GiB cap
+    status, buf = run_in_worker((bytearray, 20 * 2**20), 30, 1024)
+    assert status == "done" and len(buf) == 20 * 2**20
 
 
 def test_adversarial_inputs_are_quick():
