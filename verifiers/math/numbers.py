@@ -52,7 +52,7 @@ _SCI_TIMES = re.compile(
     rf"^([+-]?)\s*(?:({_NUM})\s*(?:\\times|\\cdot|\*|x)\s*)?10\s*\^\s*(?:\{{\s*([+-]?\s*\d{{1,4}})\s*\}}|([+-]?\d))$"
 )
 _FRAC_TEX = re.compile(rf"^([+-]?)\s*\\frac\{{\s*([+-]?)\s*({_NUM})\s*\}}\{{\s*([+-]?)\s*({_NUM})\s*\}}$")
-_MIXED_TEX = re.compile(rf"^([+-]?)\s*(\d+)\s*\\frac\{{\s*(\d+)\s*\}}\{{\s*(\d+)\s*\}}$")
+_MIXED_TEX = re.compile(r"^([+-]?)\s*(\d+)\s*\\frac\{\s*(\d+)\s*\}\{\s*(\d+)\s*\}$")
 _SLASH = re.compile(rf"^([+-]?)\s*\(?\s*([+-]?)\s*({_NUM})\s*\)?\s*/\s*\(?\s*([+-]?)\s*({_NUM})\s*\)?$")
 _MIXED_SLASH = re.compile(r"^([+-]?)\s*(\d+)\s+(\d+)\s*/\s*(\d+)$")
 _REPEAT = re.compile(
