@@ -47,6 +47,11 @@ def print_summary(s: dict) -> None:
     for name, rate in s["pass_rate"].items():
         reasons = ", ".join(f"{k} {v}" for k, v in s["verdict_reasons"][name].items())
         print(f"verifier {name:<9}pass rate {rate:.1%}   ({reasons})" if rate is not None else f"verifier {name}: -")
+        by_domain = s.get("pass_rate_by_domain", {}).get(name, {})
+        if len(by_domain) > 1 or s.get("not_applicable", {}).get(name):
+            domains = ", ".join(f"{d} {r:.1%}" for d, r in by_domain.items())
+            skipped = s.get("not_applicable", {}).get(name, 0)
+            print(f"{'':18}by domain: {domains}" + (f"; not applicable to {skipped} traces" if skipped else ""))
     print(f"kept rows         {s['kept']} from {s['problems_with_kept']} problems; rejected {s['rejected']}")
     print(f"SFT set           {s['sft_dir']}/")
     print(f"rejects           {s['rejected_dir']}/")
@@ -75,6 +80,7 @@ def _score(args: argparse.Namespace) -> int:
         gold_field=args.gold_field,
         workers=args.workers,
         timeout_s=args.timeout,
+        extract=args.extract,
     )
     print(json.dumps(counts, indent=2))
     return 0
@@ -177,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gold-field", default="gold")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per item")
+    p.add_argument("--extract", choices=["boxed", "bare", "auto"], default="boxed",
+                   help="math: where the answer is (boxed: a \\boxed{} or Final Answer line; bare: the whole response; auto: either)")
     p.set_defaults(func=_score)
 
     p = sub.add_parser("train", help="fine-tune the recipe's student on its exported SFT set (TRL SFTTrainer)")

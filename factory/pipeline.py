@@ -19,6 +19,7 @@ One run at a time holds a run folder (a lock); a second ``factory run`` on it is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
@@ -31,7 +32,7 @@ import yaml
 from factory.backends import BACKENDS
 from factory.executors import EXECUTORS, step_stats
 from factory.plan import build_plan
-from factory.recipe import MOVED_KEYS, Recipe, RecipeError
+from factory.recipe import MOVED_KEYS, Recipe, RecipeError, verifier_config
 from factory.shards import RunDir, write_json
 from factory.stages.base import StageStats
 
@@ -118,6 +119,11 @@ def _data_settings(recipe: dict[str, Any]) -> dict[str, Any]:
         if key in (recipe.get(section) or {}):
             recipe[section] = dict(recipe[section])
             recipe.setdefault(new, recipe[section].pop(key))
+    if isinstance(recipe.get("verify"), dict):  # options as configs, defaults filled in (older folders kept only what was set)
+        try:
+            recipe["verify"] = {name: dataclasses.asdict(verifier_config(name, o)) for name, o in recipe["verify"].items()}
+        except RecipeError:
+            pass  # a verifier or option this version does not know: the comparison reports the section
     generate = dict(recipe.get("generate") or {})
     backend = BACKENDS.get(generate.get("backend", "vllm"))
     if backend is not None:
@@ -149,6 +155,10 @@ def summarize(recipe: Recipe, run: RunDir) -> dict[str, Any]:
         "generate_seconds": round(gen.seconds, 2),
         "tokens_per_second": round(tokens / gen.seconds, 1) if gen.seconds else None,
         "pass_rate": {name: round(v.rows_out / v.rows_in, 4) if v.rows_in else None for name, v in verifiers.items()},
+        "pass_rate_by_domain": {
+            name: {d: round(p.rows_out / p.rows_in, 4) for d, p in sorted(v.parts.items()) if p.rows_in} for name, v in verifiers.items()
+        },
+        "not_applicable": {name: v.counters.get("not_applicable", 0) for name, v in verifiers.items()},
         "verdict_reasons": {
             name: dict(sorted({"ok": v.rows_out, **v.dropped}.items())) if v.rows_in else {} for name, v in verifiers.items()
         },

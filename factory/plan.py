@@ -126,7 +126,7 @@ def build_plan(recipe: Recipe) -> Plan:
         traces = "labelled"
     plan.add("verify", [TraceVerifier(recipe.verify)], traces, "verified", sections=("verify",))
     export = recipe.export
-    selector = TraceSelector(recipe.select, recipe.required_verifiers, keep_system=export.system_prompt, keep_few_shot=export.few_shot)
+    selector = TraceSelector(recipe.select, list(recipe.verify), keep_system=export.system_prompt, keep_few_shot=export.few_shot)
     # max_length renders the rows as the export will: then export's chat settings are select's too
     select_sections = ("select", "export") if recipe.select.max_length is not None else ("select",)
     plan.add("select", [selector], "verified", "selected", sections=select_sections)

@@ -138,7 +138,9 @@ class LengthConfig:
 
 @dataclass(frozen=True)
 class SelectConfig:
-    require: list[str] | None = None  # verifiers a kept trace must pass; default: all of verify
+    # verifiers a kept trace must pass: a list, or per domain {math: [math, format], code: [code], "*": [...]};
+    # default: every verifier that applies to the trace, one of which must judge the answer (math, code)
+    require: Any = None
     k: int | None = None  # keep at most k traces per problem
     strategy: Literal["first", "shortest", "random", "diverse", "all"] = "first"
     seed: int = 0
@@ -186,7 +188,7 @@ class EvalConfig:
     n: int = 4  # samples per problem
     k: list[int] = field(default_factory=list)  # pass@k / maj@k for these k; default: [1, n]
     correct: list[str] = field(default_factory=lambda: ["math"])  # verifiers a correct sample passes
-    verify: dict[str, dict[str, Any]] | None = None  # default: the recipe's verify section
+    verify: dict[str, Any] | None = None  # default: the recipe's verify section
     sampling: dict[str, Any] = field(default_factory=dict)  # overrides generate.sampling for evaluation
     difficulty_field: str = "level"  # problem field or metadata key for the per-difficulty table
     output_dir: str | None = None  # default: <run_dir>/eval
@@ -202,7 +204,7 @@ class Recipe:
     problem_dedup: DedupConfig | None = None  # read: drop duplicate problems
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     vote: MajorityVoteConfig | None = None  # before verify: a pseudo-gold for problems without one
-    verify: dict[str, dict[str, Any]] = field(default_factory=dict)  # verifier name -> options
+    verify: dict[str, Any] = field(default_factory=dict)  # verifier name -> its options (a verifiers.configs class)
     select: SelectConfig = field(default_factory=SelectConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     train: TrainConfig | None = None  # `factory train` / `factory loop`
@@ -212,10 +214,6 @@ class Recipe:
     @property
     def output_dir(self) -> Path:
         return Path(self.run_dir or Path("runs") / self.name)
-
-    @property
-    def required_verifiers(self) -> list[str]:
-        return list(self.select.require if self.select.require is not None else self.verify)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -276,20 +274,13 @@ def _migrate(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
 def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
     recipe = _build(Recipe, _migrate(raw, origin), "")
     from factory.backends import BACKENDS
-    from verifiers import VERIFIERS
 
     if recipe.generate.backend not in BACKENDS:
         raise RecipeError(f"generate.backend: {recipe.generate.backend!r} is not one of {', '.join(BACKENDS)}")
     BACKENDS[recipe.generate.backend].check_config(recipe.generate)
 
-    for name, options in recipe.verify.items():
-        if name not in VERIFIERS:
-            raise RecipeError(f"verify.{name}: unknown verifier (known: {', '.join(VERIFIERS)})")
-        if not isinstance(options, dict):
-            raise RecipeError(f"verify.{name}: options must be a mapping, got {options!r}")
-    for name in recipe.required_verifiers:
-        if name not in recipe.verify:
-            raise RecipeError(f"select.require: {name!r} is not configured under verify")
+    recipe = dataclasses.replace(recipe, verify={name: verifier_config(name, o, "verify") for name, o in recipe.verify.items()})
+    _check_require(recipe.select.require, recipe.verify)
     if recipe.generate.n < 1:
         raise RecipeError("generate.n: must be at least 1")
     if recipe.source.shard_size < 1:
@@ -297,11 +288,35 @@ def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
     if recipe.train is not None and recipe.train.max_length < 1:
         raise RecipeError("train.max_length: must be at least 1")
     if recipe.eval is not None:
-        _check_eval(recipe.eval, recipe.verify)
+        recipe = dataclasses.replace(recipe, eval=_check_eval(recipe.eval, recipe.verify))
     return recipe
 
 
-def _check_eval(ev: EvalConfig, verify: dict[str, dict[str, Any]]) -> None:
+def verifier_config(name: str, options: Any, where: str = "verify") -> Any:
+    """A verifier's options as its frozen config (:mod:`verifiers.configs`), every key checked."""
+    from verifiers import VERIFIERS, VerifierConfig
+
+    if name not in VERIFIERS:
+        raise RecipeError(f"{where}.{name}: unknown verifier (known: {', '.join(VERIFIERS)})")
+    if isinstance(options, VerifierConfig):
+        return options
+    if options is not None and not isinstance(options, Mapping):
+        raise RecipeError(f"{where}.{name}: options must be a mapping, got {options!r}")
+    return _build(VERIFIERS[name].config, options or {}, f"{where}.{name}")
+
+
+def _check_require(require: Any, verify: Mapping[str, Any]) -> None:
+    lists = require.items() if isinstance(require, Mapping) else [(None, require)] if require is not None else []
+    for domain, names in lists:
+        where = "select.require" + (f".{domain}" if domain is not None else "")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise RecipeError(f"{where}: expected a list of verifier names (or a mapping of domain to lists), got {names!r}")
+        for name in names:
+            if name not in verify:
+                raise RecipeError(f"{where}: {name!r} is not configured under verify")
+
+
+def _check_eval(ev: EvalConfig, verify: dict[str, Any]) -> EvalConfig:
     from verifiers import VERIFIERS
 
     if ev.n < 1:
@@ -309,6 +324,8 @@ def _check_eval(ev: EvalConfig, verify: dict[str, dict[str, Any]]) -> None:
     for k in ev.k:
         if not 1 <= k <= ev.n:
             raise RecipeError(f"eval.k: {k} is outside 1..eval.n ({ev.n})")
+    if ev.verify is not None:
+        ev = dataclasses.replace(ev, verify={name: verifier_config(name, o, "eval.verify") for name, o in ev.verify.items()})
     configured = verify if ev.verify is None else ev.verify
     for name in configured:
         if name not in VERIFIERS:
@@ -316,6 +333,7 @@ def _check_eval(ev: EvalConfig, verify: dict[str, dict[str, Any]]) -> None:
     for name in ev.correct:
         if name not in configured:
             raise RecipeError(f"eval.correct: {name!r} is not configured under eval.verify (or verify)")
+    return ev
 
 
 def _build(tp: Any, value: Any, path: str) -> Any:

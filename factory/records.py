@@ -123,8 +123,12 @@ TRACE_SCHEMA = pa.schema(
 )
 
 
-def verdict_columns(name: str, verdict: Verdict) -> dict[str, Any]:
-    """The flat columns one verifier adds to a trace row (``math_passed``, ``math_reason``...)."""
+def verdict_columns(name: str, verdict: Verdict | None) -> dict[str, Any]:
+    """The flat columns one verifier adds to a trace row (``math_passed``, ``math_reason``...);
+    ``None``: the verifier does not apply to this trace (reason ``not_applicable``, no verdict)."""
+    if verdict is None:
+        return {f"{name}_passed": None, f"{name}_reason": "not_applicable", f"{name}_score": None,
+                f"{name}_extracted": None, f"{name}_details": None}
     return {
         f"{name}_passed": verdict.passed,
         f"{name}_reason": verdict.reason,

@@ -265,9 +265,13 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
         rows = []
         for name in recipe.get("verify", {}):
             v = ver.get("parts", {}).get(name, {"rows_in": 0, "rows_out": 0, "dropped": {}})
-            reasons = {"ok": v["rows_out"], **v["dropped"]} if v["rows_in"] else {}
-            rows.append([name, _pct(v["rows_out"], v["rows_in"]), ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1]))])
-        parts.append(_table(["verifier", "pass rate", "reasons"], rows) + "\n")
+            for domain, d in [("all", v), *sorted(v.get("parts", {}).items())]:
+                reasons = {"ok": d["rows_out"], **d["dropped"]} if d["rows_in"] else {}
+                rows.append([name, domain, d["rows_in"], _pct(d["rows_out"], d["rows_in"]),
+                             ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1]))])
+        parts.append("Each verifier judges the traces it applies to (its `domains`, and its inputs: a gold answer "
+                     "for math, tests for code); the others are `not_applicable`.\n")
+        parts.append(_table(["verifier", "domain", "traces judged", "pass rate", "reasons"], rows) + "\n")
 
     parts.append("## Pass-rate distribution\n")
     hist, _ = np.histogram(data.pass_rates, bins=PASS_RATE_BINS)
@@ -321,6 +325,8 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
 
 def _required(recipe: dict[str, Any]) -> list[str]:
     req = recipe.get("select", {}).get("require")
+    if isinstance(req, dict):
+        return sorted({name for names in req.values() for name in names})
     return list(req if req is not None else recipe.get("verify", {}))
 
 

@@ -25,6 +25,7 @@ def score_file(
     gold_field: str = "gold",
     workers: int | None = None,
     timeout_s: float = 5.0,
+    extract: str = "boxed",
 ) -> dict[str, Any]:
     """Score every row of ``input_path`` and write the scored rows to ``output_path``.
 
@@ -56,7 +57,8 @@ def score_file(
         from verifiers.math import verify_math_batch
 
         verdicts = verify_math_batch(
-            ((row[response_field], str(row[gold_field])) for row in rows), timeout_s=timeout_s, workers=workers
+            ((row[response_field], str(row[gold_field])) for row in rows), timeout_s=timeout_s, workers=workers,
+            extract=extract,  # type: ignore[arg-type]  # checked by the verifier
         )
     else:
         fn = VERIFIERS[verifier]

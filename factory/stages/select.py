@@ -2,7 +2,8 @@
 
 The select stage (:class:`TraceSelector`) sends a problem's traces through, in order:
 
-1. :class:`PassRateFilter`: a trace passes when every required verifier passed; the problem's
+1. :class:`PassRateFilter`: a trace passes when every required verifier passed (``select.require``,
+   per domain if need be; by default the verifiers that apply to it); the problem's
    pass rate (passed / traces) is written on every trace; passing traces of a problem outside
    ``[min_pass_rate, max_pass_rate]`` are rejected (``pass_rate_above_max`` / ``_below_min``).
 2. :class:`LengthFilter`: the trace's SFT row, as exported and rendered with the *student's*
@@ -40,6 +41,9 @@ OVER_K = "over_k"
 TOO_LONG = "too_long"
 PASS_RATE_ABOVE_MAX = "pass_rate_above_max"
 PASS_RATE_BELOW_MIN = "pass_rate_below_min"
+NO_ANSWER_VERIFIER = "no_answer_verifier"  # no verifier that judges the answer applies to the trace
+NO_REQUIREMENT_FOR_DOMAIN = "no_requirement_for_domain"  # select.require names no list for its domain
+NOT_APPLICABLE = "not_applicable"
 # reasons set by policies that run after trace dedup: such a trace was added to the dedup index
 AFTER_DEDUP = frozenset({OVER_K})
 
@@ -47,12 +51,25 @@ AFTER_DEDUP = frozenset({OVER_K})
 
 
 class PassRateFilter:
-    """Verdicts and the pass-rate band (see the module docstring)."""
+    """Verdicts and the pass-rate band (see the module docstring).
+
+    ``verifiers`` are the recipe's; ``require`` (``select.require``) says which a trace must pass:
+    a list (each must pass; one that does not apply to the trace fails it, ``math:not_applicable``),
+    a mapping from domain to such a list (``"*"`` for the others; a domain with no entry is
+    ``no_requirement_for_domain``), or None: every verifier that applies to the trace, and at least
+    one of them must judge the answer (math, code) when the recipe has one (``no_answer_verifier``).
+    """
 
     name: ClassVar[str] = "pass_rate"
 
-    def __init__(self, required: list[str], min_rate: float = 0.0, max_rate: float = 1.0) -> None:
-        self.required, self.min_rate, self.max_rate = required, min_rate, max_rate
+    def __init__(
+        self, verifiers: list[str], min_rate: float = 0.0, max_rate: float = 1.0,
+        require: list[str] | dict[str, list[str]] | None = None,
+    ) -> None:
+        from verifiers import VERIFIERS
+
+        self.verifiers, self.min_rate, self.max_rate, self.require = verifiers, min_rate, max_rate, require
+        self.answer_judges = [n for n in verifiers if VERIFIERS[n].judges_answer]
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
         for traces in by_problem(rows):
@@ -76,7 +93,16 @@ class PassRateFilter:
             yield from traces
 
     def _failure(self, row: dict[str, Any]) -> str | None:
-        for name in self.required:
+        require = self.require
+        if isinstance(require, dict):
+            require = require.get(row.get("domain"), require.get("*"))
+            if require is None:
+                return NO_REQUIREMENT_FOR_DOMAIN
+        elif require is None:
+            require = [n for n in self.verifiers if row[f"{n}_reason"] != NOT_APPLICABLE]
+            if self.answer_judges and not any(n in require for n in self.answer_judges):
+                return NO_ANSWER_VERIFIER
+        for name in require:
             if not row[f"{name}_passed"]:
                 return f"{name}:{row[f'{name}_reason']}"
         return None
@@ -234,14 +260,14 @@ class TraceSelector:
     def __init__(
         self,
         config: SelectConfig,
-        required: list[str],
+        verifiers: list[str],
         *,
         keep_system: bool = True,
         keep_few_shot: bool = False,
     ) -> None:
+        """``verifiers``: the recipe's (``config.require`` says which a trace must pass)."""
         self.config = config
-        self.required = required
-        self.policies: list[Any] = [PassRateFilter(required, config.min_pass_rate, config.max_pass_rate)]
+        self.policies: list[Any] = [PassRateFilter(verifiers, config.min_pass_rate, config.max_pass_rate, config.require)]
         if config.max_length is not None:
             self.policies.append(LengthFilter(config.max_length, keep_system, keep_few_shot))
         self.dedup: TraceDeduplicator | None = None

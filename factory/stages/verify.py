@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from factory.records import merge_schemas, verdict_columns, verdict_schema
 from factory.stages.base import StageStats, batched
-from verifiers import VERIFIERS, Verdict
+from verifiers import VERIFIERS, Verdict, VerifierConfig
 
 log = logging.getLogger(__name__)
 
 
+NOT_APPLICABLE = "not_applicable"
+
+
 class TraceVerifier:
     """The verify stage. Rows are scored in chunks so verifiers with a batch form (math, code)
-    spread the work over the machine's cores. A bad *problem* (no gold for math, malformed tests)
-    raises, naming the trace; bad *model output* only ever fails a verdict."""
+    spread the work over the machine's cores. A bad *problem* (malformed tests) raises, naming
+    the trace; bad *model output* only ever fails a verdict.
+
+    A verifier judges the traces it applies to (:meth:`verifiers.Verifier.applies`: its
+    ``domains``, and its inputs: math where there is a gold answer, code where there are tests);
+    the others get ``<name>_reason = "not_applicable"`` and ``<name>_passed`` null. Per verifier
+    (``stats.parts[name]``): traces judged, passed, why the others failed, and the same per domain
+    (``stats.parts[name].parts[domain]``).
+    """
 
     name: ClassVar[str] = "verify"
 
-    def __init__(self, verify: dict[str, dict[str, Any]], chunk_size: int = 256) -> None:
-        unknown = set(verify) - set(VERIFIERS)
-        if unknown:
-            raise ValueError(f"verify: unknown verifier(s) {sorted(unknown)} (known: {', '.join(VERIFIERS)})")
-        self.verify = verify
+    def __init__(self, verify: Mapping[str, VerifierConfig | Mapping[str, Any]], chunk_size: int = 256) -> None:
+        from factory.recipe import verifier_config
+
+        self.verify = {name: verifier_config(name, options, "verify") for name, options in verify.items()}
         self.chunk_size = chunk_size
 
     def schema(self, input: pa.Schema | None) -> pa.Schema:
@@ -36,36 +45,37 @@ class TraceVerifier:
         for chunk in batched(rows, self.chunk_size):
             stats.rows_in += len(chunk)
             out = [dict(row) for row in chunk]
-            for name, options in self.verify.items():
-                part = stats.part(name)  # rows_in judged, rows_out passed, dropped: why the others failed
-                for row, verdict in zip(out, self._check(name, chunk, options), strict=True):
+            for name, config in self.verify.items():
+                verifier, part = VERIFIERS[name], stats.part(name)
+                judged = [row for row in out if verifier.applies(row, config)]
+                for row in out:
+                    row.update(verdict_columns(name, None))
+                part.counters[NOT_APPLICABLE] += len(out) - len(judged)
+                for row, verdict in zip(judged, self._check(name, judged, config), strict=True):
                     row.update(verdict_columns(name, verdict))
-                    part.rows_in += 1
-                    if verdict.passed:
-                        part.rows_out += 1
-                    else:
-                        part.dropped[verdict.reason] += 1
+                    for counts in (part, part.part(row.get("domain") or "none")):
+                        counts.rows_in += 1
+                        if verdict.passed:
+                            counts.rows_out += 1
+                        else:
+                            counts.dropped[verdict.reason] += 1
             stats.rows_out += len(out)
             yield from out
 
-    def _check(self, name: str, chunk: list[dict[str, Any]], options: dict[str, Any]) -> list[Verdict]:
+    def _check(self, name: str, chunk: list[dict[str, Any]], config: VerifierConfig) -> list[Verdict]:
         verifier = VERIFIERS[name]
         if verifier.batch is not None and len(chunk) > 1:
             try:
-                return verifier.batch(chunk, **options)
+                return verifier.batch(chunk, config)
             except Exception:  # find the row at fault, one by one: its error names it
                 log.warning("batch %s verifier failed on a chunk; retrying row by row", name, exc_info=True)
-        return [self._one(name, row, options) for row in chunk]
+        return [self._one(name, row, config) for row in chunk]
 
-    def _one(self, name: str, row: dict[str, Any], options: dict[str, Any]) -> Verdict:
+    def _one(self, name: str, row: dict[str, Any], config: VerifierConfig) -> Verdict:
         try:
-            return VERIFIERS[name](row, **options)
+            return VERIFIERS[name].one(row, config)
         except ValueError as e:
             raise ValueError(f"verify.{name}: trace {row.get('trace_id')!r}: {e}") from e
-        except TypeError as e:
-            if "keyword argument" in str(e):  # a misspelt option in the recipe, not a verifier bug
-                raise ValueError(f"verify.{name}: {e}") from e
-            return self._crashed(name, row, e)
         except ImportError:
             raise  # a broken install must stop the run, not reject every trace
         except Exception as e:

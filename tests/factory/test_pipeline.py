@@ -162,9 +162,21 @@ def test_verification_overlaps_generation(tmp_path):
 
 def test_a_failure_downstream_stops_the_run_and_keeps_what_was_generated(tmp_path):
     recipe = recipe_for(tmp_path)
+    recipe = dataclasses.replace(recipe, verify={**recipe.verify, "code": {}})
     src = tmp_path / "p.jsonl"
-    with src.open("a") as f:  # a problem with no gold answer: the math verifier refuses it, naming the trace
-        f.write(json.dumps({"id": "zz", "problem": "What is x?", "answer": ""}) + "\n")
-    with pytest.raises(ValueError, match=r"verify\.math: trace 'zz/0'.*no gold answer"):
+    with src.open("a") as f:  # a problem whose tests are malformed: the code verifier refuses it, naming the trace
+        f.write(json.dumps({"id": "zz", "problem": "Print x.", "answer": "", "tests": [{"nope": 1}]}) + "\n")
+    with pytest.raises(ValueError, match=r"verify\.code: trace 'zz/0'"):
         pipeline.run_recipe(recipe, progress=False)
     assert len(list((tmp_path / "run/_markers/generate").glob("shard-*.json"))) == 4  # every shard generated, kept
+
+
+def test_a_folder_recorded_with_only_the_options_set_resumes(tmp_path):
+    """recipe.json from before verifier configs held {"math": {}}; the same recipe still resumes."""
+    recipe = recipe_for(tmp_path)
+    pipeline.run_recipe(recipe, progress=False)
+    path = tmp_path / "run/recipe.json"
+    recorded = json.loads(path.read_text())
+    recorded["verify"] = {"math": {}, "format": {}}
+    path.write_text(json.dumps(recorded))
+    assert pipeline.run_recipe(recipe, progress=False)["redone"] == []

@@ -14,7 +14,7 @@ def test_demo_recipe_parses_into_frozen_dataclasses():
     assert recipe.generate.prefill == "<think>\n"
     assert recipe.generate.few_shot[0].assistant.startswith("<think>")
     assert recipe.generate.sampling["max_tokens"] == 192  # passed through unchanged
-    assert recipe.required_verifiers == ["math", "format"]
+    assert recipe.select.require == ["math", "format"]
     with pytest.raises(AttributeError):
         recipe.generate.n = 3  # frozen
 

@@ -38,3 +38,18 @@ def test_score_file_bad_rows_name_file_and_row(tmp_path):
     with pytest.raises(ValueError, match=r"bad\.jsonl:row 1: not valid JSON"):
         score_file(src, tmp_path / "out.jsonl")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_score_file_reads_bare_answers_with_extract(tmp_path):
+    from factory.cli import main
+
+    src = tmp_path / "bare.jsonl"
+    rows = [{"response": "-5", "gold": "-5"}, {"response": "The answer is 5.", "gold": "5"},
+            {"response": "\\frac{10}{9}", "gold": "10/9"}, {"response": "7", "gold": "8"}]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main(["score", str(src), "--out", str(tmp_path / "boxed.jsonl"), "--workers", "1"]) == 0
+    boxed = [json.loads(line)["reason"] for line in (tmp_path / "boxed.jsonl").read_text().splitlines()]
+    assert boxed == ["no_answer"] * 4  # traces need a box or a Final Answer line
+    assert main(["score", str(src), "--out", str(tmp_path / "bare.jsonl"), "--workers", "1", "--extract", "bare"]) == 0
+    bare = [json.loads(line)["reason"] for line in (tmp_path / "bare.jsonl").read_text().splitlines()]
+    assert bare == ["ok", "ok", "ok", "wrong_answer"]

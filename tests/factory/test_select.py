@@ -217,3 +217,40 @@ def test_pipeline_default_recipe_still_selects(tmp_path):
     assert len(kept) == summary["kept"] > 0
     assert kept.pass_rate.between(0.1, 0.7).all()
     assert set(sel[(sel.pass_rate > 0.7) & sel.math_passed & sel.format_passed].reject_reason) <= {"pass_rate_above_max"}
+
+
+def test_default_requirement_is_the_verifiers_that_apply_and_one_must_judge_the_answer():
+    na = {"math_passed": None, "math_reason": "not_applicable"}
+
+    def rows():
+        return [trace("m", 0, format_passed=True, format_reason="ok", code_passed=None, code_reason="not_applicable"),
+                trace("c", 0, **na, format_passed=True, format_reason="ok", code_passed=True, code_reason="ok", domain="code"),
+                trace("s", 0, **na, format_passed=True, format_reason="ok", code_passed=None, code_reason="not_applicable",
+                      domain="stem")]
+
+    out, stats = run(PassRateFilter(["math", "code", "format"]), rows())
+    assert [r["keep"] for r in out] == [True, True, False]
+    assert out[2]["reject_reason"] == "no_answer_verifier"  # format alone does not make a stem trace right
+    out, _ = run(PassRateFilter(["format"]), rows())  # a format-only recipe judges format only
+    assert all(r["keep"] for r in out)
+
+
+def test_require_per_domain():
+    rows = [trace("m", 0, format_passed=False, format_reason="unclosed_think"),
+            trace("c", 0, math_passed=None, math_reason="not_applicable", format_passed=False,
+                  format_reason="unclosed_think", domain="code"),
+            trace("x", 0, domain="other", format_passed=True, format_reason="ok")]
+    out, _ = run(PassRateFilter(["math", "format"], require={"math": ["math"], "code": ["format"]}), rows)
+    assert [(r["keep"], r["reject_reason"]) for r in out] == [
+        (True, None), (False, "format:unclosed_think"), (False, "no_requirement_for_domain")]
+    code = trace("c", 0, math_passed=None, math_reason="not_applicable", format_passed=True, format_reason="ok", domain="code")
+    out, _ = run(PassRateFilter(["math", "format"], require=["math", "format"]), [code])
+    assert out[0]["reject_reason"] == "math:not_applicable"  # a listed verifier must pass, applicable or not
+
+
+def test_require_is_checked_at_load():
+    base = {"name": "t", "source": {"path": "x.jsonl"}, "verify": {"math": {}}}
+    with pytest.raises(RecipeError, match=r"select\.require\.code: 'code' is not configured under verify"):
+        parse_recipe({**base, "select": {"require": {"math": ["math"], "code": ["code"]}}})
+    with pytest.raises(RecipeError, match=r"select\.require: expected a list of verifier names"):
+        parse_recipe({**base, "select": {"require": "math"}})

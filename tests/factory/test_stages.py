@@ -28,9 +28,33 @@ def test_verify_stage_adds_columns_and_counts_reasons():
 
 
 def test_verify_stage_names_the_trace_of_a_bad_problem():
-    rows = [trace(0, "\\boxed{4}"), trace(1, "\\boxed{4}", gold=None)]
-    with pytest.raises(ValueError, match=r"verify\.math: trace 'p/1'.*no gold answer"):
-        list(TraceVerifier({"math": {}}).run(rows, StageStats()))
+    rows = [trace(0, "```python\nprint(4)\n```"), {**trace(1, "```python\nprint(4)\n```"), "tests": '[{"nope": 1}]'}]
+    with pytest.raises(ValueError, match=r"verify\.code: trace 'p/1'.*needs 'output'"):
+        list(TraceVerifier({"code": {}}).run(rows, StageStats()))
+
+
+def test_a_verifier_judges_only_the_traces_it_applies_to():
+    rows = [
+        {**trace(0, "<think>\nok\n</think>\n\\boxed{4}"), "domain": "math"},
+        {**trace(1, "<think>\nok\n</think>\n\\boxed{4}", gold=None), "domain": "code", "tests": '[{"input": "", "output": "4"}]'},
+        {**trace(2, "<think>\nok\n</think>\n\\boxed{4}"), "domain": "stem"},
+    ]
+    stats = StageStats()
+    out = list(TraceVerifier({"math": {"domains": ["math"]}, "format": {}}).run(rows, stats))
+    assert [r["math_reason"] for r in out] == ["ok", "not_applicable", "not_applicable"]  # no gold; not a math domain
+    assert [r["math_passed"] for r in out] == [True, None, None] and all(r["format_passed"] for r in out)
+    math = stats.parts["math"]
+    assert (math.rows_in, math.rows_out, math.counters["not_applicable"]) == (1, 1, 2)
+    assert {d: p.rows_in for d, p in stats.parts["format"].parts.items()} == {"math": 1, "code": 1, "stem": 1}
+
+
+def test_unknown_verifier_options_name_their_key_path():
+    from factory.recipe import RecipeError
+
+    with pytest.raises(RecipeError, match=r"verify\.math\.timeuot_s: unknown key \(known: domains, timeout_s"):
+        TraceVerifier({"math": {"timeuot_s": 3}})
+    with pytest.raises(RecipeError, match=r"verify\.math\.extract: 'loose' is not one of boxed, bare, auto"):
+        TraceVerifier({"math": {"extract": "loose"}})
 
 
 def test_sft_row_drops_few_shot_turns_and_keeps_the_think_block():
@@ -52,17 +76,12 @@ def test_sft_row_drops_few_shot_turns_and_keeps_the_think_block():
         "1+1?", chat[2]["content"], "2+2?"]
 
 
-def test_verify_stage_misspelt_option_is_a_config_error():
-    with pytest.raises(ValueError, match=r"verify\.format: .*require_thinking"):
-        list(TraceVerifier({"format": {"require_thinking": True}}).run([trace(0, "x")], StageStats()))
-
-
 def test_verify_stage_stops_on_a_broken_install(monkeypatch):
     import verifiers
 
-    def broken(row, **options):
+    def broken(row, config):
         raise ImportError("cannot import name 'match_brace'")
 
-    monkeypatch.setitem(verifiers.VERIFIERS, "format", verifiers.Verifier(broken))
+    monkeypatch.setitem(verifiers.VERIFIERS, "format", verifiers.Verifier(broken, verifiers.FormatConfig))
     with pytest.raises(ImportError):
         list(TraceVerifier({"format": {}}).run([trace(0, "x")], StageStats()))

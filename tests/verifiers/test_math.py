@@ -106,11 +106,12 @@ def test_extract_modes_of_extract_answer():
 
 def test_registry_passes_extract_through():
     from verifiers import VERIFIERS
+    from verifiers.configs import MathConfig
 
     row = {"completion": "The answer is 5.", "gold": "5"}
     assert VERIFIERS["math"](row).reason == "no_answer"
     assert VERIFIERS["math"](row, extract="bare").passed
-    assert [v.passed for v in VERIFIERS["math"].batch([row, row], extract="auto")] == [True, True]
+    assert [v.passed for v in VERIFIERS["math"].batch([row, row], MathConfig(extract="auto"))] == [True, True]
 
 
 # --- interface ------------------------------------------------------------------------------
