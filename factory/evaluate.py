@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from factory.recipe import EvalConfig, GenerateConfig, Recipe, SourceConfig
+from factory.recipe import EvalConfig, GenerateConfig, Recipe, SourceConfig, verifier_config
 from factory.shards import write_json
 
 log = logging.getLogger(__name__)
@@ -274,7 +274,7 @@ def evaluate(
         "n": config.n,
         "k": ks,
         "correct": list(config.correct),
-        "verify": verify,
+        "verify": {name: dataclasses.asdict(verifier_config(name, o)) for name, o in verify.items()},
         "difficulty_field": config.difficulty_field,
         "generate": {**dataclasses.asdict(gen_config), "model": model_path},
     }

@@ -10,6 +10,7 @@ import pytest
 
 from factory.evaluate import compute_metrics, evaluate, guess_fields, majority_correct, markdown_report, pass_at_k
 from factory.recipe import EvalConfig, GenerateConfig, SourceConfig
+from verifiers.configs import MathConfig
 
 
 @pytest.mark.parametrize(
@@ -190,7 +191,7 @@ def test_eval_command_maps_its_arguments(tmp_path: Path, capsys, monkeypatch) ->
     assert call["config"].n == 2 and call["config"].k == [1, 2]
     assert call["config"].problems.fields == {"prompt": "question", "gold": "answer"}
     assert call["config"].sampling == {"temperature": 0.6, "max_tokens": 9}
-    assert call["generate"].prefill == "<think>\n" and call["verify"] == {"math": {}}
+    assert call["generate"].prefill == "<think>\n" and call["verify"] == {"math": MathConfig()}
     assert Path(call["output_dir"]) == tmp_path / "run" / "eval" / "m"
     assert "pass@1 42" in capsys.readouterr().out
     # Without a recipe: default verifiers; explicit --field mapping wins over guessing.
