@@ -43,6 +43,14 @@ hostile program in ``tests/verifiers/test_warm_sandbox.py``):
   exits instead, and the pool starts a fresh one.
 - **Honest results**: expected outputs never enter the sandbox; the host judges.
 
+What a program sees differently from the cold path: it is not PID 1 (its parent, PID 1, is the
+zygote), so signals it sends itself end it as they would outside any sandbox (``abort()``,
+``SIGTERM``); the modules of :data:`PRELOAD` are already in ``sys.modules``; ``/code`` always
+holds both links (``solution.py`` dangles for a stdin/stdout program). It leaves through
+CPython's own exit sequence but then ``os._exit`` rather than a full interpreter finalization,
+so ``__del__`` methods still pending at exit do not run and files it did not close are not
+flushed (stdout and stderr are).
+
 What is *not* isolated beyond the cold sandbox's list (see :mod:`verifiers.sandbox`): the tests a
 zygote serves one after another share its uid and its namespaces, so a kernel object this
 module does not know to clean up could carry information from one test to the next. (Only the
@@ -106,10 +114,12 @@ _FD_MAIN = 3  # the child's fds: 0-2 stdio, then the /code files, then the resul
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     """``n`` bytes from ``fd``; EOFError if it closes first, TimeoutError past ``deadline``."""
     chunks, left = [], n
+    poller = select.poll()  # not select(): the host's fds may be numbered above 1024
+    poller.register(fd, select.POLLIN)
     while left:
         if deadline is not None:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0 or not poller.poll(math.ceil(remaining * 1000)):
                 raise TimeoutError("no answer from the zygote")
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
@@ -257,7 +267,7 @@ def _zygote_run(source: str, main_globals: dict) -> None:
         exec(compile(source, "/code/main.py", "exec"), main_globals)
     except SystemExit as stop:
         code = stop.code
-        if code is None or (isinstance(code, int) and not isinstance(code, bool) and -2**31 <= code < 2**31):
+        if code is None or (isinstance(code, int) and -2**31 <= code < 2**31):
             status = (code or 0) & 0xFF
         else:
             try:
@@ -333,7 +343,7 @@ def zygote_source() -> str:
     functions = "\n\n".join(textwrap.dedent(inspect.getsource(fn)) for fn in _ZYGOTE_FUNCTIONS)
     return (
         "from __future__ import annotations\n"
-        "import atexit, ctypes, fcntl, gc, json, os, resource, select, signal, sys, time\n"
+        "import atexit, ctypes, fcntl, gc, json, math, os, resource, select, signal, sys, time\n"
         f"{functions}\n"
         "_source, _globals = _zygote_main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(',') if sys.argv[3] else [])\n"
         "_zygote_run(_source, _globals)\n"
@@ -345,6 +355,22 @@ def zygote_source() -> str:
 
 
 _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zygote-spawner")
+_POOLS: weakref.WeakSet[WarmSandbox] = weakref.WeakSet()
+
+
+def _forget_zygotes_after_fork() -> None:
+    """In a forked copy of the host: its parent's zygotes (and their pipes) stay the parent's."""
+    global _SPAWNER
+    _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zygote-spawner")
+    for pool in list(_POOLS):
+        pool._lock = threading.Lock()
+        for zygotes in pool._idle.values():
+            for zygote in zygotes:
+                zygote._close_fds()
+        pool._idle.clear()
+
+
+os.register_at_fork(after_in_child=_forget_zygotes_after_fork)
 
 
 class _ZygoteLost(RuntimeError):
@@ -432,6 +458,7 @@ class WarmSandbox:
         self._idle: dict[int, list[_Zygote]] = {}
         self._lock = threading.Lock()
         weakref.finalize(self, WarmSandbox._kill_all, self._idle)
+        _POOLS.add(self)
 
     @property
     def available(self) -> bool:

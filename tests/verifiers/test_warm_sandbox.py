@@ -352,3 +352,15 @@ def test_verify_code_runs_python_warm_by_default(warm):
     assert not verify_code(program, tests, warm=False).passed
     call = [{"fn_name": "f", "args": [], "expected": "warm"}]
     assert verify_code("import os\ndef f():\n    return 'warm' if os.getpid() != 1 else 'cold'\n", call).passed
+
+
+def test_a_forked_host_starts_its_own_zygotes(warm):
+    run(warm, "print(1)")
+    zygote = zygote_of(warm)
+    pid = os.fork()
+    if pid == 0:  # the child must not share its parent's zygote (their pipes would interleave)
+        ok = not warm._idle and run(warm, "print(int(input()) + 1)", stdin="41").stdout == b"42\n"
+        warm.close()
+        os._exit(0 if ok else 1)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    assert run(warm, "print('parent')").stdout == b"parent\n" and zygote_of(warm) is zygote
