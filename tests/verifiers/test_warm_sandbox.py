@@ -248,6 +248,20 @@ def test_program_cannot_kill_or_inspect_the_zygote(warm):
     assert zygote_of(warm) is zygote and zygote.proc.poll() is None  # the same zygote, alive
 
 
+def test_own_session_process_group_and_only_its_own_fds(warm):
+    result = run(warm, """
+        import os
+        me = os.getpid()
+        print(os.getsid(0) == me, os.getpgrp() == me, sorted(int(fd) for fd in os.listdir("/proc/self/fd"))[:4])
+        print(os.readlink("/proc/self/fd/3"))
+    """)
+    first, second = result.stdout.decode().splitlines()
+    assert first == "True True [0, 1, 2, 3]", result.stderr  # stdio and the program: no channel to the host
+    assert second.startswith("/memfd:main.py")
+    fds = run(warm, "import os\nprint(len(os.listdir('/proc/self/fd')))\n").stdout
+    assert fds == b"5\n"  # 0-3 and the one listdir opened
+
+
 @pytest.mark.parametrize("target", ["bwrap", "zygote"])
 def test_a_killed_zygote_is_replaced(warm, target):
     run(warm, "print(1)")
