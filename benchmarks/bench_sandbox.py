@@ -145,8 +145,8 @@ def main() -> None:
     print(f"{'pool':<6} {'exec/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
     for name in pools:
         lat = latencies[name]
-        print(f"{name:<6} {n / walls[name]:8.1f} {percentile(lat, 0.5) * 1000:8.1f} {percentile(lat, 0.99) * 1000:8.1f} "
-              f"{walls['bare'] / walls[name]:7.2f}x")
+        p50, p99 = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
+        print(f"{name:<6} {n / walls[name]:8.1f} {p50:8.1f} {p99:8.1f} {walls['bare'] / walls[name]:7.2f}x")
     print("goals: cold >= 0.6x, warm >= 2x bare")
 
 

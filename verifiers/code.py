@@ -490,7 +490,8 @@ def _compile(program: _Program, opts: _Options) -> _Program | Verdict:
     if run.ok and run.result:
         return _Program(program.language, program.source, run.result)
     if run.status == "sandbox_error":
-        return Verdict.fail("sandbox_error", extracted=program.source, details={"error": run.stderr.decode(errors="replace")[-2000:]})
+        error = run.stderr.decode(errors="replace")[-2000:]
+        return Verdict.fail("sandbox_error", extracted=program.source, details={"error": error})
     messages = run.stderr.decode("utf-8", errors="replace").splitlines()
     errors = [i for i, line in enumerate(messages) if "error" in line]
     first = messages[max(0, errors[0] - 2):errors[0] + 8] if errors else messages[-10:]
@@ -724,6 +725,7 @@ def verify_code_batch(
 
 
 __all__ = [
-    "COMPILE_CPP", "CPP_FLAGS", "HARNESS", "TOOLCHAINS", "check_exact", "extract_program", "check_tokens", "extract_code", "float_checker", "normalize_tests",
-    "parse_checker", "values_equal", "verify_code", "verify_code_batch", "verify_code_response",
+    "COMPILE_CPP", "CPP_FLAGS", "HARNESS", "TOOLCHAINS", "check_exact", "check_tokens", "extract_code",
+    "extract_program", "float_checker", "normalize_tests", "parse_checker", "values_equal", "verify_code",
+    "verify_code_batch", "verify_code_response",
 ]

@@ -245,7 +245,7 @@ class Sandbox:
         """
         self.check()
         if self._prlimit is None:
-            raise SandboxUnavailable("running compiled programs needs util-linux `prlimit` (apt-get install util-linux)")
+            raise SandboxUnavailable("compiled programs need util-linux `prlimit` (apt-get install util-linux)")
         return self._run(binary, stdin, limits, args, {}, False, binary=True)
 
     def check(self) -> None:

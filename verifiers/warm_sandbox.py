@@ -64,15 +64,21 @@ sent to it notices the closed pipe and runs on a fresh zygote instead.
 
 from __future__ import annotations
 
+# atexit, ctypes, gc, resource, sys: used by the zygote's functions (run inside the sandbox)
+import atexit
+import ctypes
 import fcntl
+import gc
 import inspect
 import json
 import logging
 import math
 import os
+import resource
 import select
 import signal
 import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -345,7 +351,8 @@ def zygote_source() -> str:
         "from __future__ import annotations\n"
         "import atexit, ctypes, fcntl, gc, json, math, os, resource, select, signal, sys, time\n"
         f"{functions}\n"
-        "_source, _globals = _zygote_main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].split(',') if sys.argv[3] else [])\n"
+        "_preload = sys.argv[3].split(',') if sys.argv[3] else []\n"
+        "_source, _globals = _zygote_main(int(sys.argv[1]), int(sys.argv[2]), _preload)\n"
         "_zygote_run(_source, _globals)\n"
     )
 

@@ -337,7 +337,8 @@ EXITS = {
     "atexit_os_exit": "import atexit, os\natexit.register(lambda: os._exit(5))\nprint(1)",
     "atexit_raises": "import atexit\natexit.register(lambda: 1 / 0)\nprint(1)",
     "stdout_closed": "import sys\nsys.stdout.close()",
-    "thread_outlives_main": "import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.2), print('t'))).start()",
+    "thread_outlives_main": "import threading, time\n"
+                            "threading.Thread(target=lambda: (time.sleep(0.2), print('t'))).start()",
     "syntax_error": "def f(:\n",
 }
 
