@@ -1,4 +1,4 @@
-"""Code verifier: run a model-written Python or C++ program against tests in the sandbox.
+"""Code verifier: run a model-written Python, C++ or C program against tests in the sandbox.
 
 Public API::
 
@@ -6,14 +6,14 @@ Public API::
 
 Toolchains: the fence tag of the extracted block picks one (```` ```python ```` and its aliases
 -> Python, the default for a bare program; ```` ```cpp ````, ```` ```c++ ````, ```` ```cc ````
--> C++). Python runs in the warm sandbox (:mod:`verifiers.warm_sandbox`: a forked child of an
-already isolated interpreter per test) wherever it can, else a fresh bubblewrap sandbox per test
-(:mod:`verifiers.sandbox`). C++ is compiled once per program inside a fresh sandbox with
-``g++ -O2 -std=c++17 -pipe`` (what Codeforces-style judges use; the binary links libstdc++
-dynamically from the sandbox's read-only ``/usr``) under its own, larger limits, then the binary
-runs for every test in a fresh sandbox; a program that does not compile fails ``compile_error``
-with the compiler's first error lines in ``details["error"]``. C++ runs stdin/stdout tests only:
-call-based tests fail it with ``unsupported_test``.
+-> C++; ```` ```c ```` -> C). Python runs in the warm sandbox (:mod:`verifiers.warm_sandbox`: a
+forked child of an already isolated interpreter per test) wherever it can, else a fresh
+bubblewrap sandbox per test (:mod:`verifiers.sandbox`). C++ and C are compiled once per program
+inside a fresh sandbox (``g++ -O2 -std=c++17 -pipe``, ``gcc -O2 -std=c11 -pipe ... -lm``: see
+:data:`TOOLCHAINS`) under their own, larger limits, then the binary runs for every test in a fresh
+sandbox; a program that does not compile (or whose compile exceeds those limits) fails
+``compile_error`` with the compiler's first error lines in ``details["error"]``. Compiled
+programs run stdin/stdout tests only: call-based tests fail them with ``unsupported_test``.
 
 Tests come in two shapes, freely mixed in one list:
 
@@ -75,10 +75,17 @@ PASSED = "passed"
 LANGUAGE_ALIASES = {
     "python": {"python", "py", "python3", "py3", "python 3"},
     "cpp": {"cpp", "c++", "cxx", "cc"},
+    "c": {"c"},
     "javascript": {"javascript", "js", "node"},
 }
-# Languages the verifier runs, and whether each is compiled first.
-TOOLCHAINS = {"python": False, "cpp": True}
+# Languages the verifier runs: None (interpreted, Python) or the source file and the compiler's
+# command, run inside the sandbox. -O2 and C++17 / C11: what Codeforces-style judges use; the
+# binary links libstdc++/libc dynamically from the sandbox's read-only /usr; -pipe: no temp files.
+TOOLCHAINS: dict[str, tuple[str, tuple[str, ...]] | None] = {
+    "python": None,
+    "cpp": ("main.cpp", ("g++", "-O2", "-std=c++17", "-pipe", "-o", "/work/main", "/code/main.cpp")),
+    "c": ("main.c", ("gcc", "-O2", "-std=c11", "-pipe", "-o", "/work/main", "/code/main.c", "-lm")),
+}
 
 # ----------------------------------------------------------------------------------------------
 # extraction
@@ -384,15 +391,12 @@ def _text(value: Any) -> str:
 # running
 
 
-# Compiles /code/main.cpp inside the (cold) sandbox: the compiler's messages are this script's
-# stderr, the binary comes back through the result channel. -O2 and C++17: what Codeforces-style
-# judges use; the binary links libstdc++ dynamically from the sandbox's read-only /usr.
-CPP_FLAGS = ("-O2", "-std=c++17", "-pipe")
-COMPILE_CPP = r"""
+# Runs the compiler's command (its argv after the result fd) inside the (cold) sandbox: the
+# compiler's messages are this script's stderr, the binary comes back through the result channel.
+COMPILE = r"""
 import os, subprocess, sys
 fd = int(sys.argv[1].split("=", 1)[1])
-done = subprocess.run(["g++", *sys.argv[2:], "-o", "/work/main", "/code/main.cpp"], stdin=subprocess.DEVNULL)
-if done.returncode != 0:
+if subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL).returncode != 0:
     sys.exit(1)
 with open("/work/main", "rb") as fh:
     data = fh.read()
@@ -485,8 +489,9 @@ def _syntax_error(program: str) -> str | None:
 
 def _compile(program: _Program, opts: _Options) -> _Program | Verdict:
     """The compiled program, or the failing verdict (``compile_error`` with the first errors)."""
-    run = _sandbox(opts.sandbox_key).run(COMPILE_CPP, limits=opts.compile_limits, args=CPP_FLAGS,
-                                        files={"main.cpp": program.source}, result_channel=True)
+    source_name, command = TOOLCHAINS[program.language]
+    run = _sandbox(opts.sandbox_key).run(COMPILE, limits=opts.compile_limits, args=command,
+                                        files={source_name: program.source}, result_channel=True)
     if run.ok and run.result:
         return _Program(program.language, program.source, run.result)
     if run.status == "sandbox_error":
@@ -585,8 +590,8 @@ def verify_code(
 ) -> Verdict:
     """Run ``program`` on every test in the sandbox; see the module docstring.
 
-    ``language`` picks the toolchain: ``python`` (default) or ``cpp`` (also ``c++``, ``cc``,
-    ``cxx``), compiled once (``g++ -O2 -std=c++17``) inside the sandbox. Limits apply per test
+    ``language`` picks the toolchain: ``python`` (default), ``cpp`` (also ``c++``, ``cc``,
+    ``cxx``) or ``c``, compiled once inside the sandbox (:data:`TOOLCHAINS`). Limits apply per test
     execution: ``time_limit_s`` CPU seconds of the program's process tree (what it is judged
     on), ``wall_limit_s`` wall clock (default ``3 * time_limit_s + 1``: stops sleepers without
     failing correct programs on a busy machine), ``memory_mb`` address space, ``max_procs``
@@ -630,7 +635,7 @@ def verify_code_response(
 ) -> Verdict:
     """The verify stage's adapter: extract the program from a model response, then verify it.
 
-    ``language="auto"`` (default) takes the last Python or C++ block and lets its fence tag pick
+    ``language="auto"`` (default) takes the last Python, C++ or C block and lets its fence tag pick
     the toolchain; a language name takes only blocks of that language. No code block ->
     ``Verdict.fail("no_code")``; missing or malformed ``tests`` is a bad problem -> ``ValueError``.
     Other options as for :func:`verify_code`.
@@ -669,7 +674,7 @@ def verify_code_batch(
     :func:`verify_code_response`). A program given as such is Python unless its item or
     ``language`` names another toolchain. ``workers`` defaults to the number of cores this
     process may use: each thread drives one sandbox (a warm zygote or a cold bubblewrap) whose
-    program runs on a core of its own. C++ programs given call-based tests fail with
+    program runs on a core of its own. Compiled (C++, C) programs given call-based tests fail with
     ``unsupported_test`` (only stdin/stdout tests run compiled programs). Options as for
     :func:`verify_code`. Verdicts come back in item order.
     """
@@ -702,9 +707,9 @@ def verify_code_batch(
             verdicts[i] = Verdict.fail(NO_CODE)
         elif lang == "python" and (error := _syntax_error(program)) is not None:
             verdicts[i] = Verdict.fail(SYNTAX_ERROR, extracted=program, details={"error": error})
-        elif lang == "cpp" and any(test.fn_name is not None for test in parsed):
+        elif TOOLCHAINS[lang] and any(test.fn_name is not None for test in parsed):
             verdicts[i] = Verdict.fail(UNSUPPORTED_TEST, extracted=program, details={
-                "error": "call-based tests (fn_name) need a Python program; C++ runs stdin/stdout tests only"})
+                "error": f"call-based tests (fn_name) need a Python program; {lang} runs stdin/stdout tests only"})
         else:
             pending.append((i, _Program(lang, program), parsed))
     workers = workers if workers is not None else _cores()
@@ -725,7 +730,7 @@ def verify_code_batch(
 
 
 __all__ = [
-    "COMPILE_CPP", "CPP_FLAGS", "HARNESS", "TOOLCHAINS", "check_exact", "check_tokens", "extract_code",
+    "COMPILE", "HARNESS", "TOOLCHAINS", "check_exact", "check_tokens", "extract_code",
     "extract_program", "float_checker", "normalize_tests", "parse_checker", "values_equal", "verify_code",
     "verify_code_batch", "verify_code_response",
 ]

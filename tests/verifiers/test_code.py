@@ -345,6 +345,7 @@ def test_fence_tag_picks_the_toolchain():
         assert extract_program(f"</think>```{tag}\nint main(){{}}\n```") == ("cpp", "int main(){}\n")
     assert extract_program("</think>```cpp\nint main(){}\n```\n```python\nprint(1)\n```") == ("python", "print(1)\n")
     assert extract_program("</think>```cpp\nint main(){}\n```", "python") is None
+    assert extract_program("</think>```c\nint main(){}\n```") == ("c", "int main(){}\n")
     assert extract_program("</think>```js\nx()\n```") is None  # no toolchain for it
     with pytest.raises(ValueError, match="language"):
         verify_code("print(1)", ADD, language="cobol")
@@ -352,7 +353,7 @@ def test_fence_tag_picks_the_toolchain():
 
 @sandboxed
 @needs_gxx
-def test_cpp_programs_compile_once_and_run_per_test():
+def test_compiled_programs_compile_once_and_run_per_test():
     items = [
         {"completion": f"</think>```cpp\n{CPP_ADD}```", "tests": ADD},
         {"completion": "</think>```c++\n#include <iostream>\nint main() { int a, b; std::cin >> a >> b;"
@@ -361,15 +362,21 @@ def test_cpp_programs_compile_once_and_run_per_test():
         {"program": "int main() { volatile long x = 0; while (true) x++; }\n", "language": "cpp",
          "tests": ADD[:1]},
         {"completion": f"</think>```cpp\n{CPP_ADD}```", "tests": [{"fn_name": "f", "args": [], "expected": 1}]},
+        {"completion": "</think>```c\n#include <math.h>\n#include <stdio.h>\nint main(void) { double a, b;"
+                       " scanf(\"%lf %lf\", &a, &b); printf(\"%.0f\\n\", sqrt((a + b) * (a + b))); }\n```",
+         "tests": ADD},
+        {"program": "int main(void) { return undeclared; }\n", "language": "c", "tests": ADD},
     ]
     start = time.monotonic()
-    good, wrong, broken, spin, call = verify_code_batch(items, workers=2, time_limit_s=0.5)
+    good, wrong, broken, spin, call, c_good, c_broken = verify_code_batch(items, workers=2, time_limit_s=0.5)
     assert good.passed and good.score == 1.0, good.details
     assert good.details["tests"][0]["cpu_s"] < 0.1  # no interpreter start-up counted
     assert wrong.reason == "wrong_answer" and wrong.score == 0.0
     assert broken.reason == "compile_error" and "error: expected primary-expression" in broken.details["error"]
     assert spin.reason == "timeout" and spin.details["tests"][0]["time_s"] <= 3.0
     assert call.reason == "unsupported_test" and "stdin/stdout" in call.details["error"]
+    assert c_good.passed, c_good.details  # C, with libm
+    assert c_broken.reason == "compile_error" and "undeclared" in c_broken.details["error"]
     assert time.monotonic() - start < 60
 
 

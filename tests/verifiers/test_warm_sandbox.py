@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from verifiers import VERIFIERS
 from verifiers.code import verify_code
 from verifiers.sandbox import Limits, Sandbox
 from verifiers.warm_sandbox import WarmSandbox
@@ -367,6 +368,8 @@ def test_verify_code_runs_python_warm_by_default(warm):
     assert not verify_code(program, tests, warm=False).passed
     call = [{"fn_name": "f", "args": [], "expected": "warm"}]
     assert verify_code("import os\ndef f():\n    return 'warm' if os.getpid() != 1 else 'cold'\n", call).passed
+    row = {"completion": f"</think>```python\n{program}```", "tests": tests}
+    assert VERIFIERS["code"](row).passed and VERIFIERS["code"].batch([row, row])[0].passed
 
 
 def test_a_forked_host_starts_its_own_zygotes(warm):
