@@ -12,7 +12,9 @@ interpreter, the same concurrency and the same wall-clock limit, one execution p
   execution, judging included.
 
 It prints executions/s, p50/p99 latency per execution and the ratios to bare (goals: cold >=
-0.6x, warm >= 2x). The pools agree on how many programs pass, or it fails.
+0.6x, warm >= 2x), and how many programs each pool passed against how many are correct: on a
+machine busy enough to push a correct program past the limits the counts differ (it fails if
+any pool misses more than 1%).
 
     python benchmarks/bench_sandbox.py                # 500 programs, concurrency = usable cores
     python benchmarks/bench_sandbox.py -n 200 -c 4 --rounds 3
@@ -56,16 +58,18 @@ TIME_LIMIT_S = 0.25  # CPU seconds; generous for these programs
 WALL_LIMIT_S = 0.5  # what a spinner costs each pool
 
 
-def make_programs(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
+def make_programs(n: int, seed: int = 0) -> tuple[list[tuple[str, str, str]], int]:
+    """``(program, stdin, expected)`` triples and how many of them are correct."""
     rng = random.Random(seed)
-    out = []
+    out, correct = [], 0
     for i in range(n):
         good, bad, gen = TEMPLATES[i % len(TEMPLATES)]
         stdin, expected = gen(rng.randrange(2, 1000))
         roll = rng.random()
         program = SPIN if i % 250 == 249 else good if roll < 0.6 else bad if roll < 0.86 else CRASH
+        correct += program == good
         out.append((program, stdin, expected))
-    return out
+    return out, correct
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -118,7 +122,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="alternate the three pools this many times")
     args = parser.parse_args()
 
-    programs = make_programs(args.programs)
+    programs, correct = make_programs(args.programs)
     pools = {
         "bare": lambda progs: run_bare(progs, args.concurrency, args.python),
         "cold": lambda progs: run_verifier(progs, args.concurrency, args.python, warm=False),
@@ -129,24 +133,26 @@ def main() -> None:
 
     walls = dict.fromkeys(pools, 0.0)
     latencies: dict[str, list[float]] = {name: [] for name in pools}
+    passes = dict.fromkeys(pools, 0)
     load = os.getloadavg()[0]
     for _ in range(args.rounds):
-        passes = {}
         for name, pool in pools.items():
-            wall, lat, passes[name] = pool(programs)
+            wall, lat, passed = pool(programs)
             walls[name] += wall
             latencies[name] += lat
-        assert len(set(passes.values())) == 1, f"pools disagree on passes: {passes}"
+            passes[name] += passed
+    n, expected = len(programs) * args.rounds, correct * args.rounds
+    assert all(expected - 0.01 * n <= p <= expected for p in passes.values()), f"passes {passes}, {expected} correct"
 
-    n = len(programs) * args.rounds
-    print(f"{len(programs)} programs x {args.rounds} round(s) ({passes['bare']} correct, "
+    print(f"{len(programs)} programs x {args.rounds} round(s) ({correct} correct, "
           f"{sum(p == SPIN for p, _, _ in programs)} spinning), concurrency {args.concurrency}, python {args.python}, "
           f"{os.cpu_count()} CPUs, load average {load:.2f} before / {os.getloadavg()[0]:.2f} after")
-    print(f"{'pool':<6} {'exec/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8}")
+    print(f"{'pool':<6} {'exec/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'passed':>7}")
     for name in pools:
         lat = latencies[name]
         p50, p99 = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
-        print(f"{name:<6} {n / walls[name]:8.1f} {p50:8.1f} {p99:8.1f} {walls['bare'] / walls[name]:7.2f}x")
+        print(f"{name:<6} {n / walls[name]:8.1f} {p50:8.1f} {p99:8.1f} {walls['bare'] / walls[name]:7.2f}x "
+              f"{passes[name]:>7}")
     print("goals: cold >= 0.6x, warm >= 2x bare")
 
 
