@@ -12,9 +12,9 @@ interpreter, the same concurrency and the same wall-clock limit, one execution p
   execution, judging included.
 
 It prints executions/s, p50/p99 latency per execution and the ratios to bare (goals: cold >=
-0.6x, warm >= 2x), and how many programs each pool passed against how many are correct: on a
-machine busy enough to push a correct program past the limits the counts differ (it fails if
-any pool misses more than 1%).
+0.6x, warm >= 2x), and how many programs each pool passed against how many are correct (found by
+running each program in-process first): a machine busy enough to push a correct program past the
+wall clock makes a pool pass fewer, and it says so; a pool that passes more fails the run.
 
     python benchmarks/bench_sandbox.py                # 500 programs, concurrency = usable cores
     python benchmarks/bench_sandbox.py -n 200 -c 4 --rounds 3
@@ -23,6 +23,8 @@ any pool misses more than 1%).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import random
 import subprocess
@@ -58,18 +60,32 @@ TIME_LIMIT_S = 0.25  # CPU seconds; generous for these programs
 WALL_LIMIT_S = 0.5  # what a spinner costs each pool
 
 
-def make_programs(n: int, seed: int = 0) -> tuple[list[tuple[str, str, str]], int]:
-    """``(program, stdin, expected)`` triples and how many of them are correct."""
+def make_programs(n: int, seed: int = 0) -> list[tuple[str, str, str]]:
     rng = random.Random(seed)
-    out, correct = [], 0
+    out = []
     for i in range(n):
         good, bad, gen = TEMPLATES[i % len(TEMPLATES)]
         stdin, expected = gen(rng.randrange(2, 1000))
         roll = rng.random()
-        program = SPIN if i % 250 == 249 else good if roll < 0.6 else bad if roll < 0.86 else CRASH
-        correct += program == good
-        out.append((program, stdin, expected))
-    return out, correct
+        out.append((SPIN if i % 250 == 249 else good if roll < 0.6 else bad if roll < 0.86 else CRASH, stdin, expected))
+    return out
+
+
+def passes_in_process(program: str, stdin: str, expected: str) -> bool:
+    """Whether one of our own (trusted) programs is correct: some wrong ones are right by chance."""
+    if program == SPIN:
+        return False
+    out = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out):
+            saved, sys.stdin = sys.stdin, io.StringIO(stdin)
+            try:
+                exec(program, {"__name__": "__main__"})
+            finally:
+                sys.stdin = saved
+    except Exception:
+        return False
+    return out.getvalue().split() == expected.split()
 
 
 def percentile(xs: list[float], q: float) -> float:
@@ -122,7 +138,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="alternate the three pools this many times")
     args = parser.parse_args()
 
-    programs, correct = make_programs(args.programs)
+    programs = make_programs(args.programs)
+    correct = sum(passes_in_process(*program) for program in programs)
     pools = {
         "bare": lambda progs: run_bare(progs, args.concurrency, args.python),
         "cold": lambda progs: run_verifier(progs, args.concurrency, args.python, warm=False),
@@ -142,7 +159,7 @@ def main() -> None:
             latencies[name] += lat
             passes[name] += passed
     n, expected = len(programs) * args.rounds, correct * args.rounds
-    assert all(expected - 0.01 * n <= p <= expected for p in passes.values()), f"passes {passes}, {expected} correct"
+    assert all(p <= expected for p in passes.values()), f"a pool passed a wrong program: {passes}, {expected} correct"
 
     print(f"{len(programs)} programs x {args.rounds} round(s) ({correct} correct, "
           f"{sum(p == SPIN for p, _, _ in programs)} spinning), concurrency {args.concurrency}, python {args.python}, "
@@ -154,6 +171,9 @@ def main() -> None:
         print(f"{name:<6} {n / walls[name]:8.1f} {p50:8.1f} {p99:8.1f} {walls['bare'] / walls[name]:7.2f}x "
               f"{passes[name]:>7}")
     print("goals: cold >= 0.6x, warm >= 2x bare")
+    short = {name: expected - p for name, p in passes.items() if p < expected}
+    if short:
+        print(f"correct programs failed (pushed past the {WALL_LIMIT_S} s wall clock by a busy machine?): {short}")
 
 
 if __name__ == "__main__":
