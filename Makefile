@@ -34,6 +34,9 @@ sandbox:
 	@command -v bwrap >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then apt-get install -y bubblewrap || (apt-get update && apt-get install -y bubblewrap); \
 	  else echo "bubblewrap is missing: sudo apt-get install bubblewrap (sandbox tests will be skipped)"; fi; }
+	@command -v g++ >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then apt-get install -y g++ || (apt-get update && apt-get install -y g++); \
+	  else echo "g++ is missing: sudo apt-get install g++ (C++ sandbox tests will be skipped)"; fi; }
 
 bench: install
 	$(BIN)/python benchmarks/bench_pipeline.py

@@ -1,8 +1,19 @@
-"""Code verifier: run a model-written Python program against tests in the sandbox.
+"""Code verifier: run a model-written Python, C++ or C program against tests in the sandbox.
 
 Public API::
 
     from verifiers.code import extract_code, verify_code, verify_code_response, verify_code_batch
+
+Toolchains: the fence tag of the extracted block picks one (```` ```python ```` and its aliases
+-> Python, the default for a bare program; ```` ```cpp ````, ```` ```c++ ````, ```` ```cc ````
+-> C++; ```` ```c ```` -> C). Python runs in the warm sandbox (:mod:`verifiers.warm_sandbox`: a
+forked child of an already isolated interpreter per test) wherever it can, else a fresh
+bubblewrap sandbox per test (:mod:`verifiers.sandbox`). C++ and C are compiled once per program
+inside a fresh sandbox (``g++ -O2 -std=c++17 -pipe``, ``gcc -O2 -std=c11 -pipe ... -lm``: see
+:data:`TOOLCHAINS`) under their own, larger limits, then the binary runs for every test in a fresh
+sandbox; a program that does not compile (or whose compile exceeds those limits) fails
+``compile_error`` with the compiler's first error lines in ``details["error"]``. Compiled
+programs run stdin/stdout tests only: call-based tests fail them with ``unsupported_test``.
 
 Tests come in two shapes, freely mixed in one list:
 
@@ -23,13 +34,15 @@ call-based tests, numbers compare by value (``2 == 2.0``; with ``float:<tol>`` w
 booleans only equal booleans, strings, lists and objects exactly.
 
 A test passes only when the checker accepts the output **and** the program exited with status 0
-without an uncaught exception, within ``time_limit_s`` of CPU time (measured outside the
-sandbox; a wall clock of ``3 * time_limit_s + 1`` by default stops sleepers and hangs). The verdict's ``score`` is the fraction of tests passed;
+without an uncaught exception, within ``time_limit_s`` of CPU time (measured by a process the
+program cannot reach: bwrap's parent, or the warm zygote; a wall clock of ``3 * time_limit_s +
+1`` by default stops sleepers and hangs). The verdict's ``score`` is the fraction of tests passed;
 ``passed`` needs all of them; ``reason`` is ``ok`` or the status of the first failing test
 (``wrong_answer``, ``runtime_error``, ``timeout``, ``memory_limit``, ``output_limit``,
-``sandbox_error``), or ``syntax_error`` / ``no_code`` before anything runs.
+``sandbox_error``), or ``syntax_error`` / ``compile_error`` / ``unsupported_test`` / ``no_code``
+before any test runs.
 ``details["tests"]`` has one entry per test: status, time, exit code, truncated stdout/stderr.
-What the sandbox isolates is stated in :mod:`verifiers.sandbox`.
+What the sandboxes isolate is stated in :mod:`verifiers.sandbox` and :mod:`verifiers.warm_sandbox`.
 """
 
 from __future__ import annotations
@@ -48,18 +61,30 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from verifiers.sandbox import Execution, Limits, Sandbox
+from verifiers.warm_sandbox import WarmSandbox
 from verifiers.text import THINK_CLOSE, THINK_OPEN, split_think
 from verifiers.verdict import Verdict
 
 WRONG_ANSWER = "wrong_answer"
 NO_CODE = "no_code"
 SYNTAX_ERROR = "syntax_error"
+COMPILE_ERROR = "compile_error"
+UNSUPPORTED_TEST = "unsupported_test"
 PASSED = "passed"
 
 LANGUAGE_ALIASES = {
     "python": {"python", "py", "python3", "py3", "python 3"},
     "cpp": {"cpp", "c++", "cxx", "cc"},
+    "c": {"c"},
     "javascript": {"javascript", "js", "node"},
+}
+# Languages the verifier runs: None (interpreted, Python) or the source file and the compiler's
+# command, run inside the sandbox. -O2 and C++17 / C11: what Codeforces-style judges use; the
+# binary links libstdc++/libc dynamically from the sandbox's read-only /usr; -pipe: no temp files.
+TOOLCHAINS: dict[str, tuple[str, tuple[str, ...]] | None] = {
+    "python": None,
+    "cpp": ("main.cpp", ("g++", "-O2", "-std=c++17", "-pipe", "-o", "/work/main", "/code/main.cpp")),
+    "c": ("main.c", ("gcc", "-O2", "-std=c11", "-pipe", "-o", "/work/main", "/code/main.c", "-lm")),
 }
 
 # ----------------------------------------------------------------------------------------------
@@ -96,25 +121,34 @@ def _fenced_blocks(text: str) -> list[tuple[str, str]]:
     return blocks
 
 
-def extract_code(response: str, language: str = "python") -> str | None:
-    """The last fenced block tagged ``language`` in the answer part (after ``</think>``).
+def extract_program(response: str, language: str = "auto") -> tuple[str, str] | None:
+    """``(language, code)`` of the last fenced block of ``language`` in the answer part.
 
-    A response that opened ``<think>`` but never closed it was truncated while reasoning and has
-    no answer part: ``None``. Untagged blocks and blocks of other languages are ignored; an
-    unclosed fence (truncated answer) is not a program.
+    ``language="auto"`` takes blocks of every language in :data:`TOOLCHAINS` and names the one
+    found by its key (```` ```c++ ```` -> ``cpp``). The answer part is what follows
+    ``</think>``: a response that opened ``<think>`` but never closed it was truncated while
+    reasoning and has none (``None``). Untagged blocks and blocks of other languages are
+    ignored; an unclosed fence (truncated answer) is not a program.
     """
     if not isinstance(response, str):
         return None
     reasoning, answer = split_think(response)
     if reasoning is None and THINK_OPEN in response and THINK_CLOSE not in response:
         return None
-    wanted = LANGUAGE_ALIASES.get(language.lower(), {language.lower()})
+    names = list(TOOLCHAINS) if language == "auto" else [language.lower()]
+    wanted = {tag: name for name in names for tag in LANGUAGE_ALIASES.get(name, {name})}
     for info, content in reversed(_fenced_blocks(answer)):
         tag = info.split()[0].lower().strip("{}.") if info.split() else ""
         if tag in wanted and content.strip():
             # a block indented as a whole (e.g. inside a list item) is dedented
-            return textwrap.dedent(content).strip("\n") + "\n"
+            return wanted[tag], textwrap.dedent(content).strip("\n") + "\n"
     return None
+
+
+def extract_code(response: str, language: str = "python") -> str | None:
+    """The code of the last fenced block tagged ``language`` (see :func:`extract_program`)."""
+    found = extract_program(response, language)
+    return found[1] if found else None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -357,16 +391,40 @@ def _text(value: Any) -> str:
 # running
 
 
+# Runs the compiler's command (its argv after the result fd) inside the (cold) sandbox: the
+# compiler's messages are this script's stderr, the binary comes back through the result channel.
+COMPILE = r"""
+import os, subprocess, sys
+fd = int(sys.argv[1].split("=", 1)[1])
+if subprocess.run(sys.argv[2:], stdin=subprocess.DEVNULL).returncode != 0:
+    sys.exit(1)
+with open("/work/main", "rb") as fh:
+    data = fh.read()
+while data:
+    data = data[os.write(fd, data):]
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Program:
+    language: str  # a key of TOOLCHAINS
+    source: str
+    binary: bytes | None = None  # compiled languages, once compiled
+
+
 @dataclass(frozen=True, slots=True)
 class _Options:
     checker: Checker
     tol: float | None
     limits: Limits
+    compile_limits: Limits
     sandbox_key: tuple[str | None, bool]
     detail_chars: int
+    warm: bool
 
 
 _SANDBOXES: dict[tuple[str | None, bool], Sandbox] = {}
+_WARM: dict[tuple[str | None, bool], WarmSandbox | None] = {}
 _SANDBOX_LOCK = threading.Lock()
 
 
@@ -378,22 +436,45 @@ def _sandbox(key: tuple[str | None, bool]) -> Sandbox:
         return box
 
 
+def _warm_sandbox(key: tuple[str | None, bool]) -> WarmSandbox | None:
+    """The warm pool for this interpreter, or None where it cannot serve (see its docstring)."""
+    cold = _sandbox(key)
+    with _SANDBOX_LOCK:
+        if key not in _WARM:
+            warm = WarmSandbox(cold)
+            _WARM[key] = warm if warm.available else None
+        return _WARM[key]
+
+
+def _toolchain(language: str) -> str:
+    for name in TOOLCHAINS:
+        if language.lower() in LANGUAGE_ALIASES[name]:
+            return name
+    raise ValueError(f"option 'language' must name one of {sorted(TOOLCHAINS)} (or 'auto'), got {language!r}")
+
+
 def _options(
-    checker: str = "tokens",
-    time_limit_s: float = 2.0,
-    memory_mb: int = 256,
-    max_procs: int = 4,
-    output_mb: float = 16.0,
-    disk_mb: int = 64,
-    wall_limit_s: float | None = None,
-    unsafe_no_sandbox: bool = False,
-    python: str | None = None,
-    detail_chars: int = 256,
+    checker: str,
+    time_limit_s: float,
+    memory_mb: int,
+    max_procs: int,
+    output_mb: float,
+    disk_mb: int,
+    wall_limit_s: float | None,
+    unsafe_no_sandbox: bool,
+    python: str | None,
+    detail_chars: int,
+    warm: bool,
+    compile_time_limit_s: float,
+    compile_memory_mb: int,
 ) -> _Options:
     check, tol = parse_checker(checker)
     limits = Limits(time_s=time_limit_s, memory_mb=memory_mb, max_procs=max_procs, output_mb=output_mb,
                     disk_mb=disk_mb, wall_s=wall_limit_s)
-    return _Options(check, tol, limits, (python, bool(unsafe_no_sandbox)), int(detail_chars))
+    # the compiler (g++ -> cc1plus, as, collect2 -> ld) needs more of everything than the program
+    compile_limits = Limits(time_s=compile_time_limit_s, memory_mb=compile_memory_mb, max_procs=8,
+                            output_mb=max(output_mb, 64.0), disk_mb=max(disk_mb, 256))
+    return _Options(check, tol, limits, compile_limits, (python, bool(unsafe_no_sandbox)), int(detail_chars), warm)
 
 
 def _syntax_error(program: str) -> str | None:
@@ -406,13 +487,36 @@ def _syntax_error(program: str) -> str | None:
     return None
 
 
-def _run_test(program: str, test: _Test, opts: _Options) -> dict[str, Any]:
-    box = _sandbox(opts.sandbox_key)
+def _compile(program: _Program, opts: _Options) -> _Program | Verdict:
+    """The compiled program, or the failing verdict (``compile_error`` with the first errors)."""
+    source_name, command = TOOLCHAINS[program.language]
+    run = _sandbox(opts.sandbox_key).run(COMPILE, limits=opts.compile_limits, args=command,
+                                        files={source_name: program.source}, result_channel=True)
+    if run.ok and run.result:
+        return _Program(program.language, program.source, run.result)
+    if run.status == "sandbox_error":
+        error = run.stderr.decode(errors="replace")[-2000:]
+        return Verdict.fail("sandbox_error", extracted=program.source, details={"error": error})
+    messages = run.stderr.decode("utf-8", errors="replace").splitlines()
+    errors = [i for i, line in enumerate(messages) if "error" in line]
+    first = messages[max(0, errors[0] - 2):errors[0] + 8] if errors else messages[-10:]
+    return Verdict.fail(COMPILE_ERROR, extracted=program.source,
+                        details={"error": "\n".join(first)[:4000], "status": run.status, "cpu_s": round(run.cpu_s, 3)})
+
+
+def _run_test(program: _Program, test: _Test, opts: _Options) -> dict[str, Any]:
+    if program.binary is not None:
+        run = _sandbox(opts.sandbox_key).run_binary(program.binary, test.stdin, limits=opts.limits)
+        return _judge(run, test, opts)
+    files = {"solution.py": program.source} if test.fn_name is not None else {}
+    box: Sandbox | WarmSandbox | None = _warm_sandbox(opts.sandbox_key) if opts.warm else None
+    if box is None or not box.serves(files):
+        box = _sandbox(opts.sandbox_key)
     if test.fn_name is None:
-        run = box.run(program, test.stdin, limits=opts.limits)
+        run = box.run(program.source, test.stdin, limits=opts.limits)
     else:
-        run = box.run(HARNESS, test.stdin, limits=opts.limits, args=[test.fn_name],
-                      files={"solution.py": program}, result_channel=True)
+        run = box.run(HARNESS, test.stdin, limits=opts.limits, args=[test.fn_name], files=files,
+                      result_channel=True)
     return _judge(run, test, opts)
 
 
@@ -450,17 +554,25 @@ def _verdict(program: str, results: list[dict[str, Any]]) -> Verdict:
     return Verdict.fail(first, score, extracted=program, details=details)
 
 
-def _run_jobs(jobs: list[tuple[str, _Test, _Options]], workers: int) -> list[dict[str, Any]]:
+def _pool_map(fn: Callable[..., Any], jobs: list[tuple[Any, ...]], workers: int) -> list[Any]:
     if workers <= 1 or len(jobs) <= 1:
-        return [_run_test(*job) for job in jobs]
+        return [fn(*job) for job in jobs]
     with ThreadPoolExecutor(max_workers=min(workers, len(jobs)), thread_name_prefix="sandbox") as pool:
-        return list(pool.map(lambda job: _run_test(*job), jobs))
+        return list(pool.map(lambda job: fn(*job), jobs))
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 def verify_code(
     program: str,
     tests: list[dict[str, Any]] | str,
     *,
+    language: str = "python",
     checker: str = "tokens",
     time_limit_s: float = 2.0,
     memory_mb: int = 256,
@@ -472,89 +584,153 @@ def verify_code(
     python: str | None = None,
     detail_chars: int = 256,
     workers: int = 1,
+    warm: bool = True,
+    compile_time_limit_s: float = 20.0,
+    compile_memory_mb: int = 2048,
 ) -> Verdict:
-    """Run ``program`` (Python source) on every test in the sandbox; see the module docstring.
+    """Run ``program`` on every test in the sandbox; see the module docstring.
 
-    Limits apply per test execution: ``time_limit_s`` CPU seconds of the program's process tree
-    (what it is judged on), ``wall_limit_s`` wall clock (default ``3 * time_limit_s + 1``: stops
-    sleepers without failing correct programs on a busy machine), ``memory_mb`` address space,
-    ``max_procs`` processes/threads, ``output_mb`` stdout/stderr/any file, ``disk_mb`` work dir.
-    ``workers`` > 1 runs this program's tests concurrently. Raises ``ValueError`` on bad tests or
-    options, :class:`verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing.
+    ``language`` picks the toolchain: ``python`` (default), ``cpp`` (also ``c++``, ``cc``,
+    ``cxx``) or ``c``, compiled once inside the sandbox (:data:`TOOLCHAINS`). Limits apply per test
+    execution: ``time_limit_s`` CPU seconds of the program's process tree (what it is judged
+    on), ``wall_limit_s`` wall clock (default ``3 * time_limit_s + 1``: stops sleepers without
+    failing correct programs on a busy machine), ``memory_mb`` address space, ``max_procs``
+    processes/threads, ``output_mb`` stdout/stderr/any file, ``disk_mb`` work dir. The compiler
+    has its own limits, ``compile_time_limit_s`` CPU seconds per compiler process and
+    ``compile_memory_mb`` address space (8 processes, a work dir of at least 256 MB).
+    ``warm`` (default) runs Python in the warm sandbox pool (:mod:`verifiers.warm_sandbox`)
+    wherever it can; ``False`` starts a fresh sandbox per test. ``python`` is the interpreter
+    used inside; ``detail_chars`` caps stdout/stderr kept per test in the details; ``workers`` > 1
+    runs this program's tests concurrently. ``unsafe_no_sandbox`` runs without isolation (trusted
+    code only). Raises ``ValueError`` on bad tests or options,
+    :class:`verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing.
     """
     return verify_code_batch(
-        [(program, tests)], workers=workers, checker=checker, time_limit_s=time_limit_s,
-        memory_mb=memory_mb, max_procs=max_procs, output_mb=output_mb, disk_mb=disk_mb,
+        [{"program": program, "tests": tests, "language": language}], workers=workers, checker=checker,
+        time_limit_s=time_limit_s, memory_mb=memory_mb, max_procs=max_procs, output_mb=output_mb, disk_mb=disk_mb,
         wall_limit_s=wall_limit_s, unsafe_no_sandbox=unsafe_no_sandbox, python=python, detail_chars=detail_chars,
+        warm=warm, compile_time_limit_s=compile_time_limit_s, compile_memory_mb=compile_memory_mb,
     )[0]
 
 
-def verify_code_response(completion: str, tests: Any, *, language: str = "python", **options: Any) -> Verdict:
+def verify_code_response(
+    completion: str,
+    tests: Any,
+    *,
+    language: str = "auto",
+    checker: str = "tokens",
+    time_limit_s: float = 2.0,
+    memory_mb: int = 256,
+    max_procs: int = 4,
+    output_mb: float = 16.0,
+    disk_mb: int = 64,
+    wall_limit_s: float | None = None,
+    unsafe_no_sandbox: bool = False,
+    python: str | None = None,
+    detail_chars: int = 256,
+    workers: int = 1,
+    warm: bool = True,
+    compile_time_limit_s: float = 20.0,
+    compile_memory_mb: int = 2048,
+) -> Verdict:
     """The verify stage's adapter: extract the program from a model response, then verify it.
 
-    No code block -> ``Verdict.fail("no_code")``; missing or malformed ``tests`` is a bad
-    problem -> ``ValueError``.
+    ``language="auto"`` (default) takes the last Python, C++ or C block and lets its fence tag pick
+    the toolchain; a language name takes only blocks of that language. No code block ->
+    ``Verdict.fail("no_code")``; missing or malformed ``tests`` is a bad problem -> ``ValueError``.
+    Other options as for :func:`verify_code`.
     """
-    return verify_code_batch([{"completion": completion, "tests": tests}], workers=options.pop("workers", 1),
-                             language=language, **options)[0]
+    return verify_code_batch(
+        [{"completion": completion, "tests": tests}], workers=workers, language=language, checker=checker,
+        time_limit_s=time_limit_s, memory_mb=memory_mb, max_procs=max_procs, output_mb=output_mb, disk_mb=disk_mb,
+        wall_limit_s=wall_limit_s, unsafe_no_sandbox=unsafe_no_sandbox, python=python, detail_chars=detail_chars,
+        warm=warm, compile_time_limit_s=compile_time_limit_s, compile_memory_mb=compile_memory_mb,
+    )[0]
 
 
 def verify_code_batch(
     items: Iterable[tuple[str, Any] | Mapping[str, Any]],
     workers: int | None = None,
     *,
-    language: str = "python",
-    **options: Any,
+    language: str = "auto",
+    checker: str = "tokens",
+    time_limit_s: float = 2.0,
+    memory_mb: int = 256,
+    max_procs: int = 4,
+    output_mb: float = 16.0,
+    disk_mb: int = 64,
+    wall_limit_s: float | None = None,
+    unsafe_no_sandbox: bool = False,
+    python: str | None = None,
+    detail_chars: int = 256,
+    warm: bool = True,
+    compile_time_limit_s: float = 20.0,
+    compile_memory_mb: int = 2048,
 ) -> list[Verdict]:
-    """Verify many programs at once, every test of every item spread over ``workers`` sandboxes.
+    """Verify many programs at once, every compile and every test spread over ``workers`` threads.
 
-    An item is ``(program, tests)``, ``{"program": ..., "tests": ...}`` or a trace row
-    ``{"completion": ..., "tests": ...}`` (the program is then extracted with
-    :func:`extract_code`). ``workers`` defaults to the number of CPUs. Options as for
+    An item is ``(program, tests)``, ``{"program": ..., "tests": ..., "language": ...}`` or a
+    trace row ``{"completion": ..., "tests": ...}`` (the program is then extracted as by
+    :func:`verify_code_response`). A program given as such is Python unless its item or
+    ``language`` names another toolchain. ``workers`` defaults to the number of cores this
+    process may use: each thread drives one sandbox (a warm zygote or a cold bubblewrap) whose
+    program runs on a core of its own. Compiled (C++, C) programs given call-based tests fail with
+    ``unsupported_test`` (only stdin/stdout tests run compiled programs). Options as for
     :func:`verify_code`. Verdicts come back in item order.
     """
-    opts = _options(**options)
+    opts = _options(checker, time_limit_s, memory_mb, max_procs, output_mb, disk_mb, wall_limit_s,
+                    unsafe_no_sandbox, python, detail_chars, warm, compile_time_limit_s, compile_memory_mb)
+    default = None if language == "auto" else _toolchain(language)
     if opts.sandbox_key[1]:
         warnings.warn("verify_code(unsafe_no_sandbox=True): model-written code runs WITHOUT isolation; "
                       "trusted inputs only", RuntimeWarning, stacklevel=2)
     verdicts: list[Verdict | None] = []
-    jobs: list[tuple[str, _Test, _Options]] = []
-    spans: list[tuple[int, int, str]] = []  # (item index, first job, program)
+    pending: list[tuple[int, _Program, list[_Test]]] = []
     for i, item in enumerate(items):
         if isinstance(item, Mapping):
             tests = item.get("tests")
             if "program" in item:
-                program = item["program"]
+                program, lang = item["program"], _toolchain(item.get("language") or default or "python")
             else:
-                program = extract_code(item.get("completion") or "", language)
+                found = extract_program(item.get("completion") or "", default or "auto")
+                program, lang = (found[1], found[0]) if found else (None, "python")
         else:
-            program, tests = item
+            (program, tests), lang = item, default or "python"
         if tests is None:
             raise ValueError(f"item {i}: problem has no 'tests' for the code verifier")
         try:
             parsed = normalize_tests(tests)
         except ValueError as exc:
             raise ValueError(f"item {i}: {exc}") from None
-        if not isinstance(program, str) or not program.strip():
-            verdicts.append(Verdict.fail(NO_CODE))
-            continue
-        error = _syntax_error(program)
-        if error is not None:
-            verdicts.append(Verdict.fail(SYNTAX_ERROR, extracted=program, details={"error": error}))
-            continue
         verdicts.append(None)
-        spans.append((i, len(jobs), program))
-        jobs.extend((program, test, opts) for test in parsed)
-    if jobs:
+        if not isinstance(program, str) or not program.strip():
+            verdicts[i] = Verdict.fail(NO_CODE)
+        elif lang == "python" and (error := _syntax_error(program)) is not None:
+            verdicts[i] = Verdict.fail(SYNTAX_ERROR, extracted=program, details={"error": error})
+        elif TOOLCHAINS[lang] and any(test.fn_name is not None for test in parsed):
+            verdicts[i] = Verdict.fail(UNSUPPORTED_TEST, extracted=program, details={
+                "error": f"call-based tests (fn_name) need a Python program; {lang} runs stdin/stdout tests only"})
+        else:
+            pending.append((i, _Program(lang, program), parsed))
+    workers = workers if workers is not None else _cores()
+    if pending:
         _sandbox(opts.sandbox_key).check()  # a broken sandbox raises here, once
-    results = _run_jobs(jobs, workers if workers is not None else (os.cpu_count() or 1))
-    bounds = [start for _, start, _ in spans] + [len(jobs)]
-    for k, (i, start, program) in enumerate(spans):
-        verdicts[i] = _verdict(program, results[start:bounds[k + 1]])
+    to_compile = [k for k, (_, program, _) in enumerate(pending) if TOOLCHAINS[program.language]]
+    for k, built in zip(to_compile, _pool_map(_compile, [(pending[k][1], opts) for k in to_compile], workers)):
+        if isinstance(built, Verdict):
+            verdicts[pending[k][0]] = built
+        else:
+            pending[k] = (pending[k][0], built, pending[k][2])
+    runnable = [(i, program, parsed) for i, program, parsed in pending if verdicts[i] is None]
+    jobs = [(program, test, opts) for _, program, parsed in runnable for test in parsed]
+    results = iter(_pool_map(_run_test, jobs, workers))
+    for i, program, parsed in runnable:
+        verdicts[i] = _verdict(program.source, [next(results) for _ in parsed])
     return verdicts  # type: ignore[return-value]
 
 
 __all__ = [
-    "HARNESS", "check_exact", "check_tokens", "extract_code", "float_checker", "normalize_tests",
-    "parse_checker", "values_equal", "verify_code", "verify_code_batch", "verify_code_response",
+    "COMPILE", "HARNESS", "TOOLCHAINS", "check_exact", "check_tokens", "extract_code",
+    "extract_program", "float_checker", "normalize_tests", "parse_checker", "values_equal", "verify_code",
+    "verify_code_batch", "verify_code_response",
 ]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
+import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from verifiers.code import (
     check_exact,
     check_tokens,
     extract_code,
+    extract_program,
     normalize_tests,
     parse_checker,
     values_equal,
@@ -327,3 +331,80 @@ def test_pipeline_registry_calls_the_adapter():
     verdict = VERIFIERS["code"](row, time_limit_s=2.0)
     assert verdict.passed and verdict.score == 1.0
     assert not math.isnan(verdict.details["tests"][0]["time_s"])
+
+
+# -- C++ --------------------------------------------------------------------------------------
+
+needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed: apt-get install g++")
+CPP_ADD = "#include <iostream>\nint main() { long long a, b; std::cin >> a >> b; std::cout << a + b << '\\n'; }\n"
+
+
+def test_fence_tag_picks_the_toolchain():
+    assert extract_program("</think>```cpp\nint main(){}\n```") == ("cpp", "int main(){}\n")
+    for tag in ("c++", "cc", "C++"):
+        assert extract_program(f"</think>```{tag}\nint main(){{}}\n```") == ("cpp", "int main(){}\n")
+    assert extract_program("</think>```cpp\nint main(){}\n```\n```python\nprint(1)\n```") == ("python", "print(1)\n")
+    assert extract_program("</think>```cpp\nint main(){}\n```", "python") is None
+    assert extract_program("</think>```c\nint main(){}\n```") == ("c", "int main(){}\n")
+    assert extract_program("</think>```js\nx()\n```") is None  # no toolchain for it
+    with pytest.raises(ValueError, match="language"):
+        verify_code("print(1)", ADD, language="cobol")
+
+
+@sandboxed
+@needs_gxx
+def test_compiled_programs_compile_once_and_run_per_test():
+    items = [
+        {"completion": f"</think>```cpp\n{CPP_ADD}```", "tests": ADD},
+        {"completion": "</think>```c++\n#include <iostream>\nint main() { int a, b; std::cin >> a >> b;"
+                       " std::cout << a - b; }\n```", "tests": ADD},
+        {"completion": "</think>```cc\n#include <iostream>\nint main() { int x = ; }\n```", "tests": ADD},
+        {"program": "int main() { volatile long x = 0; while (true) x++; }\n", "language": "cpp",
+         "tests": ADD[:1]},
+        {"completion": f"</think>```cpp\n{CPP_ADD}```", "tests": [{"fn_name": "f", "args": [], "expected": 1}]},
+        {"completion": "</think>```c\n#include <math.h>\n#include <stdio.h>\nint main(void) { double a, b;"
+                       " scanf(\"%lf %lf\", &a, &b); printf(\"%.0f\\n\", sqrt((a + b) * (a + b))); }\n```",
+         "tests": ADD},
+        {"program": "int main(void) { return undeclared; }\n", "language": "c", "tests": ADD},
+    ]
+    start = time.monotonic()
+    good, wrong, broken, spin, call, c_good, c_broken = verify_code_batch(items, workers=2, time_limit_s=0.5)
+    assert good.passed and good.score == 1.0, good.details
+    assert good.details["tests"][0]["cpu_s"] < 0.1  # no interpreter start-up counted
+    assert wrong.reason == "wrong_answer" and wrong.score == 0.0
+    assert broken.reason == "compile_error" and "error: expected primary-expression" in broken.details["error"]
+    assert spin.reason == "timeout" and spin.details["tests"][0]["time_s"] <= 3.0
+    assert call.reason == "unsupported_test" and "stdin/stdout" in call.details["error"]
+    assert c_good.passed, c_good.details  # C, with libm
+    assert c_broken.reason == "compile_error" and "undeclared" in c_broken.details["error"]
+    assert time.monotonic() - start < 60
+
+
+@sandboxed
+@needs_gxx
+def test_cpp_cannot_write_outside_its_work_dir_or_reach_the_network():
+    program = textwrap.dedent("""\
+        #include <cstdio>
+        #include <netinet/in.h>
+        #include <arpa/inet.h>
+        #include <sys/socket.h>
+        #include <unistd.h>
+        int main() {
+            const char* paths[] = {"/usr/escaped", "/escaped", "/code/escaped", "/code/main", "/tmp/ok"};
+            for (const char* p : paths) {
+                FILE* f = std::fopen(p, "w");
+                std::printf("%s %s\\n", p, f ? "WROTE" : "refused");
+                if (f) std::fclose(f);
+            }
+            int s = socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_port = htons(53);
+            inet_pton(AF_INET, "1.1.1.1", &addr.sin_addr);
+            std::printf("connect %s\\n", connect(s, (sockaddr*)&addr, sizeof addr) == 0 ? "CONNECTED" : "blocked");
+        }
+    """)
+    expected = ("/usr/escaped refused\n/escaped refused\n/code/escaped refused\n/code/main refused\n"
+                "/tmp/ok WROTE\nconnect blocked\n")
+    verdict = verify_code(program, [{"input": "", "output": expected}], language="cpp", checker="exact")
+    assert verdict.passed, verdict.details

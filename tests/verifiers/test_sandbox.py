@@ -158,7 +158,8 @@ def test_environment_does_not_leak(box, monkeypatch):
     assert set(env) <= {"PATH", "LANG", "HOME", "TMPDIR", "PWD"}
 
 
-def test_expected_output_never_enters_the_sandbox(tmp_path):
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_expected_output_never_enters_the_sandbox(warm):
     secret = f"EXPECTED-{uuid.uuid4().hex}"
     # search everything the program can reach for the expected output, then print what it found
     program = textwrap.dedent("""
@@ -183,7 +184,7 @@ def test_expected_output_never_enters_the_sandbox(tmp_path):
                         pass
         print("found" if any(needle in h for h in hay) else "absent")
     """)
-    verdict = verify_code(program, [{"input": "1 2\n", "output": secret}], time_limit_s=5.0)
+    verdict = verify_code(program, [{"input": "1 2\n", "output": secret}], time_limit_s=5.0, warm=warm)
     assert not verdict.passed and verdict.reason == "wrong_answer"
     assert verdict.details["tests"][0]["stdout"].strip() == "absent"
 
@@ -374,15 +375,17 @@ EXIT_TRICKS = {
 }
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
 @pytest.mark.parametrize("name", sorted(EXIT_TRICKS))
-def test_exit_tricks_fail(name):
+def test_exit_tricks_fail(name, warm):
     program, reason = EXIT_TRICKS[name]
-    verdict = verify_code(program, [{"input": "21\n", "output": "42\n"}])
+    verdict = verify_code(program, [{"input": "21\n", "output": "42\n"}], warm=warm)
     assert not verdict.passed
     assert verdict.reason == reason, verdict.details
 
 
-def test_call_based_exit_tricks_fail():
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_call_based_exit_tricks_fail(warm):
     tests = [{"fn_name": "double", "args": [21], "expected": 42}]
     for program in [
         "import sys\ndef double(x):\n    sys.exit(0)\n",
@@ -390,5 +393,5 @@ def test_call_based_exit_tricks_fail():
         "def double(x):\n    raise SystemExit(0)\n",
         "import atexit, os\natexit.register(lambda: os._exit(0))\ndef double(x):\n    raise ValueError\n",
     ]:
-        verdict = verify_code(program, tests)
+        verdict = verify_code(program, tests, warm=warm)
         assert not verdict.passed, program
