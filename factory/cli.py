@@ -55,6 +55,8 @@ def print_summary(s: dict) -> None:
     print(f"kept rows         {s['kept']} from {s['problems_with_kept']} problems; rejected {s['rejected']}")
     print(f"SFT set           {s['sft_dir']}/")
     print(f"rejects           {s['rejected_dir']}/")
+    if s.get("card"):
+        print(f"dataset card      {s['card']}  (and plots/)")
     print()
     print("Open it:")
     print("  import pandas as pd")

@@ -57,7 +57,20 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
         run_executor.run(plan, stop_after)
         summary = {**summarize(recipe, run), "redone": redone}
         write_json(run.root / "summary.json", summary)
+        if stop_after is None:
+            summary["card"] = _write_card(run)
     return summary
+
+
+def _write_card(run: RunDir) -> str | None:
+    """The dataset card and plots (``factory report`` writes the same); a failure here costs no data."""
+    from factory.report import write_report
+
+    try:
+        return str(write_report(run.root))
+    except Exception:
+        log.warning("could not write the dataset card of %s (the data is complete; try factory report)", run.root, exc_info=True)
+        return None
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ class MathConfig(VerifierConfig):
 
 @dataclass(frozen=True)
 class CodeConfig(VerifierConfig):
+    language: str = "auto"  # auto: the code fence's tag picks the toolchain (python, cpp, c)
     checker: str = "tokens"  # exact | tokens | float:TOL
     time_limit_s: float = 2.0  # CPU seconds per test
     memory_mb: int = 256
@@ -42,6 +43,9 @@ class CodeConfig(VerifierConfig):
     unsafe_no_sandbox: bool = False
     python: str | None = None  # the interpreter inside the sandbox
     detail_chars: int = 256
+    warm: bool = True  # Python through the warm (forking) sandbox
+    compile_time_limit_s: float = 20.0  # C/C++: the compiler's own limits
+    compile_memory_mb: int = 2048
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def _shipped(folder: str, split: str) -> list[dict]:
     return [json.loads(line) for line in (ROOT / "data" / folder / f"{split}.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("folder", ["math", "arith", "code"])
+@pytest.mark.parametrize("folder", ["math", "arith", "code", "mixed"])
 def test_shipped_files_are_what_the_generator_writes(folder: str, tmp_path: Path, monkeypatch) -> None:
     generator = _module(f"make_{folder}", monkeypatch)
     generator.write_splits(tmp_path, generator.splits())
