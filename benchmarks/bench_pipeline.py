@@ -8,17 +8,35 @@ atomically with its marker. Engine start-up is excluded from both (the factory s
 started engine). Goal: factory <= 1.05x raw.
 
     python benchmarks/bench_pipeline.py                               # SmolLM2, 96 arith problems x n=4
-    python benchmarks/bench_pipeline.py --problems 200 --max-tokens 256 --shard-size 16
+    python benchmarks/bench_pipeline.py --problems 200 --max-tokens 256 --shard-size 16 --rounds 3
+
+Rounds alternate which side goes first, and the medians are compared, so a change in the
+machine's load during the run weighs on both sides alike.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class _KeepOpen:
+    """The generate stage, but its engine outlives a run (the executor closes stages at the end)."""
+
+    def __init__(self, stage: object) -> None:
+        self._stage = stage
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stage, name)
+
+    def close(self) -> None:
+        pass
 
 
 def main() -> None:
@@ -28,8 +46,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=160)
     parser.add_argument("--shard-size", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
 
+    import pandas as pd
     import vllm
 
     from factory.backends import VLLMBackend
@@ -45,41 +65,51 @@ def main() -> None:
         recipe = load_recipe(ROOT / "recipes/demo/loop.yaml", [
             f"generate.model={args.model}", f"generate.n={args.n}", f"generate.sampling.max_tokens={args.max_tokens}",
             f"source.path={ROOT / 'data/arith/train.jsonl'}", f"source.limit={args.problems}",
-            f"source.shard_size={args.shard_size}", f"run_dir={tmp}/run",
+            f"source.shard_size={args.shard_size}",
         ])
         backend = VLLMBackend(recipe.generate)
         generator = TraceGenerator(recipe.generate, backend)
         tokenizer, renderer = generator.tokenizer, generator.renderer  # engine start: not timed
         problems = list(ProblemReader(recipe.source).run(None, StageStats()))
-        sampling = {k: v for k, v in sampling_arguments(recipe.generate).items()}
+        sampling = sampling_arguments(recipe.generate)
         prompts = [{"prompt_token_ids": tokenizer(renderer.render(renderer.messages(p)), add_special_tokens=False)["input_ids"]}
                    for p in problems]
         params = [vllm.SamplingParams(**{**sampling, "seed": problem_seed(recipe.generate.seed, p["id"])}) for p in problems]
         backend._llm.generate(prompts[:2], params[:2], use_tqdm=False)  # warm-up, both sides share it
 
-        start = time.perf_counter()
-        outputs = backend._llm.generate(prompts, params, use_tqdm=False)
-        raw = time.perf_counter() - start
-        raw_tokens = sum(len(o.token_ids) for out in outputs for o in out.outputs)
+        def raw() -> tuple[float, int]:
+            start = time.perf_counter()
+            outputs = backend._llm.generate(prompts, params, use_tqdm=False)
+            return time.perf_counter() - start, sum(len(o.token_ids) for out in outputs for o in out.outputs)
 
-        plan = build_plan(recipe)
-        plan.steps[1].stages[0] = generator  # the started engine, so start-up stays out of the timing
-        start = time.perf_counter()
-        LocalExecutor(RunDir(recipe.output_dir), progress=False).run(plan)
-        fac = time.perf_counter() - start
-        import pandas as pd
+        def factory(r: int) -> tuple[float, int]:
+            run_dir = Path(tmp) / f"run-{r}"
+            plan = build_plan(dataclasses.replace(recipe, run_dir=str(run_dir)))
+            plan.steps[1].stages[0] = _KeepOpen(generator)  # the started engine: start-up stays out of the timing
+            start = time.perf_counter()
+            LocalExecutor(RunDir(run_dir), progress=False).run(plan)
+            seconds = time.perf_counter() - start
+            return seconds, int(pd.read_parquet(run_dir / "traces").completion_tokens.sum())
 
-        traces = pd.read_parquet(Path(tmp) / "run/traces")
-        kept = len(pd.read_parquet(Path(tmp) / "run/export/sft"))
-    fac_tokens = int(traces.completion_tokens.sum())
+        raws, facs = [], []
+        for r in range(args.rounds):
+            if r % 2:
+                facs.append(factory(r)), raws.append(raw())
+            else:
+                raws.append(raw()), facs.append(factory(r))
+        traces = pd.read_parquet(Path(tmp) / "run-0/traces")
+        kept = len(pd.read_parquet(Path(tmp) / "run-0/export/sft"))
+    raw_s, fac_s = statistics.median(t for t, _ in raws), statistics.median(t for t, _ in facs)
+    raw_tokens, fac_tokens = raws[0][1], facs[0][1]
     lengths = traces.completion_tokens.describe(percentiles=[0.5])
     print(f"model {backend.model_path}; {len(problems)} problems x n={args.n}, max_tokens={args.max_tokens}, "
-          f"{-(-len(problems) // args.shard_size)} shards of {args.shard_size}")
+          f"{-(-len(problems) // args.shard_size)} shards of {args.shard_size}; {args.rounds} rounds, medians")
     print(f"completion lengths: min {int(lengths['min'])}, median {int(lengths['50%'])}, max {int(lengths['max'])}")
-    print(f"raw vllm.LLM.generate (one call)   {raw:8.2f} s   {raw_tokens} tokens   {raw_tokens / raw:7.1f} tok/s")
-    print(f"factory run (whole plan)           {fac:8.2f} s   {fac_tokens} tokens   {fac_tokens / fac:7.1f} tok/s"
-          f"   ({kept} rows kept)")
-    print(f"ratio factory/raw                  {fac / raw:.3f}   (goal <= 1.05)")
+    print(f"raw vllm.LLM.generate (one call)   {raw_s:8.2f} s   {raw_tokens} tokens   {raw_tokens / raw_s:7.1f} tok/s"
+          f"   (rounds: {', '.join(f'{t:.1f}' for t, _ in raws)})")
+    print(f"factory run (whole plan)           {fac_s:8.2f} s   {fac_tokens} tokens   {fac_tokens / fac_s:7.1f} tok/s"
+          f"   (rounds: {', '.join(f'{t:.1f}' for t, _ in facs)}; {kept} rows kept)")
+    print(f"ratio factory/raw                  {fac_s / raw_s:.3f}   (goal <= 1.05)")
 
 
 if __name__ == "__main__":
