@@ -21,7 +21,7 @@ import hashlib
 import logging
 from typing import Any
 
-from factory.recipe import GenerateConfig, RecipeError
+from factory.recipe import FewShot, GenerateConfig, RecipeError
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,24 @@ class PromptRenderer:
         self.prefill = config.prefill  # what render() appends: "" when the template already adds it
         self._checked = False
 
+    def prompt_for(self, problem: dict[str, Any]) -> tuple[str | None, list[FewShot], str]:
+        """System prompt, few-shot turns and user template for the problem's domain."""
+        cfg, domain = self.config, self.config.domains.get(problem.get("domain") or "")
+        if domain is None:
+            return cfg.system_prompt, cfg.few_shot, cfg.user_template
+        return (
+            cfg.system_prompt if domain.system_prompt is None else domain.system_prompt,
+            cfg.few_shot if domain.few_shot is None else domain.few_shot,
+            cfg.user_template if domain.user_template is None else domain.user_template,
+        )
+
     def messages(self, problem: dict[str, Any]) -> list[dict[str, str]]:
         """The chat sent for a problem: system prompt, few-shot turns, then the problem."""
-        cfg = self.config
+        system, few_shot, user_template = self.prompt_for(problem)
         head: list[dict[str, str]] = []
-        if cfg.system_prompt:
-            head.append({"role": "system", "content": cfg.system_prompt})
-        for shot in cfg.few_shot:
+        if system:
+            head.append({"role": "system", "content": system})
+        for shot in few_shot:
             head += [{"role": "user", "content": shot.user}, {"role": "assistant", "content": shot.assistant}]
         if problem.get("messages"):
             chat = list(problem["messages"])
@@ -56,7 +67,7 @@ class PromptRenderer:
                 return [chat[0], *head, *chat[1:]]
             return [*head, *chat]
         try:
-            user = cfg.user_template.format(**problem)
+            user = user_template.format(**problem)
         except (KeyError, IndexError) as e:
             raise ValueError(f"generate.user_template: unknown field {e} (problem {problem['id']!r})") from None
         return [*head, {"role": "user", "content": user}]
@@ -81,10 +92,16 @@ class PromptRenderer:
                 "generate.prefill %r: the chat template already ends the generation prompt with it; "
                 "not adding it a second time (the traces still start with it)", prefill,
             )
-        for i, shot in enumerate(self.config.few_shot):
-            if shot.assistant.strip() not in text:
-                raise RecipeError(
-                    f"generate.few_shot[{i}].assistant: the chat template does not keep this turn as written "
-                    "(R1-Distill templates drop the reasoning of earlier assistant turns); put the demonstrations "
-                    "in the system prompt or user turn, or set generate.chat_template"
-                )
+        sets = [("generate.few_shot", self.config.few_shot)] + [
+            (f"generate.domains.{name}.few_shot", d.few_shot) for name, d in self.config.domains.items() if d.few_shot
+        ]
+        for where, shots in sets:
+            chat = [m for s in shots for m in ({"role": "user", "content": s.user}, {"role": "assistant", "content": s.assistant})]
+            rendered = self._template([*chat, {"role": "user", "content": "?"}])
+            for i, shot in enumerate(shots):
+                if shot.assistant.strip() not in rendered:
+                    raise RecipeError(
+                        f"{where}[{i}].assistant: the chat template does not keep this turn as written "
+                        "(R1-Distill templates drop the reasoning of earlier assistant turns); put the demonstrations "
+                        "in the system prompt or user turn, or set generate.chat_template"
+                    )

@@ -48,6 +48,16 @@ class FewShot:
 
 
 @dataclass(frozen=True)
+class DomainPrompt:
+    """How problems of one domain are prompted, where it differs from the generate section's
+    default (a mixed run: math answers in a box, code in a fenced program)."""
+
+    system_prompt: str | None = None  # None: generate.system_prompt
+    few_shot: list[FewShot] | None = None  # None: generate.few_shot
+    user_template: str | None = None  # None: generate.user_template
+
+
+@dataclass(frozen=True)
 class GenerateConfig:
     """The teacher and how to sample it. ``sampling`` goes to vLLM's SamplingParams unchanged,
     ``engine`` to the backend (``vllm.LLM`` keyword arguments for the vLLM backend)."""
@@ -61,6 +71,7 @@ class GenerateConfig:
     prefill: str = ""  # assistant prefill, e.g. "<think>\n" as DeepSeek recommends for R1 models
     seed: int = 0  # per-problem seeds derive from this and the problem id
     chat_template: str | None = None  # override the tokenizer's template (a Jinja string)
+    domains: dict[str, DomainPrompt] = field(default_factory=dict)  # per-domain prompts, by the problem's domain
     sampling: dict[str, Any] = field(default_factory=dict)  # vllm.SamplingParams(**sampling)
     engine: dict[str, Any] = field(default_factory=dict)  # the backend's own arguments: vllm.LLM(model, **engine)
 
@@ -378,6 +389,9 @@ def _build(tp: Any, value: Any, path: str) -> Any:
             return {}
         if not isinstance(value, Mapping):
             raise RecipeError(f"{where}: expected a mapping, got {value!r}")
+        _, inner = typing.get_args(tp)
+        if dataclasses.is_dataclass(inner):  # a mapping of our own sections, each checked
+            return {key: _build(inner, v, _join(path, key)) for key, v in value.items()}
         return dict(value)  # passed through: its keys belong to someone else's API
     if tp is Any:
         return value

@@ -5,11 +5,11 @@ Adding one (Ray, Slurm) is one module here and one line in :data:`EXECUTORS` (se
 
 from __future__ import annotations
 
-from factory.executors.base import Executor, is_done, shard_count, step_stats
+from factory.executors.base import Executor, is_done, step_stats
 from factory.executors.local import LocalExecutor
 
 EXECUTORS: dict[str, type[Executor]] = {
     "local": LocalExecutor,
 }
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "is_done", "shard_count", "step_stats"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "is_done", "step_stats"]

@@ -61,12 +61,6 @@ def step_stats(run: RunDir, step: str) -> dict[str, StageStats]:
     return totals
 
 
-def shard_count(run: RunDir, plan: Plan) -> int | None:
-    """How many shards the run has, once its first step is done."""
-    first = plan.steps[0].name
-    return json.loads(_marker(run, first, DONE).read_text())["shards"] if is_done(run, first) else None
-
-
 # -- running ---------------------------------------------------------------------------------------
 
 
@@ -168,7 +162,7 @@ class Executor(ABC):
         rejected: list[dict[str, Any]] = []
         if step.rejects is not None:
             rows = _route(rows, rejected)
-        index = written = 0
+        index = 0
         try:
             for chunk in batched(_progress(rows, step.name, self.progress), shard_size):
                 if not is_done(run, step.name, index):  # an earlier, interrupted run may have written it
@@ -176,7 +170,6 @@ class Executor(ABC):
                     if step.rejects is not None:
                         write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
                     mark_done(run, step.name, index, {"rows": len(chunk), "rejected": len(rejected)})
-                written += len(chunk)
                 rejected.clear()
                 index += 1
             if index == 0:
@@ -187,7 +180,7 @@ class Executor(ABC):
             for stage in step.stages:
                 stage.close()
         stats[step.stages[0].name].seconds = time.perf_counter() - start
-        self._write_done(step, index, stats, rows_out=written)
+        self._write_done(step, index, stats)
         return index
 
     def restore(self, step: Step, done: Sequence[int]) -> None:
@@ -202,14 +195,12 @@ class Executor(ABC):
         """Write the step's totals once all its shards are done."""
         if is_done(self.run_dir, step.name):
             return
-        totals = step_stats(self.run_dir, step.name)
-        rows_out = sum(s.rows_out for s in totals.values()) if len(totals) == 1 else None
-        self._write_done(step, shards, totals, rows_out=rows_out)
+        self._write_done(step, shards, step_stats(self.run_dir, step.name))
 
-    def _write_done(self, step: Step, shards: int, stats: dict[str, StageStats], rows_out: int | None) -> None:
+    def _write_done(self, step: Step, shards: int, stats: dict[str, StageStats]) -> None:
         for name, s in stats.items():
             write_json(self.run_dir.root / "stats" / f"{name}.json", s.to_dict())
-        data = {"shards": shards, "rows_out": rows_out, "stats": {name: s.to_dict() for name, s in stats.items()}}
+        data = {"shards": shards, "stats": {name: s.to_dict() for name, s in stats.items()}}
         mark_done(self.run_dir, step.name, DONE, data)
 
 

@@ -156,7 +156,7 @@ class TraceGenerator:
             tests=problem["tests"],
             metadata=problem["metadata"],
             prompt_messages=request.messages,
-            few_shot_turns=2 * len(self.config.few_shot),
+            few_shot_turns=2 * len(self.renderer.prompt_for(problem)[1]),
             prompt_text=request.prompt,
             prefill=prefill,
             completion=completion,

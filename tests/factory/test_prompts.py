@@ -53,3 +53,25 @@ def test_few_shot_turns_a_template_keeps_are_sent_whole(tmp_path):
     shot = FewShot(user="What is 1 + 1?", assistant="<think>\n1 + 1 = 2\n</think>\nThe answer is \\boxed{2}.")
     pipeline.run_recipe(with_generate(tmp_path, few_shot=[shot]), progress=False)  # ChatML keeps every turn
     assert pd.read_parquet(tmp_path / "run/traces").prompt_text.str.contains("1 + 1 = 2\n</think>", regex=False).all()
+
+
+def test_each_domain_gets_its_own_prompt(tmp_path):
+    import json
+
+    from factory.recipe import DomainPrompt, FewShot
+
+    src = tmp_path / "two-domains.jsonl"
+    src.write_text(json.dumps({"id": "m", "problem": "What is 2 + 2?", "answer": "4"}) + "\n"
+                   + json.dumps({"id": "c", "problem": "Print 4.", "answer": None, "domain": "code"}) + "\n")
+    code = DomainPrompt(system_prompt="Write Python.", few_shot=[FewShot("Print 1.", "```python\nprint(1)\n```")])
+    recipe = with_generate(tmp_path, system_prompt="Box the answer.", domains={"code": code})
+    import dataclasses
+
+    recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, path=str(src)))
+    pipeline.run_recipe(recipe, progress=False)
+    traces = pd.read_parquet(tmp_path / "run/traces").drop_duplicates("problem_id").set_index("problem_id")
+    assert traces.loc["m", "prompt_messages"][0]["content"] == "Box the answer." and traces.loc["m", "few_shot_turns"] == 0
+    assert [m["content"] for m in traces.loc["c", "prompt_messages"]] == ["Write Python.", "Print 1.", "```python\nprint(1)\n```", "Print 4."]
+    assert traces.loc["c", "few_shot_turns"] == 2
+    sft = pd.read_parquet(tmp_path / "run/export/sft")
+    assert all(len(m) == 3 for m in sft[sft.problem_id == "c"].messages)  # system, problem, answer: few-shot dropped
