@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # The sections that decide what the data run produces; train/eval settings may change freely
 # without invalidating the data already made.
 DATA_SECTIONS = ("name", "source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "select", "export")
+# generate keys that say where the teacher answers, not what it samples (another server pool of
+# the same model, a rotated key): a run folder resumes across them.
+WHERE_KEYS = ("base_url", "api_key_env")
 
 
 def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None = None, executor: str = "local") -> dict[str, Any]:
@@ -69,7 +72,7 @@ def _data_settings(recipe: dict[str, Any]) -> dict[str, Any]:
         if key in (recipe.get(section) or {}):
             recipe[section] = dict(recipe[section])
             recipe.setdefault(new, recipe[section].pop(key))
-    generate = dict(recipe.get("generate") or {})
+    generate = {k: v for k, v in (recipe.get("generate") or {}).items() if k not in WHERE_KEYS}
     backend = BACKENDS.get(generate.get("backend", "vllm"))
     if backend is not None:
         generate["engine"] = {k: v for k, v in (generate.get("engine") or {}).items() if k not in backend.runtime_options}

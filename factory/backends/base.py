@@ -40,6 +40,10 @@ class Sample:
 class Completion:
     prompt_tokens: int
     samples: list[Sample]
+    # Set when the backend could not sample this problem (a server that kept failing): a
+    # snake_case reason such as "request_failed:http_500"; the problem then gets no traces.
+    error: str | None = None
+    token_count: str = "engine"  # where Sample.tokens came from: engine | usage | tokenizer | estimate
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
@@ -23,6 +24,8 @@ from factory.recipe import GenerateConfig
 from factory.records import TRACE_SCHEMA, Trace
 from factory.stages.base import StageStats
 from verifiers.text import split_think
+
+log = logging.getLogger(__name__)
 
 # Defaults for arguments the recipe leaves out (R1's recommended sampling; vLLM's own default
 # max_tokens of 16 would truncate every trace). Anything the recipe sets wins.
@@ -92,6 +95,13 @@ class TraceGenerator:
         prefill = self.config.prefill
         for request, out in zip(requests, completions, strict=True):
             problem = request.problem
+            if out.error:  # the backend gave up on this problem (a server that kept failing): no traces
+                log.warning("generate: problem %r got no samples: %s", problem["id"], out.error)
+                stats.dropped["request_failed"] += 1
+                stats.counters[out.error] += 1
+                continue
+            if out.token_count != "engine":
+                stats.counters[f"tokens_from_{out.token_count}"] += len(out.samples)
             for sample in out.samples:
                 completion = prefill + sample.text
                 reasoning, answer = split_think(completion)
