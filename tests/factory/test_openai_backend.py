@@ -9,14 +9,8 @@ under vLLM's OpenAI server and run recipes through ``run_recipe`` end to end.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from fakes import make_problems
+from vllm_server import free_port, vllm_server
 
 from factory import pipeline
 from factory.backends import Request
@@ -122,12 +117,6 @@ def recipe(tmp_path: Path, url: str, n_problems: int = 4, **generate: Any):
         "generate": {"model": "teacher", "backend": "openai", "base_url": url, "n": 2, "engine": FAST, **generate},
         "verify": {"math": {}},
     })
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -286,37 +275,9 @@ def test_a_run_resumes_across_client_knobs_and_another_server(stub, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def vllm_server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port, tmp = free_port(), tmp_path_factory.mktemp("vllm-serve")
-    env = {**os.environ, "TMPDIR": str(tmp), "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_OMP_THREADS_BIND": "nobind"}
-    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(tiny_model_dir),
-               "--served-model-name", "tiny", "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32",
-               "--max-model-len", "512", "--enforce-eager", "--seed", "0"]
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.time() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"vllm serve exited {proc.returncode}: {(tmp / 'server.log').read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.time() > deadline:
-                pytest.fail("vllm serve did not become healthy in 180 s")
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with vllm_server(tiny_model_dir, "tiny", tmp_path_factory.mktemp("vllm-serve"), ["--max-model-len", "512", "--seed", "0"]) as url:
+        yield url
 
 
 def real_recipe(tmp_path: Path, url: str, folder: Path, **engine: Any):
@@ -332,13 +293,13 @@ def real_recipe(tmp_path: Path, url: str, folder: Path, **engine: Any):
 
 
 @pytest.mark.slow
-def test_a_real_vllm_server_end_to_end(vllm_server, tiny_model_dir, tmp_path):
+def test_a_real_vllm_server_end_to_end(server, tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
 
     runs = {}
     for api in ("chat", "completions"):
         (tmp_path / api).mkdir()
-        summary = pipeline.run_recipe(real_recipe(tmp_path / api, vllm_server, tiny_model_dir, api=api), progress=False)
+        summary = pipeline.run_recipe(real_recipe(tmp_path / api, server, tiny_model_dir, api=api), progress=False)
         runs[api] = traces = pd.read_parquet(tmp_path / api / "run/traces").sort_values("trace_id").reset_index(drop=True)
         assert summary["traces"] == 9 and (traces.groupby("problem_id").size() == 3).all()
         assert set(traces.model) == {"tiny"} and set(traces.generator) == {"openai-api:vllm==0.32.0"}
