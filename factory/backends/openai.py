@@ -224,13 +224,13 @@ class OpenAIBackend:
 
     def _server_version(self) -> str | None:
         """``vllm==0.32.0`` from ``/v1/models`` (its ``owned_by``) and ``/version``, as far as the server says."""
-        timeout = min(10.0, self.options.timeout_s)
         import httpx
 
+        timeout = min(10.0, self.options.timeout_s)
         owner = version = None
         try:
             models = self.client.get("/models", timeout=timeout).json().get("data") or []
-            served = {m.get("id"): m for m in models if isinstance(m, dict)}
+            served = {str(m.get("id")): m for m in models if isinstance(m, dict)}
             if self.config.model not in served:
                 log.warning("openai: %s serves %s, not generate.model %r", self.base_url, sorted(served), self.config.model)
             owner = (served.get(self.config.model) or {}).get("owned_by")
