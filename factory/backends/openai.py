@@ -9,9 +9,9 @@ What is sent, per problem:
 - ``api: chat`` (default): ``/chat/completions`` with the problem's chat (system prompt, few-shot
   turns, the problem). The server renders it with its own chat template, or with the recipe's
   ``generate.chat_template`` (sent as vLLM's ``chat_template`` field). The prefill has no portable
-  form in the OpenAI API; with ``extensions`` on (vLLM, SGLang) it goes as a trailing assistant
-  message with ``continue_final_message: true, add_generation_prompt: false``, so the model
-  continues it as the offline engine does. With ``extensions: false`` (a strict API) the prefill is
+  form in the OpenAI API; with ``extensions`` on it goes as a trailing assistant message with
+  ``continue_final_message: true, add_generation_prompt: false`` (vLLM's fields; SGLang has the
+  same), so the model continues it as the offline engine does. With ``extensions: false`` (a strict API) the prefill is
   not sent: the model starts its own answer, and a reply that begins with the prefill has it
   removed (the stage puts it back in front of every completion).
 - ``api: completions``: ``/completions`` with the prompt text rendered here, prefill included, and
