@@ -232,6 +232,17 @@ def test_reasoning_fields_are_merged_back_into_think_tags(stub, tmp_path):
     assert (traces.completion == "<think>\n0 + 0 is 0.\n</think>\n\nThe answer is \\boxed{0}.").all()  # one <think>, not two
     assert (traces.reasoning == "0 + 0 is 0.").all() and (traces.answer == "The answer is \\boxed{0}.").all()
     assert set(traces.generator) == {"openai-api:stubllm==9.9"} and set(traces.model) == {"teacher"}
+    # no local model folder: prompt_text is the plain rendering of the chat, never a guessed template
+    assert traces.prompt_text.iloc[0] == "user: What is 0 + 0?\n\nassistant: <think>\n"
+
+
+def test_the_backend_pickles_for_a_worker_after_use(stub):
+    import pickle
+
+    b = backend(stub.url)
+    b.generate([request()])
+    copy = pickle.loads(pickle.dumps(b))
+    assert copy._client is None and copy.generate([request()])[0].error is None
 
 
 # -- through the pipeline ---------------------------------------------------------------------
