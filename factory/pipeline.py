@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 # The sections that decide what the data run produces (in step order); train/eval settings may
 # change freely without invalidating the data already made.
 DATA_SECTIONS = ("source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "select", "export")
+# generate keys that say where the teacher answers, not what it samples (another server pool of
+# the same model, a rotated key): a run folder resumes across them.
+WHERE_KEYS = ("base_url", "api_key_env")
 
 
 def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None = None, executor: str = "local") -> dict[str, Any]:
@@ -137,7 +140,7 @@ def _data_settings(recipe: dict[str, Any]) -> dict[str, Any]:
             recipe["verify"] = {name: dataclasses.asdict(verifier_config(name, o)) for name, o in recipe["verify"].items()}
         except RecipeError:
             pass  # a verifier or option this version does not know: the comparison reports the section
-    generate = dict(recipe.get("generate") or {})
+    generate = {k: v for k, v in (recipe.get("generate") or {}).items() if k not in WHERE_KEYS}
     backend = BACKENDS.get(generate.get("backend", "vllm"))
     if backend is not None:
         generate["engine"] = {k: v for k, v in (generate.get("engine") or {}).items() if k not in backend.runtime_options}

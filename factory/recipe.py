@@ -74,6 +74,19 @@ class GenerateConfig:
     domains: dict[str, DomainPrompt] = field(default_factory=dict)  # per-domain prompts, by the problem's domain
     sampling: dict[str, Any] = field(default_factory=dict)  # vllm.SamplingParams(**sampling)
     engine: dict[str, Any] = field(default_factory=dict)  # the backend's own arguments: vllm.LLM(model, **engine)
+    # The openai backend (an OpenAI-compatible server: `vllm serve`, SGLang, an API); `model` is then
+    # the served model's name. Only that backend reads these, so another backend refuses them.
+    base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1
+    api_key_env: str | None = None  # the environment variable holding the API key (never the key itself)
+    tokenizer: str | None = None  # a local model folder whose tokenizer and chat template render the prompts
+
+    def __post_init__(self) -> None:
+        if self.backend == "openai" and not self.base_url:
+            raise RecipeError("generate.base_url: the openai backend needs the server's URL, e.g. http://127.0.0.1:8000/v1")
+        if self.backend != "openai":
+            for key in ("base_url", "api_key_env", "tokenizer"):
+                if getattr(self, key) is not None:
+                    raise RecipeError(f"generate.{key}: only the openai backend uses it (generate.backend is {self.backend!r})")
 
 
 def _check_fraction(where: str, value: float) -> None:

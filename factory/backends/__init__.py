@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from factory.backends.base import Backend, Completion, Provenance, Request, Sample
 from factory.backends.fake import FakeBackend
+from factory.backends.openai import OpenAIBackend
 from factory.backends.vllm import VLLMBackend
 
 BACKENDS: dict[str, type[Backend]] = {
     "vllm": VLLMBackend,
     "fake": FakeBackend,
+    "openai": OpenAIBackend,
 }
 
-__all__ = ["BACKENDS", "Backend", "Completion", "FakeBackend", "Provenance", "Request", "Sample", "VLLMBackend"]
+__all__ = ["BACKENDS", "Backend", "Completion", "FakeBackend", "OpenAIBackend", "Provenance", "Request", "Sample", "VLLMBackend"]

@@ -41,6 +41,7 @@ class Completion:
     prompt_tokens: int
     samples: list[Sample]
     error: str | None = None  # why this request got no samples (snake_case); the run goes on without them
+    token_count: str = "engine"  # where Sample.tokens came from: engine | usage | tokenizer | estimate
 
 
 @dataclass(frozen=True)

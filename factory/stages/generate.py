@@ -134,6 +134,8 @@ class TraceGenerator:
             reject(row, f"generate:{out.error}", stats)
             yield row
             return
+        if out.token_count != "engine":  # a server that did not say how many tokens it sampled
+            stats.counters[f"tokens_from_{out.token_count}"] += len(out.samples)
         for sample in out.samples:
             stats.counters["prompt_tokens"] += out.prompt_tokens
             stats.counters["completion_tokens"] += sample.tokens

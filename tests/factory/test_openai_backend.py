@@ -1,0 +1,336 @@
+"""The openai backend: its error paths against a stub HTTP server here, then a real `vllm serve`.
+
+The stub (http.server in a thread on 127.0.0.1) answers each POST with what the test's ``behave``
+function returns, and records every request body, so the retry, fallback and merge paths run
+the real HTTP client against a real socket. The last tests start the tiny random-weight model
+under vLLM's OpenAI server and run recipes through ``run_recipe`` end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from fakes import make_problems
+from vllm_server import free_port, vllm_server
+
+from factory import pipeline
+from factory.backends import Request
+from factory.backends.openai import OpenAIBackend, merge_reasoning, retry_after
+from factory.recipe import GenerateConfig, RecipeError, parse_recipe
+
+# -- the stub server ------------------------------------------------------------------------
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+def answer(body: dict[str, Any], content: str = "<think>\nfine\n</think>\nThe answer is \\boxed{0}.", **message: Any) -> Reply:
+    """A chat (or completions) reply with ``body['n']`` choices and usage."""
+    n = body.get("n", 1)
+    if "prompt" in body:
+        choices = [{"index": i, "text": content, "finish_reason": "stop"} for i in range(n)]
+    else:
+        choices = [{"index": i, "message": {"role": "assistant", "content": content, **message}, "finish_reason": "stop"}
+                   for i in range(n)]
+    usage = {"prompt_tokens": 11, "completion_tokens": 7 * n, "total_tokens": 11 + 7 * n}
+    return 200, {}, json.dumps({"id": "x", "choices": choices, "usage": usage}).encode()
+
+
+class Stub:
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.behave: Callable[[dict[str, Any], int], Reply | float] = lambda body, i: answer(body)
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # /v1/models and /version, as vLLM answers them
+                data = {"data": [{"id": "teacher", "owned_by": "stubllm"}]} if self.path.endswith("/models") else {"version": "9.9"}
+                self._send(200, {}, json.dumps(data).encode())
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.bodies.append(body)
+                stub.headers.append(dict(self.headers))
+                reply = stub.behave(body, len(stub.bodies) - 1)
+                if isinstance(reply, float):  # sleep past the client's timeout, then answer
+                    time.sleep(reply)
+                    reply = answer(body)
+                self._send(*reply)
+
+            def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+                try:
+                    self.send_response(status)
+                    for k, v in {"Content-Type": "application/json", **headers}.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub() -> Iterator[Stub]:
+    s = Stub()
+    yield s
+    s.close()
+
+
+FAST = {"backoff_s": 0.01, "max_retries": 2, "timeout_s": 5.0, "concurrency": 4}
+
+
+def backend(url: str, **engine: Any) -> OpenAIBackend:
+    return OpenAIBackend(GenerateConfig(model="teacher", backend="openai", base_url=url, engine={**FAST, **engine}))
+
+
+def request(pid: str = "p0", n: int = 2, seed: int = 7) -> Request:
+    return Request(problem={"id": pid}, messages=[{"role": "user", "content": "What is 0 + 0?"}], prompt="user: What is 0 + 0?\n\n",
+                   n=n, seed=seed, sampling={"temperature": 0.6, "max_tokens": 32, "top_k": 20})
+
+
+def recipe(tmp_path: Path, url: str, n_problems: int = 4, **generate: Any):
+    return parse_recipe({
+        "name": "t",
+        "run_dir": str(tmp_path / "run"),
+        "source": {"path": str(make_problems(tmp_path / "p.jsonl", n_problems)), "fields": {"prompt": "problem", "gold": "answer"},
+                   "shard_size": 2},
+        "generate": {"model": "teacher", "backend": "openai", "base_url": url, "n": 2, "engine": FAST, **generate},
+        "verify": {"math": {}},
+    })
+
+
+# -- settings ---------------------------------------------------------------------------------
+
+
+def test_recipe_settings_are_checked_when_it_loads(tmp_path):
+    with pytest.raises(RecipeError, match=r"generate\.base_url: the openai backend needs"):
+        parse_recipe({"name": "t", "source": {"path": "x"}, "generate": {"backend": "openai"}})
+    with pytest.raises(RecipeError, match=r"generate\.base_url: only the openai backend"):
+        parse_recipe({"name": "t", "source": {"path": "x"}, "generate": {"backend": "vllm", "base_url": "http://h/v1"}})
+    with pytest.raises(ValueError, match=r"generate\.engine\.concurency: unknown option"):
+        backend("http://127.0.0.1:9/v1", concurency=4)
+    with pytest.raises(ValueError, match=r"generate\.engine\.api: completions .* needs the model's chat template"):
+        backend("http://127.0.0.1:9/v1", api="completions")
+
+
+def test_a_request_carries_the_chat_prefill_sampling_seed_and_key(stub, monkeypatch):
+    monkeypatch.setenv("TEACHER_KEY", "sk-test")
+    config = GenerateConfig(model="teacher", backend="openai", base_url=stub.url, api_key_env="TEACHER_KEY",
+                            prefill="<think>\n", engine=FAST)
+    b = OpenAIBackend(config)
+    (out,) = b.generate([request(n=2, seed=7)])
+    body, headers = stub.bodies[0], stub.headers[0]
+    assert headers["Authorization"] == "Bearer sk-test"
+    assert body["messages"][-1] == {"role": "assistant", "content": "<think>\n"}  # the prefill, continued
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert (body["n"], body["seed"], body["temperature"], body["max_tokens"], body["top_k"]) == (2, 7, 0.6, 32, 20)
+    assert out.error is None and [s.index for s in out.samples] == [0, 1]
+    # the stub's reply repeats "<think>\n" after a continued prefill: it is kept, as vLLM returns only new text
+    assert out.samples[0].text.startswith("<think>\nfine")
+    # two choices, no token ids, no local tokenizer: usage split between them is an estimate
+    assert out.token_count == "estimate" and sum(s.tokens for s in out.samples) == 14
+    assert b.provenance().generator == "openai-api:stubllm==9.9" and b.provenance().model == "teacher"
+
+
+def test_a_strict_api_gets_no_extensions_and_the_prefill_is_not_repeated(stub):
+    config = GenerateConfig(model="teacher", backend="openai", base_url=stub.url, prefill="<think>\n",
+                            engine={**FAST, "extensions": False})
+    (out,) = OpenAIBackend(config).generate([request(n=1)])
+    assert {"continue_final_message", "return_token_ids", "chat_template"}.isdisjoint(stub.bodies[0])
+    assert stub.bodies[0]["messages"][-1]["role"] == "user"
+    assert out.samples[0].text == "fine\n</think>\nThe answer is \\boxed{0}."  # the stage puts the prefill back
+    assert out.token_count == "usage" and out.samples[0].tokens == 7
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_is_waited_out_then_succeeds(stub):
+    stub.behave = lambda body, i: (429, {"Retry-After": "1"}, b'{"error": "slow down"}') if i == 0 else answer(body)
+    start = time.perf_counter()
+    (out,) = backend(stub.url).generate([request()])
+    assert time.perf_counter() - start >= 1.0  # Retry-After, not the 0.01 s backoff
+    assert out.error is None and len(out.samples) == 2 and len(stub.bodies) == 2
+
+
+def test_500_then_success(stub):
+    stub.behave = lambda body, i: (500, {}, b"boom") if i == 0 else answer(body)
+    (out,) = backend(stub.url).generate([request()])
+    assert out.error is None and len(stub.bodies) == 2
+
+
+def test_a_timeout_is_retried(stub):
+    stub.behave = lambda body, i: 1.5 if i == 0 else answer(body)
+    (out,) = backend(stub.url, timeout_s=0.5).generate([request()])
+    assert out.error is None and len(out.samples) == 2 and len(stub.bodies) == 2
+
+
+def test_what_keeps_failing_becomes_a_recorded_error_per_problem(stub):
+    stub.behave = lambda body, i: (200, {}, b"{not json")
+    outs = backend(stub.url, max_retries=1).generate([request("a"), request("b")])
+    assert [o.error for o in outs] == ["request_failed:malformed_response"] * 2
+    assert len(stub.bodies) == 4  # one retry each
+    stub.behave = lambda body, i: (404, {}, b'{"error": "no such model"}')  # not retried
+    (out,) = backend(stub.url).generate([request()])
+    assert out.error == "request_failed:http_404" and len(stub.bodies) == 5
+
+
+def test_retry_after_reads_seconds_and_dates():
+    assert retry_after({"retry-after": "3"}) == 3.0
+    assert retry_after({}) is None
+    assert 0 <= retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # a date in the past
+
+
+# -- what comes back --------------------------------------------------------------------------
+
+
+def test_a_server_that_rejects_n_gets_single_requests_with_their_own_seeds(stub):
+    stub.behave = lambda body, i: (400, {}, b'{"error": "n must be 1"}') if body["n"] > 1 else answer(body)
+    b = backend(stub.url, concurrency=1)
+    first, second = b.generate([request("a", n=3, seed=100), request("b", n=3, seed=200)])
+    assert [s.index for s in first.samples] == [0, 1, 2] and len(second.samples) == 3
+    # one refused n=3, then singles; the second problem goes straight to singles
+    assert [(body["n"], body["seed"]) for body in stub.bodies] == [(3, 100), (1, 100), (1, 101), (1, 102), (1, 200), (1, 201), (1, 202)]
+    assert first.token_count == "usage" and first.prompt_tokens == 11
+
+
+def test_a_server_returning_fewer_choices_than_n_also_falls_back(stub):
+    stub.behave = lambda body, i: answer({**body, "n": 1})
+    (out,) = backend(stub.url).generate([request(n=2)])
+    assert len(out.samples) == 2 and [b["n"] for b in stub.bodies] == [2, 1, 1]
+
+
+def test_reasoning_fields_are_merged_back_into_think_tags(stub, tmp_path):
+    assert merge_reasoning("The answer is 4.", "2 + 2 = 4") == "<think>\n2 + 2 = 4\n</think>\n\nThe answer is 4."
+    assert merge_reasoning("plain", None) == "plain"
+    # older servers name it reasoning_content; vLLM 0.32 names it reasoning
+    fields = ["reasoning", "reasoning_content"]
+    stub.behave = lambda body, i: answer(body, content="The answer is \\boxed{0}.", **{fields[i % 2]: "0 + 0 is 0."})
+    pipeline.run_recipe(recipe(tmp_path, stub.url, n_problems=2, prefill="<think>\n"), progress=False)
+    traces = pd.read_parquet(tmp_path / "run/traces")
+    assert len(traces) == 4
+    assert (traces.completion == "<think>\n0 + 0 is 0.\n</think>\n\nThe answer is \\boxed{0}.").all()  # one <think>, not two
+    assert (traces.reasoning == "0 + 0 is 0.").all() and (traces.answer == "The answer is \\boxed{0}.").all()
+    assert set(traces.generator) == {"openai-api:stubllm==9.9"} and set(traces.model) == {"teacher"}
+    # no local model folder: prompt_text is the plain rendering of the chat, never a guessed template
+    assert traces.prompt_text.iloc[0] == "user: What is 0 + 0?\n\nassistant: <think>\n"
+
+
+def test_the_backend_pickles_for_a_worker_after_use(stub):
+    import pickle
+
+    b = backend(stub.url)
+    b.generate([request()])
+    copy = pickle.loads(pickle.dumps(b))
+    assert copy._client is None and copy.generate([request()])[0].error is None
+
+
+# -- through the pipeline ---------------------------------------------------------------------
+
+
+def test_no_server_records_every_problem_as_failed_and_the_run_finishes(tmp_path, caplog):
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there: connection refused
+    summary = pipeline.run_recipe(recipe(tmp_path, url, engine={**FAST, "max_retries": 1}), progress=False)
+    stats = json.loads((tmp_path / "run/stats/generate.json").read_text())
+    assert summary["problems"] == 4 and summary["traces"] == 0
+    assert stats["dropped"] == {"generate:request_failed:connection_error": 4}
+    assert summary["failed_problems"] == {"generate:request_failed:connection_error": 4}
+    assert len(pd.read_parquet(tmp_path / "run/traces_failed")) == 4  # one row per failed problem, with the reason
+    assert "problem 'p00' got no samples: request_failed:connection_error" in caplog.text
+
+
+def test_one_failing_problem_loses_its_traces_the_others_keep_theirs(stub, tmp_path):
+    def behave(body: dict[str, Any], i: int) -> Reply:
+        return (503, {}, b"down") if "What is 1 + 1?" in json.dumps(body) else answer(body)
+
+    stub.behave = behave
+    summary = pipeline.run_recipe(recipe(tmp_path, stub.url), progress=False)
+    traces = pd.read_parquet(tmp_path / "run/traces")
+    assert summary["traces"] == 6 and "p01" not in set(traces.problem_id)
+    assert (traces.groupby("problem_id").size() == 2).all()
+
+
+def test_a_run_resumes_across_client_knobs_and_another_server(stub, tmp_path):
+    pipeline.run_recipe(recipe(tmp_path, stub.url), progress=False)
+    sent = len(stub.bodies)
+    other = Stub()
+    try:
+        again = recipe(tmp_path, other.url, engine={**FAST, "concurrency": 64, "timeout_s": 9.0, "max_retries": 0})
+        pipeline.run_recipe(again, progress=False)  # no "different recipe" error
+        assert len(stub.bodies) == sent and other.bodies == []  # nothing was generated again
+    finally:
+        other.close()
+    with pytest.raises(ValueError, match=r"sections changed: generate"):
+        pipeline.run_recipe(recipe(tmp_path, stub.url, engine={**FAST, "api": "chat", "batch_n": False}), progress=False)
+
+
+# -- a real vLLM server -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with vllm_server(tiny_model_dir, "tiny", tmp_path_factory.mktemp("vllm-serve"), ["--max-model-len", "512", "--seed", "0"]) as url:
+        yield url
+
+
+def real_recipe(tmp_path: Path, url: str, folder: Path, **engine: Any):
+    return parse_recipe({
+        "name": "real",
+        "run_dir": str(tmp_path / "run"),
+        "source": {"path": str(make_problems(tmp_path / "p.jsonl", 3)), "fields": {"prompt": "problem", "gold": "answer"}},
+        "generate": {"model": "tiny", "backend": "openai", "base_url": url, "tokenizer": str(folder), "n": 3,
+                     "prefill": "<think>\n", "sampling": {"max_tokens": 16, "temperature": 1.0},
+                     "engine": {"concurrency": 4, **engine}},
+        "verify": {"math": {}},
+    })
+
+
+@pytest.mark.slow
+def test_a_real_vllm_server_end_to_end(server, tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    runs = {}
+    for api in ("chat", "completions"):
+        (tmp_path / api).mkdir()
+        summary = pipeline.run_recipe(real_recipe(tmp_path / api, server, tiny_model_dir, api=api), progress=False)
+        runs[api] = traces = pd.read_parquet(tmp_path / api / "run/traces").sort_values("trace_id").reset_index(drop=True)
+        assert summary["traces"] == 9 and (traces.groupby("problem_id").size() == 3).all()
+        assert set(traces.model) == {"tiny"} and set(traces.generator) == {"openai-api:vllm==0.32.0"}
+        assert set(traces.finish_reason) <= {"stop", "length"} and "length" in set(traces.finish_reason)
+        assert traces.completion.str.startswith("<think>\n").all() and not traces.completion.str.startswith("<think>\n<think>").any()
+        # token counts are the server's own (token_ids per choice), and a length cut is max_tokens
+        assert (traces[traces.finish_reason == "length"].completion_tokens == 16).all()
+        assert (traces.completion_tokens <= 16).all() and traces.completion_tokens.min() >= 1
+        stats = json.loads((tmp_path / api / "run/stats/generate.json").read_text())
+        assert not any(k.startswith("tokens_from") for k in stats["counters"]) and not stats["dropped"]
+        # n in one request with one seed still gives n different samples
+        assert traces.groupby("problem_id").completion.nunique().min() > 1
+    # the prompt the server saw is the one rendered here, token for token (prefill included)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    for _, row in runs["completions"].iterrows():
+        assert row.prompt_text.endswith("<|im_start|>assistant\n<think>\n")
+        assert row.prompt_tokens == len(tok(row.prompt_text, add_special_tokens=False)["input_ids"])
+    # chat mode (the server renders the chat and continues the prefill) sees the same prompt, so the
+    # same seeds sample the same tokens
+    assert (runs["chat"].prompt_tokens == runs["completions"].prompt_tokens).all()
+    pd.testing.assert_series_equal(runs["chat"].completion, runs["completions"].completion)
