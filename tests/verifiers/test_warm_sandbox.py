@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from verifiers import VERIFIERS
+from verifiers import VERIFIERS, CodeConfig
 from verifiers.code import verify_code
 from verifiers.sandbox import Limits, Sandbox
 from verifiers import warm_sandbox as warm_mod
@@ -374,7 +374,7 @@ def test_verify_code_runs_python_warm_by_default(warm):
     call = [{"fn_name": "f", "args": [], "expected": "warm"}]
     assert verify_code("import os\ndef f():\n    return 'warm' if os.getpid() != 1 else 'cold'\n", call).passed
     row = {"completion": f"</think>```python\n{program}```", "tests": tests}
-    assert VERIFIERS["code"](row).passed and VERIFIERS["code"].batch([row, row])[0].passed
+    assert VERIFIERS["code"](row).passed and VERIFIERS["code"].batch([row, row], CodeConfig())[0].passed
 
 
 def test_a_hung_zygote_is_killed_after_the_grace_period(warm, monkeypatch):
