@@ -83,6 +83,9 @@ class _Replica:
     def __init__(self, step: Step) -> None:
         (self.stage,) = step.stages
 
+    def ready(self) -> bool:
+        return True
+
     def generate(self, index: int, problems: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
         stats = StageStats()
         rows = list(self.stage.run(problems, stats))
@@ -173,8 +176,7 @@ class _Shards:
             self.bar.close()
             for ref in self.tasks:
                 self.ray.cancel(ref)
-            for replica in self.replicas:
-                self.ray.kill(replica)
+            self._stop_replicas()
 
     def _advance(self, index: int) -> None:
         """Shard ``index`` finished its current segment: start its next one."""
@@ -228,7 +230,12 @@ class _Shards:
     def _start_replicas(self) -> None:
         cfg, step = self.config, self.generate_step
         actor = self.ray.remote(_Replica)
-        count = min(cfg.replicas, sum(1 for c in self.chain.values() if c and c[0][0] == "generate") or 1)
+        count = min(cfg.replicas, len(self.queue))
+        free = self.ray.cluster_resources().get("CPU", 0) - count * cfg.cpus_per_replica
+        if free < cfg.cpus_per_task:
+            log.warning("%s: %d replica(s) hold %s of the cluster's CPUs; the tasks after %s (%s CPU each) "
+                        "wait until generation ends", step.name, count, count * cfg.cpus_per_replica, step.name, cfg.cpus_per_task)
+        start = time.perf_counter()
         for k in range(count):
             replica = actor.options(
                 name=f"factory-{step.name}-{k}-{self.run_id}", num_gpus=cfg.gpus_per_replica, num_cpus=cfg.cpus_per_replica,
@@ -236,7 +243,22 @@ class _Shards:
             ).remote(step)  # inline, not a ref: a restart builds the replica from it again
             self.replicas.append(replica)
             self.load[replica] = 0
-        log.info("%s: %d replica(s), %s GPU(s) and %s CPU(s) each", step.name, count, cfg.gpus_per_replica, cfg.cpus_per_replica)
+        pending = [r.ready.remote() for r in self.replicas]
+        while pending:  # a replica Ray cannot place (too few GPUs) would otherwise wait in silence
+            _, pending = self.ray.wait(pending, num_returns=len(pending), timeout=60)
+            if pending:
+                log.warning("%s: %d of %d replica(s) not started after %.0f s (each needs %s GPU(s), %s CPU(s); the cluster "
+                            "has %s)", step.name, len(pending), count, time.perf_counter() - start, cfg.gpus_per_replica,
+                            cfg.cpus_per_replica, self.ray.cluster_resources())
+        # generation time, as locally, starts when the engines can take work (an engine still loads on its first shard)
+        self.last = time.perf_counter()
+        log.info("%s: %d replica(s) started in %.1f s, %s GPU(s) and %s CPU(s) each", step.name, count, self.last - start,
+                 cfg.gpus_per_replica, cfg.cpus_per_replica)
+
+    def _stop_replicas(self) -> None:
+        for replica in self.replicas:
+            self.ray.kill(replica)
+        self.replicas.clear()
 
     def _generated(self, ref: Any) -> None:
         index, replica = self.generating.pop(ref)
@@ -259,3 +281,5 @@ class _Shards:
         self.executor.write_shard(step, index, rows, {step.stages[0].name: stats})
         self.bar.update()
         self._advance(index)
+        if not self.queue and not self.generating:  # every shard generated: free the GPUs (and CPUs) for the tasks
+            self._stop_replicas()

@@ -33,16 +33,14 @@ def on_ray(recipe, **settings):
     return dataclasses.replace(recipe, executor=ExecutorConfig(kind="ray", cpus_per_replica=0.25, cpus_per_task=0.5, **settings))
 
 
-def frame(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path).sort_values("trace_id").reset_index(drop=True)
+def frame(path: Path, key: str = "trace_id") -> pd.DataFrame:
+    return pd.read_parquet(path).sort_values(key).reset_index(drop=True)
 
 
 def assert_same_data(local: Path, remote: Path) -> None:
-    for folder in ("export/sft", "export/rejected", "problems_scored"):
-        pd.testing.assert_frame_equal(frame(local / folder) if folder != "problems_scored" else
-                                      pd.read_parquet(local / folder).sort_values("problem_id").reset_index(drop=True),
-                                      frame(remote / folder) if folder != "problems_scored" else
-                                      pd.read_parquet(remote / folder).sort_values("problem_id").reset_index(drop=True))
+    """The exported SFT and rejected sets, the per-problem scores and the stage counts are the same."""
+    for folder, key in (("export/sft", "trace_id"), ("export/rejected", "trace_id"), ("problems_scored", "problem_id")):
+        pd.testing.assert_frame_equal(frame(local / folder, key), frame(remote / folder, key))
     for stage in ("generate", "verify", "select", "export_sft"):
         a, b = (json.loads((run / f"stats/{stage}.json").read_text()) for run in (local, remote))
         a.pop("seconds", None), b.pop("seconds", None)
@@ -98,3 +96,27 @@ def test_executor_section_never_blocks_a_resume(tmp_path, ray_cluster):
     summary = pipeline.run_recipe(on_ray(recipe), progress=False)
     assert summary["redone"] == [] and summary["kept"] > 0
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run/traces").glob("shard-*.parquet")} == traces
+
+
+@pytest.mark.slow
+def test_tiny_vllm_model_on_one_replica_equals_local(tmp_path, ray_cluster, tiny_model_dir):
+    pytest.importorskip("vllm", reason="vLLM is not installed")
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(
+        json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(6)))
+    raw = {
+        "name": "tiny",
+        "source": {"path": str(problems), "fields": {"prompt": "problem", "gold": "answer"}, "shard_size": 2},
+        "generate": {"model": str(tiny_model_dir), "n": 3, "prefill": "<think>\n", "seed": 1,
+                     "sampling": {"temperature": 1.0, "max_tokens": 12},
+                     "engine": {"max_model_len": 512, "enforce_eager": True, "dtype": "float32"}},
+        "verify": {"math": {}, "format": {}},
+        "select": {"k": 1},
+    }
+    from factory.recipe import parse_recipe
+
+    pipeline.run_recipe(parse_recipe({**raw, "run_dir": str(tmp_path / "local")}), progress=False)
+    summary = pipeline.run_recipe(parse_recipe({**raw, "run_dir": str(tmp_path / "ray"), "executor": {
+        "kind": "ray", "replicas": 1, "cpus_per_replica": 1, "cpus_per_task": 0.5}}), progress=False)
+    assert summary["traces"] == 18
+    assert_same_data(tmp_path / "local", tmp_path / "ray")
