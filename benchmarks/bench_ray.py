@@ -18,12 +18,14 @@ sets are compared with the local run's.
 
     python benchmarks/bench_ray.py                                   # 64 problems x n=4
     python benchmarks/bench_ray.py --seconds-per-token 0.02 --rounds 3 --replicas 1 2 4 8
+    python benchmarks/bench_ray.py --cpus-per-replica 0.1      # leave the tasks CPUs while replicas run
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -74,10 +76,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--cpus", type=int, default=2, help="the local Ray's num_cpus")
     parser.add_argument("--cpus-per-task", type=float, default=1.0)
+    parser.add_argument("--cpus-per-replica", type=float, default=0.25, help="a sleeping replica needs next to none")
     args = parser.parse_args()
 
     import ray
 
+    # the executor's own lines: how long the replicas took to start, and when tasks must wait for CPUs
+    logging.basicConfig(format="    %(name)s: %(message)s")
+    logging.getLogger("factory.executors.ray").setLevel(logging.INFO)
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     problems = work / "problems.jsonl"
     with problems.open("w") as f:
@@ -86,8 +92,7 @@ def main() -> None:
     start = time.perf_counter()
     ray.init(num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=tempfile.mkdtemp(prefix="ray", dir="/tmp"))
     print(f"ray.init: {time.perf_counter() - start:.1f} s (not counted below)")
-    # replicas hold a quarter CPU (they sleep, as a GPU engine waits on its GPU)
-    on_ray = {"kind": "ray", "cpus_per_replica": 0.25, "cpus_per_task": args.cpus_per_task}
+    on_ray = {"kind": "ray", "cpus_per_replica": args.cpus_per_replica, "cpus_per_task": args.cpus_per_task}
     samples = args.problems * args.n
     runs = 0
 
