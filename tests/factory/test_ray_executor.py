@@ -3,6 +3,8 @@ or duplicated when a generation replica dies in the middle of a shard."""
 
 import dataclasses
 import json
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -120,3 +122,8 @@ def test_tiny_vllm_model_on_one_replica_equals_local(tmp_path, ray_cluster, tiny
         "kind": "ray", "replicas": 1, "cpus_per_replica": 1, "cpus_per_task": 0.5}}), progress=False)
     assert summary["traces"] == 18
     assert_same_data(tmp_path / "local", tmp_path / "ray")
+
+
+def test_ray_is_imported_only_by_a_run_on_it():
+    code = "import sys, factory.pipeline, factory.cli; assert 'ray' not in sys.modules, 'ray was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
