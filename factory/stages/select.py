@@ -293,6 +293,11 @@ class TraceSelector:
                 stats.dropped[row["reject_reason"]] += 1
             yield row
 
+    @property
+    def ordered(self) -> bool:
+        """Run-wide dedup: a shard's rejects depend on every shard before it (in shard order)."""
+        return self.dedup is not None and self.dedup.config.scope == "run"
+
     def restore(self, finished: Iterable[dict[str, Any]]) -> None:
         """Run-wide dedup on resume: replay the survivors of the finished shards (given in order)."""
         if self.dedup is None or self.dedup.config.scope != "run":

@@ -100,3 +100,17 @@ def test_a_missing_model_folder_is_named_before_any_engine_starts(tmp_path, caps
     assert main(["run", str(recipe), "-q"]) == 2
     assert f"generate.model: {tmp_path / 'no-such-model'} is not a model folder (no such directory)" in capsys.readouterr().err
     assert time.perf_counter() - start < 10  # vLLM was never imported
+
+
+def test_executor_section_defaults_to_local_and_is_checked():
+    assert parse_recipe(MINIMAL).executor.kind == "local"
+    ray = parse_recipe({**MINIMAL, "executor": {"kind": "ray", "address": "auto", "replicas": 4, "gpus_per_replica": 1}})
+    assert (ray.executor.address, ray.executor.replicas, ray.executor.gpus_per_replica) == ("auto", 4, 1.0)
+    with pytest.raises(RecipeError, match=r"executor\.kind: 'slurm' is not one of local, ray"):
+        parse_recipe({**MINIMAL, "executor": {"kind": "slurm"}})
+    with pytest.raises(RecipeError, match=r"executor\.replica: unknown key"):
+        parse_recipe({**MINIMAL, "executor": {"kind": "ray", "replica": 2}})
+    with pytest.raises(RecipeError, match=r"executor\.replicas: only for kind ray"):
+        parse_recipe({**MINIMAL, "executor": {"replicas": 2}})
+    with pytest.raises(RecipeError, match=r"executor\.replicas: must be at least 1"):
+        parse_recipe({**MINIMAL, "executor": {"kind": "ray", "replicas": 0}})
