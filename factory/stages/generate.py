@@ -107,6 +107,7 @@ class TraceGenerator:
                     where[problem["id"]] = (index, position)
                     yield self.request(problem)
 
+        self.renderer  # noqa: B018  (starts the engine: its start-up is not generation time)
         last = time.perf_counter()
         for request, out in self.backend.stream(requests(), window=window):
             index, position = where.pop(request.problem["id"])
