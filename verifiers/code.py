@@ -613,39 +613,15 @@ def verify_code(
     )[0]
 
 
-def verify_code_response(
-    completion: str,
-    tests: Any,
-    *,
-    language: str = "auto",
-    checker: str = "tokens",
-    time_limit_s: float = 2.0,
-    memory_mb: int = 256,
-    max_procs: int = 4,
-    output_mb: float = 16.0,
-    disk_mb: int = 64,
-    wall_limit_s: float | None = None,
-    unsafe_no_sandbox: bool = False,
-    python: str | None = None,
-    detail_chars: int = 256,
-    workers: int = 1,
-    warm: bool = True,
-    compile_time_limit_s: float = 20.0,
-    compile_memory_mb: int = 2048,
-) -> Verdict:
+def verify_code_response(completion: str, tests: Any, *, workers: int = 1, **options: Any) -> Verdict:
     """The verify stage's adapter: extract the program from a model response, then verify it.
 
     ``language="auto"`` (default) takes the last Python, C++ or C block and lets its fence tag pick
     the toolchain; a language name takes only blocks of that language. No code block ->
     ``Verdict.fail("no_code")``; missing or malformed ``tests`` is a bad problem -> ``ValueError``.
-    Other options as for :func:`verify_code`.
+    Options (checked by :func:`verify_code_batch`'s signature) as for :func:`verify_code`.
     """
-    return verify_code_batch(
-        [{"completion": completion, "tests": tests}], workers=workers, language=language, checker=checker,
-        time_limit_s=time_limit_s, memory_mb=memory_mb, max_procs=max_procs, output_mb=output_mb, disk_mb=disk_mb,
-        wall_limit_s=wall_limit_s, unsafe_no_sandbox=unsafe_no_sandbox, python=python, detail_chars=detail_chars,
-        warm=warm, compile_time_limit_s=compile_time_limit_s, compile_memory_mb=compile_memory_mb,
-    )[0]
+    return verify_code_batch([{"completion": completion, "tests": tests}], workers=workers, **options)[0]
 
 
 def verify_code_batch(

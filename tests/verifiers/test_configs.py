@@ -6,13 +6,13 @@ import inspect
 import pytest
 
 from verifiers import VERIFIERS
-from verifiers.code import verify_code_response
+from verifiers.code import verify_code_batch
 from verifiers.format import check_format
 from verifiers.language import language_consistency
 from verifiers.math import verify_math
 from verifiers.readability import check_readability
 
-FUNCTIONS = {"math": verify_math, "code": verify_code_response, "format": check_format, "language": language_consistency,
+FUNCTIONS = {"math": verify_math, "code": verify_code_batch, "format": check_format, "language": language_consistency,
              "readability": check_readability}
 FROM_THE_ROW = {"language": {"target"}}  # None in the config: the problem's own value is used
 
