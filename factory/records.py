@@ -174,25 +174,14 @@ def merge_schemas(*schemas: pa.Schema) -> pa.Schema:
 
 # -- the SFT rows the export writes (and the student's length check renders) --------------------------
 
+# the trace's provenance columns that every SFT row carries, with the trace's types (and the pass rate)
 PROVENANCE = [
-    ("trace_id", pa.string()),
-    ("problem_id", pa.string()),
-    ("sample_index", pa.int32()),
-    ("source", pa.string()),
-    ("domain", pa.string()),
-    ("language", pa.string()),
-    ("gold", pa.string()),
-    ("pass_rate", pa.float64()),
-    ("prompt_tokens", pa.int32()),
-    ("completion_tokens", pa.int32()),
-    ("finish_reason", pa.string()),
-    ("model", pa.string()),
-    ("model_revision", pa.string()),
-    ("sampling_params", pa.string()),
-    ("seed", pa.int64()),
-    ("chat_template_hash", pa.string()),
-    ("generator", pa.string()),
-    ("metadata", pa.string()),
+    (name, TRACE_SCHEMA.field(name).type if name != "pass_rate" else SELECT_FIELDS.field(name).type)
+    for name in (
+        "trace_id", "problem_id", "sample_index", "source", "domain", "language", "gold", "pass_rate",
+        "prompt_tokens", "completion_tokens", "finish_reason", "model", "model_revision", "sampling_params",
+        "seed", "chat_template_hash", "generator", "metadata",
+    )
 ]
 # present only when the recipe votes a pseudo-gold for problems without one (the vote section)
 VOTE = [("pseudo_label", pa.bool_()), ("vote_share", pa.float64())]

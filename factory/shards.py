@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +46,9 @@ def write_shard(path: Path, rows: Iterable[dict[str, Any]], schema: pa.Schema, b
     return count
 
 
-def read_shard(path: Path, batch_size: int = 1024) -> Iterator[dict[str, Any]]:
-    """Stream the rows of one Parquet file, a batch at a time."""
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
+def read_shard(path: Path, batch_size: int = 1024, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Stream the rows of one Parquet file (only ``columns``, if given), a batch at a time."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
         yield from batch.to_pylist()
 
 

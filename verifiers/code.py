@@ -569,28 +569,12 @@ def _cores() -> int:
 
 
 def verify_code(
-    program: str,
-    tests: list[dict[str, Any]] | str,
-    *,
-    language: str = "python",
-    checker: str = "tokens",
-    time_limit_s: float = 2.0,
-    memory_mb: int = 256,
-    max_procs: int = 4,
-    output_mb: float = 16.0,
-    disk_mb: int = 64,
-    wall_limit_s: float | None = None,
-    unsafe_no_sandbox: bool = False,
-    python: str | None = None,
-    detail_chars: int = 256,
-    workers: int = 1,
-    warm: bool = True,
-    compile_time_limit_s: float = 20.0,
-    compile_memory_mb: int = 2048,
+    program: str, tests: list[dict[str, Any]] | str, *, language: str = "python", workers: int = 1, **options: Any
 ) -> Verdict:
     """Run ``program`` on every test in the sandbox; see the module docstring.
 
-    ``language`` picks the toolchain: ``python`` (default), ``cpp`` (also ``c++``, ``cc``,
+    Options (``checker``, limits, ``warm``, ...) are :func:`verify_code_batch`'s keywords, checked by its
+    signature. ``language`` picks the toolchain: ``python`` (default), ``cpp`` (also ``c++``, ``cc``,
     ``cxx``) or ``c``, compiled once inside the sandbox (:data:`TOOLCHAINS`). Limits apply per test
     execution: ``time_limit_s`` CPU seconds of the program's process tree (what it is judged
     on), ``wall_limit_s`` wall clock (default ``3 * time_limit_s + 1``: stops sleepers without
@@ -605,12 +589,7 @@ def verify_code(
     code only). Raises ``ValueError`` on bad tests or options,
     :class:`verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing.
     """
-    return verify_code_batch(
-        [{"program": program, "tests": tests, "language": language}], workers=workers, checker=checker,
-        time_limit_s=time_limit_s, memory_mb=memory_mb, max_procs=max_procs, output_mb=output_mb, disk_mb=disk_mb,
-        wall_limit_s=wall_limit_s, unsafe_no_sandbox=unsafe_no_sandbox, python=python, detail_chars=detail_chars,
-        warm=warm, compile_time_limit_s=compile_time_limit_s, compile_memory_mb=compile_memory_mb,
-    )[0]
+    return verify_code_batch([{"program": program, "tests": tests, "language": language}], workers=workers, **options)[0]
 
 
 def verify_code_response(completion: str, tests: Any, *, workers: int = 1, **options: Any) -> Verdict:

@@ -194,7 +194,8 @@ class Executor(ABC):
         if not stages or not done:
             return
         for stage in stages:
-            stage.restore(row for i in done for row in read_shard(self.run_dir.shard(step.output, i)))
+            columns = getattr(stage, "restore_columns", None)  # a run-wide index needs a few columns, not the traces
+            stage.restore(row for i in done for row in read_shard(self.run_dir.shard(step.output, i), columns=columns))
 
     def finish(self, step: Step, shards: int) -> None:
         """Write the step's totals once all its shards are done."""

@@ -256,6 +256,7 @@ class TraceSelector:
     """
 
     name: ClassVar[str] = "select"
+    restore_columns: ClassVar[tuple[str, ...]] = ("trace_id", "completion", "keep", "reject_reason")
 
     def __init__(
         self,
