@@ -215,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_loop)
 
     p = sub.add_parser("report", help="write a run's dataset card: README.md with the HF header, and plots")
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", help="the run folder: a path or an object-store URI (s3://bucket/runs/x)")
     p.set_defaults(func=_report)
 
     p = sub.add_parser("mix", help="mix exported Parquet sets with weights into one set")

@@ -14,7 +14,8 @@ done, :mod:`factory.executors`'. A rerun resumes where the last run stopped, ste
   prompts, another model, other sampling): refused, since the traces would have to be
   regenerated; use a new ``run_dir``.
 
-One run at a time holds a run folder (a lock); a second ``factory run`` on it is refused.
+One run at a time holds a run folder (a lock); a second ``factory run`` on it is refused. An
+object store has no locks: a run folder there is locked on the machine that runs the driver only.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -34,7 +37,7 @@ from factory.backends import BACKENDS
 from factory.executors import EXECUTORS, step_stats
 from factory.plan import build_plan
 from factory.recipe import MOVED_KEYS, Recipe, RecipeError, verifier_config
-from factory.shards import RunDir, write_json
+from factory.shards import RunDir
 from factory.stages.base import StageStats
 
 log = logging.getLogger(__name__)
@@ -52,15 +55,15 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
 
     ``stop_after`` ends the run after the named step (used to inspect or test partial runs).
     """
-    run = RunDir(recipe.output_dir)
+    run = RunDir(recipe.run_location)
     plan = build_plan(recipe)
     run_executor = EXECUTORS[recipe.executor.kind](run, progress, recipe.executor)
     with _lock(run):
         redone = _claim(run, recipe, plan, run_executor)
-        write_json(run.root / "plan.json", plan.describe())
+        run.write_json("plan.json", plan.describe())
         run_executor.run(plan, stop_after)
         summary = {**summarize(recipe, run), "redone": redone}
-        write_json(run.root / "summary.json", summary)
+        run.write_json("summary.json", summary)
         if stop_after is None:
             summary["card"] = _write_card(run)
     return summary
@@ -71,23 +74,30 @@ def _write_card(run: RunDir) -> str | None:
     from factory.report import write_report
 
     try:
-        return str(write_report(run.root))
+        return write_report(run.location)
     except Exception:
-        log.warning("could not write the dataset card of %s (the data is complete; try factory report)", run.root, exc_info=True)
+        log.warning("could not write the dataset card of %s (the data is complete; try factory report)", run, exc_info=True)
         return None
 
 
 @contextlib.contextmanager
 def _lock(run: RunDir) -> Iterator[None]:
-    """Hold the run folder for this process; the lock goes with the process, however it ends."""
-    run.root.mkdir(parents=True, exist_ok=True)
-    with open(run.root / ".lock", "a+") as f:
+    """Hold the run folder for this process; the lock goes with the process, however it ends.
+    A folder on an object store is locked by a file on this machine."""
+    if run.local is not None:
+        run.local.mkdir(parents=True, exist_ok=True)
+        lock = run.local / ".lock"
+    else:
+        key = hashlib.sha256(run.address.encode()).hexdigest()[:16]
+        lock = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "factory" / "locks" / f"{key}.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
             holder = f.read().strip() or "?"
-            raise RecipeError(f"{run.root} is being written by another factory run (pid {holder}); "
+            raise RecipeError(f"{run} is being written by another factory run (pid {holder}); "
                               "wait for it to finish or set run_dir to another folder") from None
         f.seek(0), f.truncate(), f.write(str(os.getpid())), f.flush()
         try:
@@ -102,29 +112,28 @@ def _claim(run: RunDir, recipe: Recipe, plan: Any, executor: Any) -> list[str]:
     Returns the steps made stale by a changed section (forgotten here, so they run again); a
     change to a section the traces depend on is refused.
     """
-    path = run.root / "recipe.json"
     current = recipe.to_dict()
     redone: list[str] = []
-    if path.exists():
-        previous = _data_settings(json.loads(path.read_text()))
+    if run.exists("recipe.json"):
+        previous = _data_settings(run.read_json("recipe.json"))
         now = _data_settings(json.loads(json.dumps(current, default=str)))
         changed = [k for k in DATA_SECTIONS if previous.get(k) != now.get(k)]
         stale = plan.affected_by(changed)
         fixed = [k for k in changed if any(k in step.sections and step.fixed for step in plan.steps)]
         if fixed:
             raise RecipeError(
-                f"{run.root} holds a run of a different recipe (sections changed: {', '.join(fixed)}); its traces "
+                f"{run} holds a run of a different recipe (sections changed: {', '.join(fixed)}); its traces "
                 "would have to be regenerated: delete the folder or set run_dir to a new one"
             )
         if stale:
-            log.warning("%s: %s changed; redoing %s (every generated trace is kept)", run.root, ", ".join(changed),
+            log.warning("%s: %s changed; redoing %s (every generated trace is kept)", run, ", ".join(changed),
                         ", ".join(s.name for s in stale))
             executor.invalidate(stale)
             redone = [s.name for s in stale]
         else:
-            log.info("resuming %s", run.root)
-    write_json(path, current)
-    (run.root / "recipe.yaml").write_text(yaml.safe_dump(current, sort_keys=False, allow_unicode=True))
+            log.info("resuming %s", run)
+    run.write_json("recipe.json", current)
+    run.write_text("recipe.yaml", yaml.safe_dump(current, sort_keys=False, allow_unicode=True))
     return redone
 
 
@@ -162,7 +171,7 @@ def summarize(recipe: Recipe, run: RunDir) -> dict[str, Any]:
     verifiers = {name: ver.parts.get(name, StageStats()) for name in recipe.verify}
     return {
         "recipe": recipe.name,
-        "run_dir": str(run.root),
+        "run_dir": run.display(),
         "problems": read.rows_out - sum(filtered.dropped.values()),
         "bad_rows": read.dropped.get("bad_row", 0),
         "traces": gen.rows_out,
@@ -185,6 +194,6 @@ def summarize(recipe: Recipe, run: RunDir) -> dict[str, Any]:
         "rejected": sum(sel.dropped.values()),
         "reject_reasons": dict(sel.dropped.most_common()),
         "problems_with_kept": sel.parts.get("keep_k", StageStats()).counters.get("problems_with_kept", 0),
-        "sft_dir": str(run.root / "export" / "sft"),
-        "rejected_dir": str(run.root / "export" / "rejected"),
+        "sft_dir": run.display("export", "sft"),
+        "rejected_dir": run.display("export", "rejected"),
     }

@@ -266,8 +266,17 @@ class Recipe:
     run_dir: str | None = None  # default: runs/<name>
 
     @property
+    def run_location(self) -> str:
+        """The run folder: a path, or an object-store URI (see :mod:`factory.shards`)."""
+        return self.run_dir or str(Path("runs") / self.name)
+
+    @property
     def output_dir(self) -> Path:
-        return Path(self.run_dir or Path("runs") / self.name)
+        """The run folder as a local path, for the commands that need one (train, eval, loop)."""
+        if "://" in self.run_location:
+            raise RecipeError(f"run_dir: {self.run_location.split('?')[0]} is not a local folder; factory train, eval "
+                              "and loop read and write a run folder on a local or shared filesystem")
+        return Path(self.run_location)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

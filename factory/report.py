@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 import yaml
 
 from factory.executors import step_stats
@@ -42,7 +42,7 @@ class SourceCounts:
 class RunData:
     """What the card says, gathered from a run folder."""
 
-    root: Path
+    run: RunDir
     recipe: dict[str, Any]
     plan: dict[str, Any]  # plan.json: the steps, their stages and the select policies, in order
     stages: dict[str, dict[str, Any]]  # stage name -> summed stats, in the plan's order
@@ -71,26 +71,25 @@ class RunData:
 
 def collect(run_dir: str | Path) -> RunData:
     """Read everything the card needs from ``run_dir`` (streaming over the trace shards)."""
-    root = Path(run_dir)
-    if not (root / "recipe.json").exists():
-        raise ValueError(f"{root} is not a run folder (no recipe.json)")
-    run = RunDir(root)
-    recipe = json.loads((root / "recipe.json").read_text())
-    plan = json.loads((root / "plan.json").read_text())
+    run = RunDir(run_dir)
+    if not run.exists("recipe.json"):
+        raise ValueError(f"{run} is not a run folder (no recipe.json)")
+    recipe = run.read_json("recipe.json")
+    plan = run.read_json("plan.json")
     stages: dict[str, dict[str, Any]] = {}
     for step in plan["steps"]:  # a step that stopped part way: the sum of its finished shards
         stats = step_stats(run, step["name"])
         for stage in step["stages"]:
             if stage["name"] in stats:
                 stages[stage["name"]] = stats[stage["name"]].to_dict()
-    data = RunData(root=root, recipe=recipe, plan=plan, stages=stages)
+    data = RunData(run=run, recipe=recipe, plan=plan, stages=stages)
     _scan_selected(data, run)
     for path in run.shards("problems_rejected"):
-        data.problems_rejected += pq.read_table(path, columns=["id", "source", "prompt", "reject_reason", "reject_details"]).to_pylist()
+        data.problems_rejected += run.parquet(path).read(columns=["id", "source", "prompt", "reject_reason", "reject_details"]).to_pylist()
     for path in run.shards("problems_scored"):
-        table = pq.read_table(path, columns=["pseudo_label"])
+        table = run.parquet(path).read(columns=["pseudo_label"])
         data.pseudo_labelled += sum(bool(x) for x in table.column("pseudo_label").to_pylist())
-    data.sft_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in run.shards("export/sft"))
+    data.sft_rows = sum(run.parquet(p).metadata.num_rows for p in run.shards("export/sft"))
     return data
 
 
@@ -101,7 +100,7 @@ def _scan_selected(data: RunData, run: RunDir) -> None:
     rejected_tokens: list[np.ndarray] = []
     for path in run.shards("selected"):
         last_problem, last_kept = None, False
-        for batch in pq.ParquetFile(path).iter_batches(columns=columns, batch_size=65536):
+        for batch in run.parquet(path).iter_batches(columns=columns, batch_size=65536):
             cols = batch.to_pydict()
             keep = np.array(cols["keep"], dtype=bool)
             tokens = np.array(cols["completion_tokens"], dtype=np.int64)
@@ -318,7 +317,7 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
         )
 
     parts.append("## Recipe\n")
-    recipe_yaml = (data.root / "recipe.yaml").read_text() if (data.root / "recipe.yaml").exists() else yaml.safe_dump(recipe)
+    recipe_yaml = data.run.read_text("recipe.yaml") if data.run.exists("recipe.yaml") else yaml.safe_dump(recipe)
     parts.append("```yaml\n" + recipe_yaml.rstrip() + "\n```\n")
     return "\n".join(parts)
 
@@ -330,12 +329,12 @@ def _required(recipe: dict[str, Any]) -> list[str]:
     return list(req if req is not None else recipe.get("verify", {}))
 
 
-def write_report(run_dir: str | Path) -> Path:
-    """Write ``README.md`` and ``plots/*.png`` into ``run_dir``; returns the README's path."""
+def write_report(run_dir: str | Path) -> str:
+    """Write ``README.md`` and ``plots/*.png`` into ``run_dir``; returns where the README is."""
     data = collect(run_dir)
-    plots = draw_plots(data, data.root / "plots")
-    path = data.root / "README.md"
-    tmp = path.with_name(".README.md.tmp")
-    tmp.write_text(render(data, plots))
-    tmp.replace(path)
-    return path
+    with tempfile.TemporaryDirectory(prefix="factory-card-") as scratch:  # drawn here, then copied in
+        plots = draw_plots(data, Path(scratch))
+        for plot in plots.values():
+            data.run.upload(plot, f"plots/{plot.name}")
+    data.run.write_text("README.md", render(data, plots))
+    return data.run.display("README.md")

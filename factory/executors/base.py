@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,7 +25,7 @@ from typing import Any
 
 from factory.plan import Plan, Step
 from factory.recipe import ExecutorConfig
-from factory.shards import RunDir, read_shard, shard_name, write_json, write_shard
+from factory.shards import RunDir, shard_name
 from factory.stages.base import StageStats, batched
 
 log = logging.getLogger(__name__)
@@ -37,27 +36,29 @@ DONE = "_done"
 # -- markers ----------------------------------------------------------------------------------------
 
 
-def _marker(run: RunDir, step: str, index: int | str) -> Any:
+def _marker(step: str, index: int | str) -> str:
     name = shard_name(index) if isinstance(index, int) else index
-    return run.root / "_markers" / step / f"{name}.json"
+    return f"_markers/{step}/{name}.json"
 
 
 def is_done(run: RunDir, step: str, index: int | str = DONE) -> bool:
-    return _marker(run, step, index).exists()
+    return run.exists(_marker(step, index))
 
 
 def mark_done(run: RunDir, step: str, index: int | str, data: dict[str, Any]) -> None:
-    write_json(_marker(run, step, index), data)
+    run.write_json(_marker(step, index), data)
 
 
 def step_stats(run: RunDir, step: str) -> dict[str, StageStats]:
     """Per stage of ``step``: its totals when the step is done, else the sum of its finished shards."""
     if is_done(run, step):
-        stats = json.loads(_marker(run, step, DONE).read_text())["stats"]
+        stats = run.read_json(_marker(step, DONE))["stats"]
         return {name: StageStats.from_dict(s) for name, s in stats.items()}
     totals: dict[str, StageStats] = {}
-    for path in sorted((run.root / "_markers" / step).glob("shard-*.json")):
-        for name, s in json.loads(path.read_text()).get("stats", {}).items():
+    for path in run.files(f"_markers/{step}", "shard-", ".json"):
+        with run.fs.open_input_stream(path) as f:
+            shard = json.loads(f.read())
+        for name, s in shard.get("stats", {}).items():
             totals.setdefault(name, StageStats()).add(StageStats.from_dict(s))
     return totals
 
@@ -86,7 +87,7 @@ class Executor(ABC):
         try:
             for step in steps:
                 if todo[step.name]:
-                    _marker(self.run_dir, step.name, DONE).unlink(missing_ok=True)  # not done after all
+                    self.run_dir.remove(_marker(step.name, DONE))  # not done after all
                     self.restore(step, [i for i in range(shards) if i not in todo[step.name]])
             self.run_steps(steps, todo)
             for step in steps:
@@ -105,9 +106,9 @@ class Executor(ABC):
         for step in steps:
             for folder in (step.output, step.rejects, f"_markers/{step.name}"):
                 if folder is not None:
-                    shutil.rmtree(self.run_dir.root / folder, ignore_errors=True)
+                    self.run_dir.remove(folder)
             for stage in step.stages:
-                (self.run_dir.root / "stats" / f"{stage.name}.json").unlink(missing_ok=True)
+                self.run_dir.remove(f"stats/{stage.name}.json")
 
     @abstractmethod
     def run_shards(self, step: Step, todo: Sequence[int]) -> None:
@@ -118,7 +119,7 @@ class Executor(ABC):
         Returns the shard's stats per stage."""
         stats = {stage.name: StageStats() for stage in step.stages}
         start = time.perf_counter()
-        rows: Iterator[dict[str, Any]] = read_shard(self.run_dir.shard(step.input, index))
+        rows: Iterator[dict[str, Any]] = self.run_dir.read_shard(self.run_dir.shard(step.input, index))
         for stage in step.stages:
             rows = stage.run(rows, stats[stage.name])
         self._write(step, index, rows)
@@ -131,7 +132,7 @@ class Executor(ABC):
         """A step whose one stage streams across shards (generate): feed it every shard in
         ``todo`` at once, write each shard as the stage finishes it, and yield its index."""
         (stage,) = step.stages
-        inputs = ((i, list(read_shard(self.run_dir.shard(step.input, i)))) for i in todo)
+        inputs = ((i, list(self.run_dir.read_shard(self.run_dir.shard(step.input, i)))) for i in todo)
         for index, rows, stats in stage.stream(inputs, window=window):
             self.write_shard(step, index, rows, {stage.name: stats})
             yield index
@@ -148,17 +149,17 @@ class Executor(ABC):
     def _write(self, step: Step, index: int, rows: Iterator[dict[str, Any]]) -> None:
         run = self.run_dir
         if step.rejects is None:
-            write_shard(run.shard(step.output, index), rows, step.schema)
+            run.write_shard(run.shard(step.output, index), rows, step.schema)
             return
         rejected: list[dict[str, Any]] = []
-        write_shard(run.shard(step.output, index), _route(rows, rejected), step.schema)
-        write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
+        run.write_shard(run.shard(step.output, index), _route(rows, rejected), step.schema)
+        run.write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
 
     def run_source(self, step: Step, shard_size: int) -> int:
         """The first step: stream the source through its stages once, cutting it into shards."""
         run = self.run_dir
         if is_done(run, step.name):
-            return json.loads(_marker(run, step.name, DONE).read_text())["shards"]
+            return run.read_json(_marker(step.name, DONE))["shards"]
         stats = {stage.name: StageStats() for stage in step.stages}
         start = time.perf_counter()
         rows: Iterator[dict[str, Any]] = iter(())
@@ -171,16 +172,16 @@ class Executor(ABC):
         try:
             for chunk in batched(_progress(rows, step.name, self.progress), shard_size):
                 if not is_done(run, step.name, index):  # an earlier, interrupted run may have written it
-                    write_shard(run.shard(step.output, index), chunk, step.schema)
+                    run.write_shard(run.shard(step.output, index), chunk, step.schema)
                     if step.rejects is not None:
-                        write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
+                        run.write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
                     mark_done(run, step.name, index, {"rows": len(chunk), "rejected": len(rejected)})
                 rejected.clear()
                 index += 1
             if index == 0:
                 raise ValueError(f"{step.name}: the source yielded no problems ({_counts(stats)})")
             if rejected and step.rejects is not None:  # rejects after the last kept problem: a shard of their own
-                write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
+                run.write_shard(run.shard(step.rejects, index), rejected, step.reject_schema)
         finally:
             for stage in step.stages:
                 stage.close()
@@ -195,7 +196,8 @@ class Executor(ABC):
             return
         for stage in stages:
             columns = getattr(stage, "restore_columns", None)  # a run-wide index needs a few columns, not the traces
-            stage.restore(row for i in done for row in read_shard(self.run_dir.shard(step.output, i), columns=columns))
+            run = self.run_dir
+            stage.restore(row for i in done for row in run.read_shard(run.shard(step.output, i), columns=columns))
 
     def finish(self, step: Step, shards: int) -> None:
         """Write the step's totals once all its shards are done."""
@@ -205,7 +207,7 @@ class Executor(ABC):
 
     def _write_done(self, step: Step, shards: int, stats: dict[str, StageStats]) -> None:
         for name, s in stats.items():
-            write_json(self.run_dir.root / "stats" / f"{name}.json", s.to_dict())
+            self.run_dir.write_json(f"stats/{name}.json", s.to_dict())
         data = {"shards": shards, "stats": {name: s.to_dict() for name, s in stats.items()}}
         mark_done(self.run_dir, step.name, DONE, data)
 

@@ -18,9 +18,9 @@
   the driver instead, one shard at a time in shard order, with the index the executor restored,
   exactly as the local executor runs it; the steps after it are again a task per shard. So the
   data equals the local executor's for the same recipe.
-- **The run folder** must be on a filesystem every node sees (NFS, a cluster filesystem): the
-  driver and the tasks read and write it by path. Object-store paths (``s3://``) are not
-  supported.
+- **The run folder** must be one every node reaches: a shared filesystem (NFS, a cluster
+  filesystem) at the same path, or an object store (``run_dir: s3://bucket/runs/x``; see
+  :mod:`factory.shards`). The tasks open it from its location, with their own credentials.
 
 The read step (the recipe's source) runs on the driver, as locally. With ``address: null`` a
 run outside any cluster starts a local Ray (all this machine's CPUs and GPUs) and stops it at
@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from factory.executors.base import Executor, close_stages
 from factory.plan import Plan, Step
 from factory.recipe import RecipeError
-from factory.shards import RunDir, read_shard
+from factory.shards import RunDir
 from factory.stages.base import StageStats
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class _Shards:
         self.executor, self.config = executor, executor.config
         self.task = self.ray.remote(_run_steps).options(num_cpus=self.config.cpus_per_task)
         self.run_id = uuid.uuid4().hex[:8]  # replica names: factory-<step>-<k>-<run id>
-        self.root = str(executor.run_dir.root.resolve())
+        self.root = executor.run_dir.address
         shards = sorted({i for step in steps for i in todo[step.name]})
         # each shard's remaining work: ("generate", step), ("driver", step) or ("task", [steps...])
         self.chain: dict[int, list[tuple[str, Any]]] = {i: self._segments([s for s in steps if i in todo[s.name]]) for i in shards}
@@ -223,7 +223,8 @@ class _Shards:
                 return
             index = self.queue.pop(0)
             step = self.generate_step
-            problems = list(read_shard(self.executor.run_dir.shard(step.input, index)))
+            run = self.executor.run_dir
+            problems = list(run.read_shard(run.shard(step.input, index)))
             self.generating[replica.generate.remote(index, problems)] = (index, replica)
             self.load[replica] += 1
 

@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 import pytest
 from fakes import make_problems
-from vllm_server import free_port, vllm_server
+from servers import free_port
+from vllm_server import vllm_server
 
 from factory import pipeline
 from factory.backends import Request

@@ -16,6 +16,7 @@ import pytest
 import factory.pipeline as pipeline
 from factory.recipe import ExecutorConfig
 from fakes import recipe_for
+from s3_server import CREDENTIALS, s3_location, s3_server
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
@@ -26,7 +27,9 @@ DEDUP = {"trace_dedup": {"scope": "run", "threshold": 0.8, "ngram": 5}}
 @pytest.fixture(scope="module")
 def ray_cluster():
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are length-limited
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=temp)
+    # the workers' object-store credentials (for a run folder on the test's S3 server), as a cluster's nodes have their own
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=temp,
+             runtime_env={"env_vars": CREDENTIALS})
     yield
     ray.shutdown()
 
@@ -89,6 +92,25 @@ def test_replica_killed_mid_shard_loses_and_duplicates_nothing(tmp_path, ray_clu
     assert len(traces) == summary["traces"] == 40 and traces.trace_id.is_unique
     assert sorted(p.name for p in markers.glob("shard-*.json")) == [f"shard-{i:05d}.json" for i in range(4)]
     assert_same_data(tmp_path / "local/run", remote)
+
+
+def test_ray_run_on_an_object_store_equals_local_run(tmp_path, ray_cluster):
+    """Every task opens the run folder from its URI: nothing is shared but the S3 server."""
+    pytest.importorskip("moto", reason="the test extra is not installed")
+    import pyarrow.fs as pafs
+
+    from factory.shards import open_location
+
+    with s3_server(tmp_path) as query:
+        location = s3_location(query, "runs/ray")
+        pipeline.run_recipe(recipe_for(tmp_path, **DEDUP), progress=False)
+        summary = pipeline.run_recipe(on_ray(dataclasses.replace(recipe_for(tmp_path, **DEDUP), run_dir=location), replicas=2),
+                                      progress=False)
+        assert summary["traces"] == 40 and summary["kept"] > 0
+        fs, root = open_location(location)
+        copy = tmp_path / "copy"
+        pafs.copy_files(root, str(copy), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+    assert_same_data(tmp_path / "run", copy)
 
 
 def test_executor_section_never_blocks_a_resume(tmp_path, ray_cluster):

@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from servers import free_port, serve
 
 
 @contextlib.contextmanager
@@ -32,25 +23,5 @@ def vllm_server(model: Path, name: str, tmp: Path, args: Sequence[str] = (), wai
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--served-model-name", name,
                "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager", *args]
-    log_path = tmp / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            deadline = time.time() + wait_s
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"vllm serve exited {proc.returncode}: {log_path.read_text()[-3000:]}")
-                with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-                if time.time() > deadline:
-                    raise RuntimeError(f"vllm serve did not become healthy in {wait_s:.0f} s (log: {log_path})")
-                time.sleep(0.5)
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: the engine's children go too
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    with serve(command, f"http://127.0.0.1:{port}/health", tmp / "server.log", env, wait_s):
+        yield f"http://127.0.0.1:{port}/v1"
