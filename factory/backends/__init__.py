@@ -5,7 +5,7 @@ Adding a backend is one module here and one line in :data:`BACKENDS` (see the RE
 
 from __future__ import annotations
 
-from factory.backends.base import Backend, Completion, Provenance, Request, Sample
+from factory.backends.base import IDLE_S, NOT_READY, Backend, Completion, Provenance, Request, Sample
 from factory.backends.fake import FakeBackend
 from factory.backends.openai import OpenAIBackend
 from factory.backends.vllm import VLLMBackend
@@ -16,4 +16,4 @@ BACKENDS: dict[str, type[Backend]] = {
     "openai": OpenAIBackend,
 }
 
-__all__ = ["BACKENDS", "Backend", "Completion", "FakeBackend", "OpenAIBackend", "Provenance", "Request", "Sample", "VLLMBackend"]
+__all__ = ["BACKENDS", "IDLE_S", "NOT_READY", "Backend", "Completion", "FakeBackend", "OpenAIBackend", "Provenance", "Request", "Sample", "VLLMBackend"]

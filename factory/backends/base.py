@@ -15,6 +15,12 @@ from typing import Any, ClassVar, Protocol
 
 from factory.recipe import GenerateConfig
 
+# What a request feed yields when it has nothing ready yet but is not finished (a Ray replica
+# waiting for its next shard): the backend goes on with the requests it holds and asks again
+# (after IDLE_S when it holds none). The feed ends when its iterator does.
+NOT_READY = None
+IDLE_S = 0.005
+
 
 @dataclass(frozen=True)
 class Request:
@@ -72,6 +78,7 @@ class Backend(Protocol):
 
     def stream(self, requests: Iterable[Request], window: int = 1024) -> Iterator[tuple[Request, Completion]]:
         """``(request, completion)`` as each finishes, pulling requests lazily so that about
-        ``window`` are in flight at once; the generate stage feeds it a whole run this way."""
+        ``window`` are in flight at once; the generate stage feeds it a whole run this way. The
+        feed may yield :data:`NOT_READY`."""
 
     def close(self) -> None: ...

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from factory.backends.base import Completion, Provenance, Request, Sample
+from factory.backends.base import IDLE_S, NOT_READY, Completion, Provenance, Request, Sample
 from factory.recipe import GenerateConfig, RecipeError
 
 CHATML = (
@@ -90,6 +90,9 @@ class FakeBackend:
 
     def stream(self, requests: Iterable[Request], window: int = 1) -> Iterator[tuple[Request, Completion]]:
         for r in requests:
+            if r is NOT_READY:
+                time.sleep(IDLE_S)
+                continue
             samples = []
             for i in range(r.n):
                 if self.options.crash_after_samples is not None and self.samples_made >= self.options.crash_after_samples:

@@ -60,7 +60,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from factory.backends.base import Completion, Provenance, Request, Sample
+from factory.backends.base import IDLE_S, NOT_READY, Completion, Provenance, Request, Sample
 from factory.models import model_revision
 from factory.recipe import GenerateConfig, RecipeError
 
@@ -258,15 +258,24 @@ class OpenAIBackend:
         """Completions as they come back, ``concurrency`` requests in flight, pulled lazily from
         ``requests`` (across shards: the server pool never waits for a shard's slowest request)."""
         self.client  # noqa: B018 (fail on a missing key before starting threads)
-        feed = iter(requests)
+        feed, end = iter(requests), object()
+        exhausted = False
         with ThreadPoolExecutor(max_workers=self.options.concurrency) as pool:
             running: dict[Future[Completion], Request] = {}
             while True:
-                while len(running) < self.options.concurrency and (request := next(feed, None)) is not None:
+                idle = False
+                while not exhausted and len(running) < self.options.concurrency:
+                    request = next(feed, end)
+                    if request is end or request is NOT_READY:
+                        exhausted, idle = request is end, request is NOT_READY
+                        break
                     running[pool.submit(self._complete, request)] = request
                 if not running:
-                    return
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    if exhausted:
+                        return
+                    time.sleep(IDLE_S)
+                    continue
+                done, _ = wait(running, timeout=IDLE_S if idle else None, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield running.pop(future), future.result()
 

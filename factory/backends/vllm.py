@@ -14,11 +14,12 @@ import functools
 import importlib.util
 import logging
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from factory.backends.base import Completion, Provenance, Request, Sample
+from factory.backends.base import IDLE_S, NOT_READY, Completion, Provenance, Request, Sample
 from factory.models import check_model, has_cuda, model_revision, resolve_model
 from factory.recipe import GenerateConfig, RecipeError
 
@@ -178,13 +179,15 @@ class VLLMBackend:
         llm, engine = self._llm, self._llm.llm_engine
         limit = llm.model_config.max_model_len
         pending: dict[str, Request] = {}
-        feed = iter(requests)
+        feed, end = iter(requests), object()
         exhausted = False
         while True:
             while not exhausted and len(pending) < window:
-                request = next(feed, None)
-                if request is None:
+                request = next(feed, end)
+                if request is end:
                     exhausted = True
+                    break
+                if request is NOT_READY:
                     break
                 ids = self._tokenizer(request.prompt, add_special_tokens=False)["input_ids"]
                 if len(ids) >= limit:  # would fail the whole batch, and every rerun of it
@@ -200,7 +203,10 @@ class VLLMBackend:
                 # enqueue returns the engine's internal id ("7-1a2b3c4d"); outputs carry the external one
                 pending[request_id.split("-", 1)[0]] = request
             if not pending:
-                return
+                if exhausted:
+                    return
+                time.sleep(IDLE_S)
+                continue
             for out in engine.step():
                 if out.finished:
                     yield pending.pop(out.request_id), Completion(

@@ -3,14 +3,16 @@
 - **Generation** runs on ``replicas`` Ray actors, each holding the step's stage (the recipe's
   :class:`~factory.stages.generate.TraceGenerator`; its backend loads the engine lazily, inside
   the actor, on the first shard) with ``gpus_per_replica`` GPUs and ``cpus_per_replica`` CPUs.
-  Each actor is sent whole shards of problems, :data:`SHARDS_IN_FLIGHT` at a time, so the next
-  shard is already queued when one ends. A shard is one call of the stage's ``run`` (one backend
-  call for the whole shard), not the local executor's cross-shard ``stream``: an engine drains
-  at the tail of each shard (the next starts at once). An actor returns the shard's rows and
-  stats; the *driver* writes the shard and its marker (:meth:`Executor.write_shard`), so a
+  Each actor is sent whole shards of problems, :data:`SHARDS_IN_FLIGHT` at a time, and feeds
+  them into one stream through its engine (the stage's ``stream``, as the local executor runs
+  it): the engine takes the next shard's problems while the last traces of the one before still
+  run, so it never drains between shards. An actor returns each shard's rows and stats as the
+  shard's last problem finishes; the *driver* writes the shard and its marker
+  (:meth:`Executor.write_shard`), so a
   shard is done only when both are on disk. An actor that dies in the middle of a shard
-  (``RayActorError``: a crash, a lost node, ``ray kill``) has written nothing: Ray restarts it
-  and its shards go back to the queue, each tried at most :data:`MAX_ATTEMPTS` times.
+  (``RayActorError``: a crash, a lost node, ``ray kill``) has written nothing: Ray restarts it,
+  it is sent nothing until it answers again, and its shards go back to the queue, each tried at
+  most :data:`MAX_ATTEMPTS` times.
 - **The steps after generate** (vote, verify, select, difficulty, export) run per shard, as soon
   as its traces are written, as one Ray task (``cpus_per_task``) that runs them in order and
   writes each step's shard and marker (:meth:`Executor.run_shard`). A stage that is ``ordered``
@@ -31,13 +33,17 @@ cluster. Ray is imported only here, when a run uses this executor.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 from tqdm.auto import tqdm
 
+from factory.backends import NOT_READY
 from factory.executors.base import Executor, close_stages
 from factory.plan import Plan, Step
 from factory.recipe import RecipeError
@@ -46,7 +52,7 @@ from factory.stages.base import StageStats
 
 log = logging.getLogger(__name__)
 
-SHARDS_IN_FLIGHT = 2  # per replica: one generating, one queued behind it
+SHARDS_IN_FLIGHT = 2  # per replica, in its stream at once: the next is sent as one finishes
 MAX_ATTEMPTS = 3  # tries of one shard on replicas that die before it is written
 
 
@@ -78,18 +84,54 @@ class RayExecutor(Executor):
 
 
 class _Replica:
-    """One generation engine: the step's stage, built where the actor runs."""
+    """One generation engine: the step's stage, built where the actor runs (a threaded actor).
+
+    Each ``generate`` call puts its shard in the replica's inbox and waits; one thread runs the
+    stage's ``stream`` over the inbox (``NOT_READY`` when it is empty, so the engine goes on with
+    what it holds) and hands each shard's rows to its call when the shard's last problem is done.
+    An error in the stream fails every call waiting on it; the next call starts a new stream.
+    """
 
     def __init__(self, step: Step) -> None:
         (self.stage,) = step.stages
+        self.inbox: queue.SimpleQueue[tuple[int, list[dict[str, Any]]]] = queue.SimpleQueue()
+        self.waiting: dict[int, Future[tuple[int, list[dict[str, Any]], dict[str, Any]]]] = {}
+        self.lock = threading.Lock()
+        self.streaming = False
 
     def ready(self) -> bool:
         return True
 
     def generate(self, index: int, problems: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
-        stats = StageStats()
-        rows = list(self.stage.run(problems, stats))
-        return index, rows, stats.to_dict()
+        done: Future[tuple[int, list[dict[str, Any]], dict[str, Any]]] = Future()
+        with self.lock:
+            self.waiting[index] = done
+            if not self.streaming:
+                self.streaming = True
+                threading.Thread(target=self._stream, name="factory-stream", daemon=True).start()
+        self.inbox.put((index, problems))
+        return done.result()
+
+    def _feed(self) -> Iterator[tuple[int, list[dict[str, Any]]] | None]:
+        while True:
+            try:
+                yield self.inbox.get_nowait()
+            except queue.Empty:
+                yield NOT_READY
+
+    def _stream(self) -> None:
+        try:
+            for index, rows, stats in self.stage.stream(self._feed()):
+                with self.lock:
+                    done = self.waiting.pop(index)
+                done.set_result((index, rows, stats.to_dict()))
+        except BaseException as e:  # the engine failed: every shard it held fails with it
+            with self.lock:
+                failed, self.waiting, self.streaming = list(self.waiting.values()), {}, False
+                while not self.inbox.empty():
+                    self.inbox.get_nowait()
+            for done in failed:
+                done.set_exception(e)
 
 
 def _run_steps(root: str, steps: list[Step], index: int) -> int:
@@ -125,6 +167,7 @@ class _Shards:
         self.waiting: dict[str, set[int]] = {name: set() for name in self.order}
         self.queue: list[int] = []  # shards waiting for a replica
         self.generating: dict[Any, tuple[int, Any]] = {}  # ref -> (shard, replica)
+        self.restarting: dict[Any, Any] = {}  # ref of its `ready` -> a replica Ray is restarting (sent nothing)
         self.tasks: dict[Any, int] = {}  # ref -> shard
         self.attempts: dict[int, int] = {}
         self.replicas: list[Any] = []
@@ -162,12 +205,14 @@ class _Shards:
                 self._run_ordered()
                 if self.done == len(self.chain):
                     break
-                if not self.generating and not self.tasks:  # a bug: nothing runs, yet shards are left
+                if not self.generating and not self.tasks and not self.restarting:  # a bug: nothing runs, yet shards are left
                     raise RuntimeError(f"ray executor: shards {sorted(i for i in self.chain if self.at[i] < len(self.chain[i]))} are stuck")
-                ready, _ = self.ray.wait([*self.generating, *self.tasks], num_returns=1)
+                ready, _ = self.ray.wait([*self.generating, *self.tasks, *self.restarting], num_returns=1)
                 for ref in ready:
                     if ref in self.generating:
                         self._generated(ref)
+                    elif ref in self.restarting:
+                        self._restarted(ref)
                     else:
                         index = self.ray.get(ref)  # a task's failure is raised here
                         del self.tasks[ref]
@@ -218,8 +263,9 @@ class _Shards:
             self._start_replicas()
         self.queue.sort()
         while self.queue:
-            replica = min(self.replicas, key=lambda r: self.load[r])
-            if self.load[replica] >= SHARDS_IN_FLIGHT:
+            up = [r for r in self.replicas if r not in self.restarting.values()]
+            replica = min(up, key=lambda r: self.load[r], default=None)
+            if replica is None or self.load[replica] >= SHARDS_IN_FLIGHT:
                 return
             index = self.queue.pop(0)
             step = self.generate_step
@@ -240,7 +286,7 @@ class _Shards:
         for k in range(count):
             replica = actor.options(
                 name=f"factory-{step.name}-{k}-{self.run_id}", num_gpus=cfg.gpus_per_replica, num_cpus=cfg.cpus_per_replica,
-                max_restarts=-1, max_task_retries=0,
+                max_restarts=-1, max_task_retries=0, max_concurrency=SHARDS_IN_FLIGHT + 1,
             ).remote(step)  # inline, not a ref: a restart builds the replica from it again
             self.replicas.append(replica)
             self.load[replica] = 0
@@ -256,10 +302,24 @@ class _Shards:
         log.info("%s: %d replica(s) started in %.1f s, %s GPU(s) and %s CPU(s) each", step.name, count, self.last - start,
                  cfg.gpus_per_replica, cfg.cpus_per_replica)
 
+    def _restarted(self, ref: Any) -> None:
+        replica = self.restarting.pop(ref)
+        try:
+            self.ray.get(ref)
+        except self.ray.exceptions.ActorUnavailableError:  # not up yet: ask again
+            self.restarting[replica.ready.options(max_task_retries=-1).remote()] = replica
+        except self.ray.exceptions.RayActorError as e:  # gone for good (its node, say): go on without it
+            self.replicas.remove(replica)
+            log.warning("%s: a replica could not be restarted (%s); %d left", self.generate_step.name, type(e).__name__,
+                        len(self.replicas))
+            if not self.replicas:
+                raise RuntimeError(f"{self.generate_step.name}: every generation replica is gone; last: {e}") from e
+
     def _stop_replicas(self) -> None:
         for replica in self.replicas:
             self.ray.kill(replica)
         self.replicas.clear()
+        self.restarting.clear()
 
     def _generated(self, ref: Any) -> None:
         index, replica = self.generating.pop(ref)
@@ -267,6 +327,8 @@ class _Shards:
         try:
             _, rows, stats = self.ray.get(ref)
         except self.ray.exceptions.RayActorError as e:  # died mid-shard: nothing of it was written
+            if replica not in self.restarting.values():  # send it nothing more until Ray has restarted it
+                self.restarting[replica.ready.options(max_task_retries=-1).remote()] = replica
             self.attempts[index] = self.attempts.get(index, 0) + 1
             if self.attempts[index] >= MAX_ATTEMPTS:
                 raise RuntimeError(f"{self.generate_step.name}: shard {index} was lost with its replica "

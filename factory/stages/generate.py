@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from factory.backends import BACKENDS, Backend, Completion, Request, Sample
+from factory.backends import BACKENDS, NOT_READY, Backend, Completion, Request, Sample
 from factory.prompts import PromptRenderer
 from factory.recipe import GenerateConfig
 from factory.records import REJECT_FIELDS, TRACE_SCHEMA, Trace, merge_schemas
@@ -88,19 +88,24 @@ class TraceGenerator:
             yield from self.rows(request, out, stats)
 
     def stream(
-        self, shards: Iterable[tuple[int, list[dict[str, Any]]]], window: int = 1024
+        self, shards: Iterable[tuple[int, list[dict[str, Any]]] | None], window: int = 1024
     ) -> Iterator[tuple[int, list[dict[str, Any]], StageStats]]:
         """Many shards through the backend as one stream: ``(index, rows, stats)`` as each shard's
         problems have all finished (not necessarily in order). The backend is fed the next
         shards' problems while the last traces of earlier ones run, so it never drains between
         shards. A shard's ``seconds`` is the generation wall time since the previous shard finished,
-        so they add up to the stream's."""
+        so they add up to the stream's. ``shards`` may yield ``NOT_READY`` (no shard yet; a Ray replica's
+        inbox), which the backend is passed on."""
         open_shards: dict[int, tuple[list[list[dict[str, Any]] | None], StageStats]] = {}
         where: dict[str, tuple[int, int]] = {}  # problem id -> (shard, position)
         left: dict[int, int] = {}
 
-        def requests() -> Iterator[Request]:
-            for index, problems in shards:
+        def requests() -> Iterator[Request | None]:
+            for shard in shards:
+                if shard is NOT_READY:
+                    yield NOT_READY
+                    continue
+                index, problems = shard
                 open_shards[index] = ([None] * len(problems), StageStats(rows_in=len(problems)))
                 left[index] = len(problems)
                 for position, problem in enumerate(problems):

@@ -23,7 +23,7 @@ from servers import free_port
 from vllm_server import vllm_server
 
 from factory import pipeline
-from factory.backends import Request
+from factory.backends import NOT_READY, Request
 from factory.backends.openai import OpenAIBackend, merge_reasoning, retry_after
 from factory.recipe import GenerateConfig, RecipeError, parse_recipe
 
@@ -161,6 +161,21 @@ def test_a_strict_api_gets_no_extensions_and_the_prefill_is_not_repeated(stub):
     assert stub.bodies[0]["messages"][-1]["role"] == "user"
     assert out.samples[0].text == "fine\n</think>\nThe answer is \\boxed{0}."  # the stage puts the prefill back
     assert out.token_count == "usage" and out.samples[0].tokens == 7
+
+
+def test_a_feed_with_nothing_ready_yet_is_waited_for_not_ended(stub):
+    """A Ray replica's feed says NOT_READY between shards: the requests in flight go on."""
+
+    def feed():
+        yield NOT_READY
+        yield request("a")
+        for _ in range(20):  # "a" finishes while the feed has nothing new
+            time.sleep(0.01)
+            yield NOT_READY
+        yield request("b")
+
+    outs = list(backend(stub.url).stream(feed()))
+    assert [r.problem["id"] for r, _ in outs] == ["a", "b"] and all(o.error is None for _, o in outs)
 
 
 # -- retries ----------------------------------------------------------------------------------

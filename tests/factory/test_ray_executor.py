@@ -15,6 +15,7 @@ import pytest
 
 import factory.pipeline as pipeline
 from factory.recipe import ExecutorConfig
+from factory.stages.base import StageStats
 from fakes import recipe_for
 from s3_server import CREDENTIALS, s3_location, s3_server
 
@@ -111,6 +112,46 @@ def test_ray_run_on_an_object_store_equals_local_run(tmp_path, ray_cluster):
         copy = tmp_path / "copy"
         pafs.copy_files(root, str(copy), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
     assert_same_data(tmp_path / "run", copy)
+
+
+def test_a_replica_streams_its_shards_through_one_engine_stream(tmp_path):
+    """Shards sent to one replica share one stream (the engine never drains between them) and
+    come back as the stage makes them shard by shard."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from factory.executors.ray import _Replica
+    from factory.plan import build_plan
+    from factory.shards import read_shard
+
+    recipe = recipe_for(tmp_path)
+    pipeline.run_recipe(recipe, progress=False, stop_after="read")
+    step = next(s for s in build_plan(recipe).steps if s.name == "generate")
+    shards = [list(read_shard(tmp_path / f"run/problems/shard-0000{i}.parquet")) for i in range(4)]
+    replica, streams = _Replica(step), []
+    stream = replica.stage.stream
+    replica.stage.stream = lambda feed, **kw: (streams.append(1), stream(feed, **kw))[1]
+    with ThreadPoolExecutor(2) as pool:  # as Ray runs a threaded actor's calls
+        results = list(pool.map(lambda i: replica.generate(i, shards[i]), range(4)))
+    assert streams == [1]
+    alone = next(s for s in build_plan(recipe).steps if s.name == "generate").stages[0]
+    for i, (index, rows, stats) in enumerate(results):
+        expected = list(alone.run(shards[i], StageStats()))
+        assert index == i and stats["rows_out"] == len(rows) == len(expected) == 4 * len(shards[i])
+        assert [(r["trace_id"], r["completion"]) for r in rows] == [(r["trace_id"], r["completion"]) for r in expected]
+
+
+def test_a_replica_whose_engine_fails_fails_its_shards_and_starts_again(tmp_path):
+    from factory.executors.ray import _Replica
+    from factory.plan import build_plan
+    from factory.shards import read_shard
+
+    recipe = recipe_for(tmp_path, engine={"crash_after_samples": 2})
+    pipeline.run_recipe(recipe, progress=False, stop_after="read")
+    step = next(s for s in build_plan(recipe).steps if s.name == "generate")
+    replica = _Replica(step)
+    with pytest.raises(KeyboardInterrupt, match="simulated kill"):
+        replica.generate(0, list(read_shard(tmp_path / "run/problems/shard-00000.parquet")))
+    assert not replica.streaming and not replica.waiting
 
 
 def test_executor_section_never_blocks_a_resume(tmp_path, ray_cluster):
