@@ -423,9 +423,12 @@ def _migrate(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
     raw = dict(raw)
     for (section, key), new in MOVED_KEYS.items():
         if isinstance(raw.get(section), Mapping) and key in raw[section]:
-            if new in raw:
+            if new in raw and (section, key) in ALIASES and isinstance(raw[new], Mapping) and isinstance(raw[section][key], Mapping):
+                raw[new] = {**raw[section][key], **raw[new]}  # one section, two spellings (e.g. --set judge.x=... on verify.judge)
+            elif new in raw:
                 raise RecipeError(f"{section}.{key}: moved to {new}; the recipe sets both")
-            raw[new] = raw[section][key]
+            else:
+                raw[new] = raw[section][key]
             raw[section] = {k: v for k, v in raw[section].items() if k != key}
             if (section, key) in ALIASES:
                 continue

@@ -187,11 +187,11 @@ class Judge:
         replies = self.model.complete([self.fields(r) for r in rows])
         return [self._verdict(reply) for reply in replies]
 
-    @staticmethod
-    def _verdict(reply: Reply) -> JudgeVerdict:
+    def _verdict(self, reply: Reply) -> JudgeVerdict:
         if reply.error is not None:
             return JudgeVerdict(Verdict.fail(REQUEST_FAILED, details={"error": reply.error}), "")
-        return JudgeVerdict(parse_verdict(reply.text), reply.text)
+        raw = self.config.prefill + reply.text  # a prefill ("SCORE:") is part of the reply that is parsed
+        return JudgeVerdict(parse_verdict(raw), raw)
 
     def columns(self, result: JudgeVerdict, role: str) -> dict[str, Any]:
         return {**verdict_columns("judge", result.verdict), "judge_role": role, "judge_model": self.model.model_name,

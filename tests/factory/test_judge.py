@@ -2,8 +2,8 @@
 rules in select, agreement with the rules, resume. The judge model is the fake backend with
 scripted replies (``engine.replies``: the reply of the first key its prompt contains)."""
 
-import dataclasses
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,6 +13,8 @@ from factory.recipe import RecipeError, parse_recipe
 from factory.stages.base import StageStats
 from factory.stages.judge import PROMPT, TraceJudge, audit_pick, parse_verdict, rule_undecided
 from fakes import recipe_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- parsing ---------------------------------------------------------------------------------------
 
@@ -227,3 +229,19 @@ def test_judge_keys_are_checked_before_anything_runs(tmp_path):
     recipe = parse_recipe({**MINIMAL, "verify": {"math": {}, "judge": {"backend": "fake", "apply_to": ["proof"]}},
                            "select": {"require": ["judge"]}})
     assert recipe.judge.apply_to == ["proof"] and list(recipe.verify) == ["math"]
+
+
+def test_the_demo_recipe_runs_its_three_model_stages_on_the_fake_backend(tmp_path):
+    """recipes/demo/judge.yaml as shipped, every model swapped for the fake backend (the real run is the README's)."""
+    from factory.recipe import load_recipe
+
+    fake = [f"{s}.{k}={v}" for s in ("generate", "judge", "refine") for k, v in (("backend", "fake"), ("engine", "{}"))]
+    recipe = load_recipe(ROOT / "recipes/demo/judge.yaml", [*fake, f"run_dir={tmp_path / 'run'}",
+                                                             "source.path=" + str(ROOT / "data/judge/train.jsonl")])
+    assert recipe.judge.apply_to == "undecided" and recipe.select.rank.reward_model == "judge" and recipe.refine.form == "r1"
+    summary = pipeline.run_recipe(recipe, progress=False)
+    judge = summary["judge"]  # the fake judge writes no verdict: every audit is "no verdict"
+    assert judge["by_role"]["undecided"]["judged"] > 0 and judge["by_role"]["audit"]["judged"] == judge["no_verdict"] > 0
+    assert summary["refine"]["sent"] > 0
+    assert [s["name"] for s in json.loads((tmp_path / "run/plan.json").read_text())["steps"]] == [
+        "read", "generate", "verify", "judge", "select", "difficulty", "refine", "export_sft", "export_rejected"]
