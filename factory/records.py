@@ -220,6 +220,14 @@ def assistant_content(trace: dict[str, Any]) -> str:
     return f"<think>\n{trace['reasoning']}\n</think>\n\n{trace['answer']}"
 
 
+class LenientRow(dict):
+    """A row for ``sft_row`` when only the chat matters (the length check, a reward model): absent
+    provenance columns read as None."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
 def sft_row(trace: dict[str, Any], keep_system: bool = True, keep_few_shot: bool = False) -> dict[str, Any]:
     """One SFT row: the problem's chat (system prompt and few-shot turns as configured) and the answer."""
     chat = list(trace["prompt_messages"])

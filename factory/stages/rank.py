@@ -21,15 +21,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 from factory.recipe import JudgeConfig, RankConfig
-from factory.records import sft_row
+from factory.records import LenientRow, sft_row
 from factory.stages.base import StageStats, batched, mark_kept
 
 log = logging.getLogger(__name__)
-
-
-class _Lenient(dict):
-    def __missing__(self, key: str) -> None:
-        return None
 
 
 class RewardScorer:
@@ -86,7 +81,7 @@ class RewardScorer:
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=1, torch_dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32)
+            path, num_labels=1, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32)
         if model.config.pad_token_id is None:
             model.config.pad_token_id = tok.pad_token_id
         log.info("rank: reward model %s on %s", path, device)
@@ -96,7 +91,7 @@ class RewardScorer:
         tok = self._tokenizer
         out = []
         for r in rows:
-            messages = sft_row(_Lenient(r), self.keep_system, self.keep_few_shot)["messages"]
+            messages = sft_row(LenientRow(r), self.keep_system, self.keep_few_shot)["messages"]
             if getattr(tok, "chat_template", None):
                 out.append(tok.apply_chat_template(messages, tokenize=False))
             else:

@@ -149,7 +149,7 @@ class TraceRefiner:
             decided |= not rule_undecided(original, name)
         if not decided:  # the judge decided this one: the final answer must be the same
             before, after = _final_answer(original["completion"]), _final_answer(rewrite["completion"])
-            if before != after:
+            if not _same_answer(before, after):
                 return ANSWER_CHANGED, {"verifier": None, "before": before, "after": after}
         for name in self.verifier.verify:
             if name not in self.answer_verifiers and original.get(f"{name}_passed") and not rewrite.get(f"{name}_passed"):
@@ -171,7 +171,15 @@ class TraceRefiner:
 
 
 def _final_answer(completion: str) -> str | None:
-    from verifiers.math import canonical_answer, extract_answer
+    from verifiers.math import extract_answer
 
-    answer = extract_answer(completion, extract="auto")
-    return canonical_answer(answer) if answer is not None else None
+    return extract_answer(completion, extract="auto")
+
+
+def _same_answer(a: str | None, b: str | None) -> bool:
+    """The same text (case and spacing aside) or the same mathematics (``verifiers.math.canonical_answer``)."""
+    from verifiers.math import canonical_answer
+
+    if a is None or b is None:
+        return a is b
+    return " ".join(a.lower().split()) == " ".join(b.lower().split()) or canonical_answer(a) == canonical_answer(b)

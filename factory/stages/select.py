@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from factory.hashing import shingle_hashes, token_hashes
 from factory.recipe import JudgeConfig, LengthConfig, SelectConfig
-from factory.records import RANK_FIELDS, SELECT_FIELDS, merge_schemas, sft_row
+from factory.records import RANK_FIELDS, SELECT_FIELDS, LenientRow, merge_schemas, sft_row
 from factory.stages.base import StageStats, by_problem, mark_kept, reject
 from factory.stages.dedup import TraceDeduplicator
 from factory.stages.difficulty import difficulty
@@ -163,7 +163,7 @@ class LengthFilter:
         """Tokens of each row's SFT chat under the student's template."""
         tok = self.tokenizer()
         texts = [
-            tok.apply_chat_template(sft_row(_Lenient(r), self.keep_system, self.keep_few_shot)["messages"], tokenize=False)
+            tok.apply_chat_template(sft_row(LenientRow(r), self.keep_system, self.keep_few_shot)["messages"], tokenize=False)
             for r in rows
         ]
         return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
@@ -191,13 +191,6 @@ class LengthFilter:
 
     def close(self) -> None:
         self._tokenizer = None
-
-
-class _Lenient(dict):
-    """A row for ``sft_row`` when only the chat matters: absent provenance columns read as None."""
-
-    def __missing__(self, key: str) -> None:
-        return None
 
 
 class KeepK:

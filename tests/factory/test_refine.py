@@ -94,3 +94,32 @@ def test_refine_keys_are_checked(tmp_path):
         parse_recipe({**base, "refine": {"backend": "fake", "prompt": "Rewrite {response}"}})
     with pytest.raises(RecipeError, match=r"refine\.sampling\.temprature: not an argument of the installed vLLM"):
         parse_recipe({**base, "refine": {"sampling": {"temprature": 0}}})
+
+
+def test_where_the_judge_decided_the_rewrite_must_keep_the_final_answer():
+    from factory.stages.base import StageStats
+    from factory.stages.refine import TraceRefiner
+
+    recipe = parse_recipe({"name": "t", "source": {"path": "x"}, "verify": {"math": {}, "format": {}}, "refine": {
+        "backend": "fake", "engine": {"replies": {
+            "even number": "<think>\n12 is even.\n</think>\nSo the answer is \\boxed{12}.",  # the same answer, boxed
+            "prime": "<think>\n91 = 7 x 13.\n</think>\nThe answer is \\boxed{no}.",  # a different one
+        }}}})
+    stage = TraceRefiner(recipe.refine, recipe.verify)
+
+    def row(i, question, completion):
+        return {"trace_id": f"o{i}/0", "problem_id": f"o{i}", "domain": "open", "gold": None, "tests": None,
+                "prompt_messages": [{"role": "user", "content": question}], "completion": completion,
+                "reasoning": "r", "answer": completion.split("</think>")[-1], "finish_reason": "stop", "completion_tokens": 9,
+                "math_passed": None, "math_reason": "not_applicable", "math_details": None,
+                "format_passed": True, "format_reason": "ok", "judge_passed": True, "judge_reason": "ok", "judge_role": "undecided",
+                "keep": True, "reject_reason": None, "reject_details": None}
+
+    rows = [row(0, "Name an even number between 11 and 15.", "<think>\nTwelve.\n</think>\n12"),
+            row(1, "Is 91 a prime number?", "<think>\n91 = 7 x 13.\n</think>\nThe answer is \\boxed{yes}.")]
+    stats = StageStats()
+    same, changed = stage.run(rows, stats)
+    assert same["keep"] and same["refine_reason"] == "ok" and same["completion"].endswith("\\boxed{12}.")
+    assert not changed["keep"] and changed["reject_reason"] == "refine:answer_changed"
+    assert json.loads(changed["refine_details"]) == {"verifier": None, "before": "yes", "after": "no"}
+    assert stats.counters["refined"] == 1 and stats.counters["refused_answer_changed"] == 1
