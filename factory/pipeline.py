@@ -214,7 +214,8 @@ def summarize(recipe: Recipe, run: RunDir) -> dict[str, Any]:
         "kept": sel.rows_out - refused,
         "rejected": sum(sel.dropped.values()) + refused,
         "reject_reasons": dict((sel.dropped + refine.dropped).most_common()),
-        "problems_with_kept": sel.parts.get("keep_k", StageStats()).counters.get("problems_with_kept", 0),
+        "problems_with_kept": (refine if recipe.refine is not None else sel.parts.get("keep_k", StageStats())).counters.get(
+            "problems_with_kept", 0),
         **_model_stages(recipe, stage("judge"), sel, refine),
         "sft_dir": str(run.root / "export" / "sft"),
         "rejected_dir": str(run.root / "export" / "rejected"),

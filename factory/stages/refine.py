@@ -134,6 +134,7 @@ class TraceRefiner:
             row["refine_reason"] = OK
             stats.rows_out += 1
             stats.counters["refined"] += 1
+        stats.counters["problems_with_kept"] += len({r["problem_id"] for r in out if r["keep"]})
         yield from out
 
     def _failure(self, original: Mapping[str, Any], rewrite: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:

@@ -117,6 +117,8 @@ class PassRateFilter:
             if not any(n in require for n in self.answer_judges):
                 if self.judge and judged(row):
                     require = [*require, "judge"]
+                elif self.judge:  # not judged because another rule failed it: say which (else no verdict)
+                    return next((f"{n}:{row[f'{n}_reason']}" for n in require if not row[f"{n}_passed"]), NO_ANSWER_VERIFIER)
                 elif self.answer_judges:
                     return NO_ANSWER_VERIFIER
         stand_in = self.judge and judged(row)

@@ -34,6 +34,7 @@ def test_a_rewrite_that_keeps_the_answer_replaces_the_trace_in_the_export(tmp_pa
     sft = pd.read_parquet(tmp_path / "run/export/sft")
     refined = pd.read_parquet(tmp_path / "run/refined")
     assert len(sft) == summary["kept"] > 0 and summary["refine"]["refined"] == len(sft)
+    assert summary["problems_with_kept"] == sft.problem_id.nunique()
     for _, r in sft.iterrows():
         i = int(r.problem_id[1:])
         assert r.completion[0]["content"] == f"<think>\nDouble it: {2 * i}.\n</think>\n\nSo the answer is \\boxed{{{2 * i}}}."
@@ -48,6 +49,7 @@ def test_a_rewrite_that_changes_the_answer_is_rejected_with_both_versions(tmp_pa
     replies = replies_for({i: RIGHT.format(a=2 * i + 1) for i in range(10)})  # every rewrite is off by one
     summary = pipeline.run_recipe(refined_recipe(tmp_path, replies), progress=False)
     assert summary["kept"] == 0 and len(pd.read_parquet(tmp_path / "run/export/sft")) == 0
+    assert summary["problems_with_kept"] == 0
     rejected = pd.read_parquet(tmp_path / "run/export/rejected")
     changed = rejected[rejected.reject_reason == "refine:answer_changed"]
     assert len(changed) == summary["refine"]["refused"]["answer_changed"] > 0
