@@ -189,7 +189,7 @@ def test_by_default_a_trace_no_answer_verifier_applies_to_needs_the_judge(tmp_pa
     assert set(goldless[goldless.keep].problem_id) <= {"p00"} and goldless.keep.any()
     sent = goldless[goldless.judge_role.notna()]
     assert len(sent) and "no_answer_verifier" not in set(sent.reject_reason.dropna())
-    assert (goldless[goldless.judge_role.isna()].format_passed == False).all()  # noqa: E712 (only truncated ones were not sent)
+    assert goldless[goldless.judge_role.isna()].format_passed.eq(False).all()  # only those another rule failed were not sent
 
 
 def test_a_changed_judge_rejudges_without_reverifying(tmp_path):
