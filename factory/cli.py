@@ -52,6 +52,18 @@ def print_summary(s: dict) -> None:
             domains = ", ".join(f"{d} {r:.1%}" for d, r in by_domain.items())
             skipped = s.get("not_applicable", {}).get(name, 0)
             print(f"{'':18}by domain: {domains}" + (f"; not applicable to {skipped} traces" if skipped else ""))
+    if s.get("judge"):
+        j = s["judge"]
+        roles = ", ".join(f"{role} {r['judged']} ({r['correct']} correct)" for role, r in j["by_role"].items()) or "none"
+        print(f"judge             sent {j['sent']}: {roles}")
+        if j["compared"]:
+            print(f"{'':18}agrees with the rules on {j['agree']} of {j['compared']}: estimated error rate {j['estimated_error_rate']:.1%}")
+    if s.get("rank"):
+        print(f"rank              {s['rank']['scored']} traces scored ({s['rank']['unscored']} without a score)")
+    if s.get("refine"):
+        r = s["refine"]
+        refused = ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none"
+        print(f"refine            {r['refined']} of {r['sent']} rewrites accepted; refused: {refused}")
     print(f"kept rows         {s['kept']} from {s['problems_with_kept']} problems; rejected {s['rejected']}")
     print(f"SFT set           {s['sft_dir']}/")
     print(f"rejects           {s['rejected_dir']}/")

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 # The sections that decide what the data run produces (in step order); train/eval settings may
 # change freely without invalidating the data already made.
-DATA_SECTIONS = ("source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "select", "export")
+DATA_SECTIONS = ("source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "judge", "select", "refine", "export")
 # generate keys that say where the teacher answers, not what it samples (another server pool of
 # the same model, a rotated key): a run folder resumes across them.
 WHERE_KEYS = ("base_url", "api_key_env")
@@ -150,11 +150,39 @@ def _data_settings(recipe: dict[str, Any]) -> dict[str, Any]:
             recipe["verify"] = {name: dataclasses.asdict(verifier_config(name, o)) for name, o in recipe["verify"].items()}
         except RecipeError:
             pass  # a verifier or option this version does not know: the comparison reports the section
-    generate = {k: v for k, v in (recipe.get("generate") or {}).items() if k not in WHERE_KEYS}
-    backend = BACKENDS.get(generate.get("backend", "vllm"))
-    if backend is not None:
-        generate["engine"] = {k: v for k, v in (generate.get("engine") or {}).items() if k not in backend.runtime_options}
-    return {**recipe, "generate": generate}
+    out = dict(recipe)
+    for section in ("generate", "judge", "refine"):  # each a model on a backend
+        if not isinstance(recipe.get(section), dict):
+            continue
+        settings = {k: v for k, v in recipe[section].items() if k not in WHERE_KEYS}
+        backend = BACKENDS.get(settings.get("backend", "vllm"))
+        if backend is not None:
+            settings["engine"] = {k: v for k, v in (settings.get("engine") or {}).items() if k not in backend.runtime_options}
+        out[section] = settings
+    return out
+
+
+def _model_stages(recipe: Recipe, judge: StageStats, sel: StageStats, refine: StageStats) -> dict[str, Any]:
+    """What the judge, the ranking and the rewriter did (only the sections the recipe has)."""
+    from factory.stages.judge import agreement
+
+    out: dict[str, Any] = {}
+    if recipe.judge is not None:
+        out["judge"] = {
+            "sent": judge.counters.get("sent", 0),
+            "by_role": {role: {"judged": p.rows_in, "correct": p.rows_out, **p.dropped} for role, p in sorted(judge.parts.items())},
+            "undecided_but_failed_rules": judge.counters.get("undecided_but_failed_rules", 0),
+            **agreement(judge.counters),
+        }
+    if recipe.select.rank is not None:
+        rank = sel.parts.get("rank", StageStats())
+        out["rank"] = {"scored": rank.rows_out, "unscored": rank.counters.get("unscored", 0),
+                       "judge_calls": rank.counters.get("judge_calls", 0)}
+    if recipe.refine is not None:
+        out["refine"] = {"sent": refine.rows_in, "refined": refine.counters.get("refined", 0),
+                         "refused": {k.removeprefix("refused_"): v for k, v in refine.counters.items() if k.startswith("refused_")},
+                         "kept_original": refine.counters.get("kept_original", 0)}
+    return out
 
 
 def summarize(recipe: Recipe, run: RunDir) -> dict[str, Any]:
@@ -164,6 +192,8 @@ def summarize(recipe: Recipe, run: RunDir) -> dict[str, Any]:
         return step_stats(run, step).get(name or step, StageStats())
 
     read, gen, ver, sel = stage("read"), stage("generate"), stage("verify"), stage("select")
+    refine = stage("refine")
+    refused = sum(refine.dropped.values())  # rewrites refused and rejected: kept by select, not exported
     filtered = StageStats()
     for name in ("decontaminate", "dedup_problems"):
         filtered.add(stage("read", name))
@@ -190,10 +220,12 @@ def summarize(recipe: Recipe, run: RunDir) -> dict[str, Any]:
         },
         "problems_filtered": dict(filtered.dropped),
         "pseudo_labelled": stage("vote").counters.get("problems_pseudo_labelled", 0),
-        "kept": sel.rows_out,
-        "rejected": sum(sel.dropped.values()),
-        "reject_reasons": dict(sel.dropped.most_common()),
-        "problems_with_kept": sel.parts.get("keep_k", StageStats()).counters.get("problems_with_kept", 0),
+        "kept": sel.rows_out - refused,
+        "rejected": sum(sel.dropped.values()) + refused,
+        "reject_reasons": dict((sel.dropped + refine.dropped).most_common()),
+        "problems_with_kept": (refine if recipe.refine is not None else sel.parts.get("keep_k", StageStats())).counters.get(
+            "problems_with_kept", 0),
+        **_model_stages(recipe, stage("judge"), sel, refine),
         "sft_dir": run.display("export", "sft"),
         "rejected_dir": run.display("export", "rejected"),
     }

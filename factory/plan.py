@@ -26,14 +26,18 @@ from factory.stages.dedup import ProblemDeduplicator
 from factory.stages.difficulty import ProblemScorer
 from factory.stages.export import RejectWriter, SFTWriter
 from factory.stages.generate import TraceGenerator
+from factory.stages.judge import TraceJudge
 from factory.stages.read import ProblemReader
+from factory.stages.refine import TraceRefiner
 from factory.stages.select import TraceSelector
 from factory.stages.verify import TraceVerifier
 from factory.stages.vote import MajorityVoter
 
 
 # The data sections of a recipe in the order of the steps that use them.
-SECTION_ORDER = ["source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "select", "export"]
+SECTION_ORDER = [
+    "source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "judge", "select", "refine", "export",
+]
 
 
 @dataclass
@@ -125,13 +129,23 @@ def build_plan(recipe: Recipe) -> Plan:
         plan.add("vote", [MajorityVoter(recipe.vote)], "traces", "labelled", sections=("vote",))
         traces = "labelled"
     plan.add("verify", [TraceVerifier(recipe.verify)], traces, "verified", sections=("verify",))
+    verified = "verified"
+    if recipe.judge is not None:  # its own step: a changed judge re-judges without re-running the rules
+        plan.add("judge", [TraceJudge(recipe.judge, recipe.verify)], "verified", "judged", sections=("judge",))
+        verified = "judged"
     export = recipe.export
-    selector = TraceSelector(recipe.select, list(recipe.verify), keep_system=export.system_prompt, keep_few_shot=export.few_shot)
-    # max_length renders the rows as the export will: then export's chat settings are select's too
-    select_sections = ("select", "export") if recipe.select.max_length is not None else ("select",)
-    plan.add("select", [selector], "verified", "selected", sections=select_sections)
+    selector = TraceSelector(recipe.select, list(recipe.verify), keep_system=export.system_prompt, keep_few_shot=export.few_shot,
+                             judge=recipe.judge)
+    # max_length (and a reward model) render the rows as the export will: then export's chat settings are select's too
+    renders = recipe.select.max_length is not None or recipe.select.rank is not None
+    select_sections = ("select", "export") if renders else ("select",)
+    plan.add("select", [selector], verified, "selected", sections=select_sections)
     plan.add("difficulty", [ProblemScorer()], "selected", "problems_scored", sections=("select",))
-    plan.add("export_sft", [SFTWriter(export.system_prompt, export.few_shot)], "selected", "export/sft", sections=("export",))
+    selected = "selected"
+    if recipe.refine is not None:  # rewrites the kept traces; the export takes the rewrites
+        plan.add("refine", [TraceRefiner(recipe.refine, recipe.verify)], "selected", "refined", sections=("refine",))
+        selected = "refined"
+    plan.add("export_sft", [SFTWriter(export.system_prompt, export.few_shot)], selected, "export/sft", sections=("export",))
     if export.rejected:
-        plan.add("export_rejected", [RejectWriter()], "selected", "export/rejected", sections=("export",))
+        plan.add("export_rejected", [RejectWriter()], selected, "export/rejected", sections=("export",))
     return plan

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 
@@ -87,6 +87,90 @@ class GenerateConfig:
             for key in ("base_url", "api_key_env", "tokenizer"):
                 if getattr(self, key) is not None:
                     raise RecipeError(f"generate.{key}: only the openai backend uses it (generate.backend is {self.backend!r})")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A model the factory prompts besides the teacher (the judge, the rewriter): one generator on
+    :mod:`factory.backends`, with the same keys as ``generate`` where they mean the same thing.
+    ``system_prompt`` and ``prompt`` (the user turn, a ``str.format`` template) default to the
+    stage's own strict prompts; ``sampling`` goes over the stage's defaults."""
+
+    section: ClassVar[str] = "model"  # the recipe path of the section, for errors
+    prompt_fields: ClassVar[tuple[str, ...]] = ("id", "problem", "gold", "domain")  # what `prompt` may use
+
+    model: str = "embedded:smollm2"  # a local model folder, a hub name, embedded:smollm2, or a served model's name
+    backend: str = "vllm"  # a key of factory.backends.BACKENDS
+    system_prompt: str | None = None
+    prompt: str | None = None  # the user turn; its fields are the stage's (see its docs); None: the default
+    prefill: str = ""  # assistant prefill, part of the prompt
+    seed: int = 0  # per-trace seeds derive from it
+    chat_template: str | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)  # vllm.SamplingParams arguments (n is always 1)
+    engine: dict[str, Any] = field(default_factory=dict)  # the backend's own arguments
+    base_url: str | None = None  # the openai backend only
+    api_key_env: str | None = None
+    tokenizer: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend == "openai" and not self.base_url:
+            raise RecipeError(f"{self.section}.base_url: the openai backend needs the server's URL, e.g. http://127.0.0.1:8000/v1")
+        if self.backend != "openai":
+            for key in ("base_url", "api_key_env", "tokenizer"):
+                if getattr(self, key) is not None:
+                    raise RecipeError(f"{self.section}.{key}: only the openai backend uses it ({self.section}.backend is {self.backend!r})")
+        if self.prompt is not None:
+            try:
+                self.prompt.format(**{name: "" for name in self.prompt_fields})
+            except (KeyError, IndexError, ValueError) as e:
+                what = repr(e.args[0]) if isinstance(e, KeyError) else str(e)
+                raise RecipeError(f"{self.section}.prompt: {what} is not a field it can use (known: "
+                                  f"{', '.join(self.prompt_fields)}; write literal braces as {{{{ }}}})") from None
+
+    def generate_config(self, system_prompt: str | None, user_template: str, sampling: Mapping[str, Any]) -> GenerateConfig:
+        """The section as the ``generate`` config its backend is built from (one sample per request)."""
+        return GenerateConfig(
+            model=self.model, backend=self.backend, n=1, system_prompt=system_prompt, user_template=user_template,
+            prefill=self.prefill, seed=self.seed, chat_template=self.chat_template, sampling={**sampling, **self.sampling},
+            engine=dict(self.engine), base_url=self.base_url, api_key_env=self.api_key_env, tokenizer=self.tokenizer,
+        )
+
+
+@dataclass(frozen=True)
+class JudgeConfig(ModelConfig):
+    """An LLM judge for what the rule verifiers cannot decide (:mod:`factory.stages.judge`)."""
+
+    section: ClassVar[str] = "judge"
+    prompt_fields: ClassVar[tuple[str, ...]] = ("id", "problem", "gold", "domain", "response", "reasoning", "answer")
+
+    # undecided: traces no rule verifier could decide (the cascade's leftovers); all: every trace;
+    # a list of domains: every trace of those domains
+    apply_to: Any = "undecided"
+    audit: float = 0.05  # share of rule-decided traces also judged (by trace_id hash), to measure agreement
+    max_trace_chars: int = 16000  # a longer trace is cut in the middle before it is shown to the judge
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        ok = self.apply_to in ("undecided", "all") or (
+            isinstance(self.apply_to, list) and self.apply_to and all(isinstance(d, str) for d in self.apply_to))
+        if not ok:
+            raise RecipeError(f"judge.apply_to: {self.apply_to!r} is not undecided, all, or a list of domains")
+        _check_fraction("judge.audit", self.audit)
+        if self.max_trace_chars < 100:
+            raise RecipeError("judge.max_trace_chars: must be at least 100")
+
+
+@dataclass(frozen=True)
+class RefineConfig(ModelConfig):
+    """Rewrite kept traces into a target form, then re-verify them (:mod:`factory.stages.refine`)."""
+
+    section: ClassVar[str] = "refine"
+    prompt_fields: ClassVar[tuple[str, ...]] = ("id", "problem", "gold", "domain", "completion", "reasoning", "answer")
+
+    form: Literal["r1", "cot"] = "r1"  # the default prompt: r1: <think> reasoning </think> + concise summary; cot: a cleaner CoT
+    # a rewrite that changes the answer or breaks the format: reject the trace (into export/rejected),
+    # or keep_original: export the trace as sampled
+    on_failure: Literal["reject", "keep_original"] = "reject"
 
 
 def _check_fraction(where: str, value: float) -> None:
@@ -161,6 +245,23 @@ class LengthConfig:
 
 
 @dataclass(frozen=True)
+class RankConfig:
+    """Score the traces that passed the filters and keep the top ``k`` per problem by score."""
+
+    reward_model: str  # a local AutoModelForSequenceClassification folder (num_labels=1), or judge (its graded score)
+    k: int | None = None  # None: select.k
+    batch_size: int = 8
+    max_length: int = 4096  # tokens per scored chat (longer: cut from the left, so the answer stays)
+    device: str | None = None  # None: cuda when there is one, else cpu
+
+    def __post_init__(self) -> None:
+        if self.k is not None and self.k < 1:
+            raise RecipeError("select.rank.k: must be at least 1 (or null for select.k)")
+        if self.batch_size < 1 or self.max_length < 16:
+            raise RecipeError("select.rank: batch_size must be at least 1 and max_length at least 16")
+
+
+@dataclass(frozen=True)
 class SelectConfig:
     # verifiers a kept trace must pass: a list, or per domain {math: [math, format], code: [code], "*": [...]};
     # default: every verifier that applies to the trace, one of which must judge the answer (math, code)
@@ -172,6 +273,7 @@ class SelectConfig:
     max_pass_rate: float = 1.0  # e.g. max 0.99 drops the always-solved
     trace_dedup: DedupConfig | None = None  # duplicate traces among the passing ones
     max_length: LengthConfig | None = None  # the student's token budget
+    rank: RankConfig | None = None  # a reward model (or the judge) ranks the passing traces; replaces strategy
 
     def __post_init__(self) -> None:
         _check_fraction("select.min_pass_rate", self.min_pass_rate)
@@ -258,7 +360,9 @@ class Recipe:
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     vote: MajorityVoteConfig | None = None  # before verify: a pseudo-gold for problems without one
     verify: dict[str, Any] = field(default_factory=dict)  # verifier name -> its options (a verifiers.configs class)
+    judge: JudgeConfig | None = None  # after verify: an LLM judge for what the rules cannot decide
     select: SelectConfig = field(default_factory=SelectConfig)
+    refine: RefineConfig | None = None  # after select: rewrite the kept traces, re-verify them
     export: ExportConfig = field(default_factory=ExportConfig)
     train: TrainConfig | None = None  # `factory train` / `factory loop`
     eval: EvalConfig | None = None  # `factory eval --recipe` / `factory loop`
@@ -318,7 +422,9 @@ MOVED_KEYS = {
     ("select", "majority_vote"): "vote",
     ("select", "problem_dedup"): "problem_dedup",
     ("select", "decontaminate"): "decontaminate",
+    ("verify", "judge"): "judge",  # not a rule verifier: a step of its own, so a changed judge does not re-verify
 }
+ALIASES = {("verify", "judge")}  # accepted where they are, without a warning
 
 
 def _migrate(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
@@ -326,10 +432,15 @@ def _migrate(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
     raw = dict(raw)
     for (section, key), new in MOVED_KEYS.items():
         if isinstance(raw.get(section), Mapping) and key in raw[section]:
-            if new in raw:
+            if new in raw and (section, key) in ALIASES and isinstance(raw[new], Mapping) and isinstance(raw[section][key], Mapping):
+                raw[new] = {**raw[section][key], **raw[new]}  # one section, two spellings (e.g. --set judge.x=... on verify.judge)
+            elif new in raw:
                 raise RecipeError(f"{section}.{key}: moved to {new}; the recipe sets both")
-            raw[new] = raw[section][key]
+            else:
+                raw[new] = raw[section][key]
             raw[section] = {k: v for k, v in raw[section].items() if k != key}
+            if (section, key) in ALIASES:
+                continue
             log.warning("%s: %s.%s is now the top-level section %s (it runs at that step); please move it", origin, section, key, new)
     return raw
 
@@ -343,7 +454,11 @@ def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
     BACKENDS[recipe.generate.backend].check_config(recipe.generate)
 
     recipe = dataclasses.replace(recipe, verify={name: verifier_config(name, o, "verify") for name, o in recipe.verify.items()})
-    _check_require(recipe.select.require, recipe.verify)
+    for section in (recipe.judge, recipe.refine):
+        if section is not None:
+            check_model_section(section)
+    _check_require(recipe.select.require, recipe.verify, judge=recipe.judge is not None)
+    _check_rank(recipe)
     if recipe.generate.n < 1:
         raise RecipeError("generate.n: must be at least 1")
     if recipe.source.shard_size < 1:
@@ -368,15 +483,50 @@ def verifier_config(name: str, options: Any, where: str = "verify") -> Any:
     return _build(VERIFIERS[name].config, options or {}, f"{where}.{name}")
 
 
-def _check_require(require: Any, verify: Mapping[str, Any]) -> None:
+def check_model_section(section: ModelConfig) -> None:
+    """A judge / rewriter section's backend, its sampling and engine keys, and a local model, checked
+    as generate's are (before any engine starts); errors name the section's path."""
+    from factory.backends import BACKENDS
+    from factory.models import check_model
+
+    where = section.section
+    if section.backend not in BACKENDS:
+        raise RecipeError(f"{where}.backend: {section.backend!r} is not one of {', '.join(BACKENDS)}")
+    try:
+        BACKENDS[section.backend].check_config(section.generate_config(None, "{prompt}", {}))
+    except RecipeError as e:
+        raise RecipeError(str(e).replace("generate.", f"{where}.", 1)) from None
+    if section.backend == "vllm":
+        try:
+            check_model(section.model, where=f"{where}.model")
+        except ValueError as e:
+            raise RecipeError(str(e)) from None
+
+
+def _check_rank(recipe: Recipe) -> None:
+    rank = recipe.select.rank
+    if rank is None:
+        return
+    if rank.reward_model == "judge":
+        if recipe.judge is None:
+            raise RecipeError("select.rank.reward_model: judge needs a judge section")
+        return
+    path = Path(rank.reward_model).expanduser()
+    if not (path / "config.json").is_file():
+        raise RecipeError(f"select.rank.reward_model: {rank.reward_model} is not a local model folder (no config.json) nor judge")
+    if recipe.select.strategy != "first":
+        raise RecipeError("select.strategy: select.rank keeps the top-k by reward score; leave strategy out")
+
+
+def _check_require(require: Any, verify: Mapping[str, Any], judge: bool = False) -> None:
     lists = require.items() if isinstance(require, Mapping) else [(None, require)] if require is not None else []
     for domain, names in lists:
         where = "select.require" + (f".{domain}" if domain is not None else "")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise RecipeError(f"{where}: expected a list of verifier names (or a mapping of domain to lists), got {names!r}")
         for name in names:
-            if name not in verify:
-                raise RecipeError(f"{where}: {name!r} is not configured under verify")
+            if name not in verify and not (name == "judge" and judge):
+                raise RecipeError(f"{where}: {name!r} is not configured under verify" + (" (nor is a judge)" if name == "judge" else ""))
 
 
 def _check_eval(ev: EvalConfig, verify: dict[str, Any]) -> EvalConfig:

@@ -162,6 +162,26 @@ REJECT_FIELDS = pa.schema(
 # share of the problem's traces that passed every required verifier, then the reject columns
 SELECT_FIELDS = pa.schema([("pass_rate", pa.float64()), *REJECT_FIELDS])
 
+# The judge step (factory.stages.judge): a verdict in the verifiers' columns, and what it came from.
+JUDGE_FIELDS = pa.schema([
+    *verdict_schema(["judge"]),
+    ("judge_role", pa.string()),  # why it was judged: undecided | audit | all | domain (None: not sent)
+    ("judge_model", pa.string()),
+    ("judge_prompt_hash", pa.string()),  # of the system prompt, user template and prefill
+    ("judge_raw", pa.string()),  # the judge's whole reply
+])
+# select.rank: the score the top-k is chosen by (None for traces the filters had rejected)
+RANK_FIELDS = pa.schema([("reward_score", pa.float64())])
+# The refine step (factory.stages.refine): both versions of every kept trace, and the rewrite's fate.
+REFINE_FIELDS = pa.schema([
+    ("original_completion", pa.string()),  # as sampled (None: not sent to the rewriter)
+    ("refined_completion", pa.string()),  # the rewrite (``completion`` holds it when accepted)
+    ("refine_reason", pa.string()),  # ok | answer_changed | format_broken | request_failed
+    ("refine_details", pa.string()),  # JSON: the verifier and verdict that refused the rewrite
+    ("refine_model", pa.string()),
+    ("refine_prompt_hash", pa.string()),
+])
+
 
 def merge_schemas(*schemas: pa.Schema) -> pa.Schema:
     """The fields of each schema in order; a field already present keeps its first place."""
@@ -185,7 +205,18 @@ PROVENANCE = [
 ]
 # present only when the recipe votes a pseudo-gold for problems without one (the vote section)
 VOTE = [("pseudo_label", pa.bool_()), ("vote_share", pa.float64())]
+# present only with a judge, select.rank or refine (the export has those its input has)
+MODEL_SCORES = [
+    ("judge_passed", pa.bool_()), ("judge_reason", pa.string()), ("judge_score", pa.float64()), ("reward_score", pa.float64()),
+    ("original_completion", pa.string()),
+]
 SFT_SCHEMA = pa.schema([("messages", MESSAGES), ("prompt", MESSAGES), ("completion", MESSAGES), *PROVENANCE, *VOTE])
+
+
+def sft_schema(traces: pa.Schema | None) -> pa.Schema:
+    """The SFT export's columns: :data:`SFT_SCHEMA` and the model scores the traces carry."""
+    names = set(traces.names) if traces is not None else set()
+    return pa.schema([*SFT_SCHEMA, *(pa.field(n, t) for n, t in MODEL_SCORES if n in names)])
 
 
 def assistant_content(trace: dict[str, Any]) -> str:
@@ -193,6 +224,14 @@ def assistant_content(trace: dict[str, Any]) -> str:
     if trace["reasoning"] is None:
         return trace["answer"]
     return f"<think>\n{trace['reasoning']}\n</think>\n\n{trace['answer']}"
+
+
+class LenientRow(dict):
+    """A row for ``sft_row`` when only the chat matters (the length check, a reward model): absent
+    provenance columns read as None."""
+
+    def __missing__(self, key: str) -> None:
+        return None
 
 
 def sft_row(trace: dict[str, Any], keep_system: bool = True, keep_few_shot: bool = False) -> dict[str, Any]:
@@ -206,4 +245,8 @@ def sft_row(trace: dict[str, Any], keep_system: bool = True, keep_few_shot: bool
     row.update({name: trace[name] for name, _ in PROVENANCE})
     row["pseudo_label"] = bool(trace.get("pseudo_label"))
     row["vote_share"] = trace.get("vote_share")
+    for name, _ in MODEL_SCORES:
+        row[name] = trace.get(name)
+    if trace.get("refine_reason") != "ok":
+        row["original_completion"] = None  # the exported completion is the one sampled
     return row

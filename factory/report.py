@@ -98,7 +98,8 @@ def _scan_selected(data: RunData, run: RunDir) -> None:
     rates: list[float] = []
     kept_tokens: list[np.ndarray] = []
     rejected_tokens: list[np.ndarray] = []
-    for path in run.shards("selected"):
+    folder = "refined" if (data.recipe.get("refine") and run.shards("refined")) else "selected"  # what the export read
+    for path in run.shards(folder):
         last_problem, last_kept = None, False
         for batch in run.parquet(path).iter_batches(columns=columns, batch_size=65536):
             cols = batch.to_pydict()
@@ -305,6 +306,8 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
     ]) + "\n")
     parts.append(f"![sources](plots/{plots['sources'].name})\n")
 
+    parts += _model_sections(data)
+
     vote = data.stages.get("vote")
     if vote:
         c = vote["counters"]
@@ -320,6 +323,57 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
     recipe_yaml = data.run.read_text("recipe.yaml") if data.run.exists("recipe.yaml") else yaml.safe_dump(recipe)
     parts.append("```yaml\n" + recipe_yaml.rstrip() + "\n```\n")
     return "\n".join(parts)
+
+
+def _model_sections(data: RunData) -> list[str]:
+    """The judge (with its agreement with the rules), the reward ranking and the refinement."""
+    from factory.stages.judge import agreement
+
+    recipe, parts = data.recipe, []
+    judge = data.stages.get("judge")
+    if recipe.get("judge") and judge:
+        cfg, c = recipe["judge"], judge["counters"]
+        parts.append("## LLM judge\n")
+        parts.append(
+            f"Judge `{cfg['model']}` ({cfg['backend']} backend), applied to `{cfg['apply_to']}` traces, plus an audit of "
+            f"{cfg['audit']:.0%} of the traces the rules decided. {c.get('sent', 0)} of {judge['rows_in']} traces were sent "
+            f"({c.get('undecided_but_failed_rules', 0)} undecided traces had already failed another rule and were not). "
+            "Its verdict stands in for the answer verdict only where the rules could not decide; every judged row keeps "
+            "`judge_model`, `judge_prompt_hash`, `judge_raw` and the verdict columns.\n"
+        )
+        rows = [[role, p["rows_in"], p["rows_out"], ", ".join(f"{k} {v}" for k, v in sorted(p["dropped"].items())) or "-"]
+                for role, p in sorted(judge.get("parts", {}).items())]
+        parts.append(_table(["sent because", "traces", "judged correct", "other verdicts"], rows) + "\n")
+        a = agreement(c)
+        if a["compared"]:
+            parts.append(
+                f"**Agreement with the rules** on {a['compared']} traces both decided: {a['agree']} agree "
+                f"({a['agreement']:.1%}); the judge's **estimated error rate is {a['estimated_error_rate']:.1%}** "
+                f"(rules passed, judge failed: {a['rules_pass_judge_fail']}; rules failed, judge passed: "
+                f"{a['rules_fail_judge_pass']}; no verdict from the judge: {a['no_verdict']}).\n"
+            )
+        else:
+            parts.append("No trace was decided by both the rules and the judge: set `judge.audit` above 0 to measure "
+                         "the judge's agreement with the rules.\n")
+    rank = (recipe.get("select") or {}).get("rank")
+    if rank:
+        r = data.stages.get("select", {}).get("parts", {}).get("rank", {})
+        parts.append("## Reward ranking\n")
+        parts.append(f"The traces that passed the filters were scored by `{rank['reward_model']}` ({r.get('rows_out', 0)} scored, "
+                     f"{r.get('counters', {}).get('unscored', 0)} without a score) and the top "
+                     f"{rank['k'] or (recipe.get('select') or {}).get('k')} per problem kept; the score is the `reward_score` column.\n")
+    refine = data.stages.get("refine")
+    if recipe.get("refine") and refine:
+        c = refine["counters"]
+        refused = ", ".join(f"{k.removeprefix('refused_')} {v}" for k, v in sorted(c.items()) if k.startswith("refused_")) or "none"
+        parts.append("## Refinement\n")
+        parts.append(
+            f"{refine['rows_in']} kept traces were rewritten by `{recipe['refine']['model']}` (form `{recipe['refine']['form']}`) "
+            f"and verified again with the same verifiers: {c.get('refined', 0)} rewrites accepted; refused: {refused} "
+            f"(on refusal: `{recipe['refine']['on_failure']}`). Both versions are in every row (`original_completion`, "
+            "`refined_completion`); the SFT set has the accepted rewrites.\n"
+        )
+    return parts
 
 
 def _required(recipe: dict[str, Any]) -> list[str]:

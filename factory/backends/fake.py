@@ -4,7 +4,8 @@ It goes through the same seam as the real engines (prompts rendered, requests bu
 assembled), so a test that uses it exercises everything but the sampling. By default about
 half of its samples give the problem's gold answer in a ``\\boxed{}``, the others a wrong one,
 and one in eight is cut off mid-thought (``finish_reason="length"``). ``generate.engine`` holds
-its knobs (:class:`FakeOptions`): fixed ``completions`` by sample index, a simulated kill after
+its knobs (:class:`FakeOptions`): fixed ``completions`` by sample index, ``replies`` picked by a
+text the prompt contains (a judge's or a rewriter's scripted answers), a simulated kill after
 ``crash_after_samples`` samples, and ``seconds_per_token`` of sleep to model a GPU's throughput
 without using the CPU.
 """
@@ -57,6 +58,7 @@ class FakeTokenizer:
 @dataclass(frozen=True)
 class FakeOptions:
     completions: list[str] | None = None  # sample i answers completions[i % len]; default: fake_completion
+    replies: dict[str, str] | None = None  # the reply of the first key the prompt contains (before completions)
     crash_after_samples: int | None = None  # raise KeyboardInterrupt once this many samples were made
     seconds_per_token: float = 0.0  # sleep per completion token, as a GPU would take
 
@@ -107,6 +109,9 @@ class FakeBackend:
             yield r, Completion(prompt_tokens=len(r.prompt.split()), samples=samples)
 
     def _text(self, request: Request, index: int) -> tuple[str, str]:
+        for key, reply in (self.options.replies or {}).items():
+            if key in request.prompt:
+                return reply, "stop"
         if self.options.completions:
             return self.options.completions[index % len(self.options.completions)], "stop"
         return fake_completion(request.problem["id"], index, request.problem.get("gold"))

@@ -96,10 +96,12 @@ class Executor(ABC):
             close_stages(steps)
 
     def run_steps(self, steps: Sequence[Step], todo: dict[str, list[int]]) -> None:
-        """Run the missing shards of every step; by default one step after the other."""
+        """Run the missing shards of every step; by default one step after the other, each one's
+        stages closed when it is done (a judge's engine is gone before the rewriter's starts)."""
         for step in steps:
             if todo[step.name]:
                 self.run_shards(step, todo[step.name])
+                close_stages([step])
 
     def invalidate(self, steps: Sequence[Step]) -> None:
         """Forget what these steps made (outputs, rejects, markers, stats): they run again."""
@@ -210,6 +212,12 @@ class Executor(ABC):
             self.run_dir.write_json(f"stats/{name}.json", s.to_dict())
         data = {"shards": shards, "stats": {name: s.to_dict() for name, s in stats.items()}}
         mark_done(self.run_dir, step.name, DONE, data)
+
+
+def exclusive(step: Step) -> bool:
+    """A step that runs a model on this machine (a local judge, rewriter or reward model): it must
+    not share the machine with the teacher's engine."""
+    return any(getattr(stage, "exclusive", False) for stage in step.stages)
 
 
 def close_stages(steps: Sequence[Step]) -> None:

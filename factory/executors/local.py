@@ -4,6 +4,9 @@ The step that streams (generate) runs in this thread and keeps its engine fed ac
 boundaries; the steps after it run on each shard as soon as it is written, in shard order, on a
 second thread, so verification overlaps generation (the math and code verifiers do their work in
 their own processes) and the progress bar shows pass rates while the engine is still sampling.
+A step that runs a model here (a vLLM judge or rewriter, a reward model: ``exclusive``) and every
+step after it wait until generation is done and the teacher's engine is closed, then run one
+step after the other, so two engines never hold the device at once.
 A failure on either side stops both and is raised here; whatever was finished stays done.
 """
 
@@ -14,7 +17,7 @@ from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
-from factory.executors.base import Executor
+from factory.executors.base import Executor, close_stages, exclusive
 from factory.plan import Step
 from factory.stages.base import StageStats
 
@@ -37,6 +40,8 @@ class LocalExecutor(Executor):
             return
         super().run_steps(steps[:head], todo)
         stream_step, after = steps[head], steps[head + 1 :]
+        cut = next((i for i, step in enumerate(after) if exclusive(step)), len(after))
+        after, later = after[:cut], after[cut:]
         downstream = _Downstream(self, after, todo, pending=set(todo[stream_step.name]))
         worker = threading.Thread(target=downstream.run, name="factory-downstream", daemon=True)
         worker.start()
@@ -55,6 +60,9 @@ class LocalExecutor(Executor):
             downstream.generated(None)  # nothing more is coming
             worker.join()
         downstream.raise_failure()
+        if later:
+            close_stages([stream_step])  # the teacher's engine goes before a local judge / rewriter / reward model loads
+            super().run_steps(later, todo)
 
 
 class _Downstream:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from factory.records import SFT_SCHEMA, sft_row
+from factory.records import sft_row, sft_schema
 from factory.stages.base import StageStats
 
 class SFTWriter:
@@ -26,7 +26,7 @@ class SFTWriter:
         self.keep_few_shot = keep_few_shot
 
     def schema(self, input: pa.Schema | None) -> pa.Schema:
-        return SFT_SCHEMA
+        return sft_schema(input)
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
         for row in rows:

@@ -9,7 +9,10 @@ The select stage (:class:`TraceSelector`) sends a problem's traces through, in o
 2. :class:`LengthFilter`: the trace's SFT row, as exported and rendered with the *student's*
    chat template, must fit ``max_length.max_tokens`` (``too_long``); never cut.
 3. :class:`~factory.stages.dedup.TraceDeduplicator`: exact / near-duplicate traces.
-4. :class:`KeepK`: at most ``k`` per problem by ``strategy`` (``over_k``).
+4. :class:`~factory.stages.rank.RewardScorer` (``select.rank``): a reward model or the judge
+   scores the traces still kept (``reward_score``).
+5. :class:`KeepK`: at most ``k`` per problem by ``strategy`` (``over_k``), or the top ``k`` by
+   ``reward_score`` when ranked.
 
 Policies mark rows (:func:`~factory.stages.base.reject`) and never drop them, so every trace
 leaves the stage and the rejected ones are exported with the reason of the first policy that
@@ -29,11 +32,13 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from factory.hashing import shingle_hashes, token_hashes
-from factory.recipe import LengthConfig, SelectConfig
-from factory.records import SELECT_FIELDS, merge_schemas, sft_row
+from factory.recipe import JudgeConfig, LengthConfig, SelectConfig
+from factory.records import RANK_FIELDS, SELECT_FIELDS, LenientRow, merge_schemas, sft_row
 from factory.stages.base import StageStats, by_problem, mark_kept, reject
 from factory.stages.dedup import TraceDeduplicator
 from factory.stages.difficulty import difficulty
+from factory.stages.judge import judged, rule_undecided
+from factory.stages.rank import RewardScorer
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +63,26 @@ class PassRateFilter:
     a mapping from domain to such a list (``"*"`` for the others; a domain with no entry is
     ``no_requirement_for_domain``), or None: every verifier that applies to the trace, and at least
     one of them must judge the answer (math, code) when the recipe has one (``no_answer_verifier``).
+
+    With a judge (``judge=True``), the judge's verdict stands in for the answer verdict the rules
+    could not give: a required answer verifier that could not decide the trace
+    (:func:`~factory.stages.judge.rule_undecided`: not applicable, gold unparseable, ...) is
+    replaced by the judge when the trace was judged (``judge:wrong_answer``,
+    ``judge:unparseable`` when it fails), and by default (``require`` None) a trace no answer
+    verifier applied to needs the judge's verdict instead. Where the rules decided, they stand (the
+    judge only audited). ``require`` may also name ``judge`` itself.
     """
 
     name: ClassVar[str] = "pass_rate"
 
     def __init__(
         self, verifiers: list[str], min_rate: float = 0.0, max_rate: float = 1.0,
-        require: list[str] | dict[str, list[str]] | None = None,
+        require: list[str] | dict[str, list[str]] | None = None, judge: bool = False,
     ) -> None:
         from verifiers import VERIFIERS
 
         self.verifiers, self.min_rate, self.max_rate, self.require = verifiers, min_rate, max_rate, require
+        self.judge = judge
         self.answer_judges = [n for n in verifiers if VERIFIERS[n].judges_answer]
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
@@ -100,9 +114,17 @@ class PassRateFilter:
                 return NO_REQUIREMENT_FOR_DOMAIN
         elif require is None:
             require = [n for n in self.verifiers if row[f"{n}_reason"] != NOT_APPLICABLE]
-            if self.answer_judges and not any(n in require for n in self.answer_judges):
-                return NO_ANSWER_VERIFIER
+            if not any(n in require for n in self.answer_judges):
+                if self.judge and judged(row):
+                    require = [*require, "judge"]
+                elif self.judge:  # not judged because another rule failed it: say which (else no verdict)
+                    return next((f"{n}:{row[f'{n}_reason']}" for n in require if not row[f"{n}_passed"]), NO_ANSWER_VERIFIER)
+                elif self.answer_judges:
+                    return NO_ANSWER_VERIFIER
+        stand_in = self.judge and judged(row)
         for name in require:
+            if stand_in and name in self.answer_judges and rule_undecided(row, name):
+                name = "judge"
             if not row[f"{name}_passed"]:
                 return f"{name}:{row[f'{name}_reason']}"
         return None
@@ -143,7 +165,7 @@ class LengthFilter:
         """Tokens of each row's SFT chat under the student's template."""
         tok = self.tokenizer()
         texts = [
-            tok.apply_chat_template(sft_row(_Lenient(r), self.keep_system, self.keep_few_shot)["messages"], tokenize=False)
+            tok.apply_chat_template(sft_row(LenientRow(r), self.keep_system, self.keep_few_shot)["messages"], tokenize=False)
             for r in rows
         ]
         return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
@@ -173,13 +195,6 @@ class LengthFilter:
         self._tokenizer = None
 
 
-class _Lenient(dict):
-    """A row for ``sft_row`` when only the chat matters: absent provenance columns read as None."""
-
-    def __missing__(self, key: str) -> None:
-        return None
-
-
 class KeepK:
     """At most ``k`` kept traces per problem.
 
@@ -187,7 +202,8 @@ class KeepK:
     by the recipe seed and the problem id: the same on every rerun), ``diverse`` (greedy
     farthest-first: start from the shortest, then repeatedly take the trace whose highest
     word-5-gram Jaccard similarity to those already taken is lowest, i.e. distinct reasoning
-    paths), ``all`` (ignore ``k``).
+    paths), ``all`` (ignore ``k``), ``reward`` (highest ``reward_score`` first, ties to the lower
+    sample index; unscored last: ``select.rank``).
     """
 
     name: ClassVar[str] = "keep_k"
@@ -219,6 +235,9 @@ class KeepK:
             return rng.sample(candidates, k)
         if self.strategy == "diverse":
             return self._diverse(candidates, k)
+        if self.strategy == "reward":
+            ranked = sorted(candidates, key=lambda t: (t["reward_score"] is None, -(t["reward_score"] or 0.0), t["sample_index"]))
+            return ranked[:k]
         return candidates[:k]
 
     def _diverse(self, candidates: list[dict[str, Any]], k: int) -> list[dict[str, Any]]:
@@ -265,20 +284,36 @@ class TraceSelector:
         *,
         keep_system: bool = True,
         keep_few_shot: bool = False,
+        judge: JudgeConfig | None = None,
     ) -> None:
-        """``verifiers``: the recipe's (``config.require`` says which a trace must pass)."""
+        """``verifiers``: the recipe's (``config.require`` says which a trace must pass); ``judge``:
+        the recipe's judge section (its verdicts stand in for undecided answers; rank by it)."""
         self.config = config
-        self.policies: list[Any] = [PassRateFilter(verifiers, config.min_pass_rate, config.max_pass_rate, config.require)]
+        self.policies: list[Any] = [
+            PassRateFilter(verifiers, config.min_pass_rate, config.max_pass_rate, config.require, judge=judge is not None)
+        ]
         if config.max_length is not None:
             self.policies.append(LengthFilter(config.max_length, keep_system, keep_few_shot))
         self.dedup: TraceDeduplicator | None = None
         if config.trace_dedup is not None:
             self.dedup = TraceDeduplicator(config.trace_dedup)
             self.policies.append(self.dedup)
-        self.policies.append(KeepK(config.k, config.strategy, config.seed))
+        self.rank: RewardScorer | None = None
+        if config.rank is not None:
+            self.rank = RewardScorer(config.rank, judge, keep_system, keep_few_shot)
+            self.policies.append(self.rank)
+            k = config.rank.k if config.rank.k is not None else config.k
+            self.policies.append(KeepK(k, "reward", config.seed))
+        else:
+            self.policies.append(KeepK(config.k, config.strategy, config.seed))
+
+    @property
+    def exclusive(self) -> bool:
+        """A reward model on this machine: the local executor runs it after the teacher's engine is gone."""
+        return self.rank is not None and self.rank.exclusive
 
     def schema(self, input: pa.Schema | None) -> pa.Schema:
-        return merge_schemas(input, SELECT_FIELDS)
+        return merge_schemas(input, SELECT_FIELDS, *([RANK_FIELDS] if self.rank is not None else []))
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
         stream: Iterable[dict[str, Any]] = (

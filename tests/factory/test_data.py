@@ -109,3 +109,9 @@ def test_code_references_pass_and_wrong_programs_fail_in_the_sandbox(monkeypatch
     by_id = {r["id"]: r for r in rows}
     verdicts = verify_code_batch([(program, by_id[pid]["tests"]) for pid, program in near.items()], workers=2)
     assert [v.reason for v in verdicts] == ["wrong_answer"] * 3
+
+
+def test_the_judge_demo_set_is_what_its_generator_writes(monkeypatch) -> None:
+    rows = _module("make_judge", monkeypatch).rows()
+    assert "".join(json.dumps(r) + "\n" for r in rows) == (ROOT / "data/judge/train.jsonl").read_text()
+    assert sum(r["answer"] is None for r in rows) == 12 and {r["domain"] for r in rows} == {"math", "open"}

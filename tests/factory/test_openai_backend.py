@@ -350,3 +350,28 @@ def test_a_real_vllm_server_end_to_end(server, tiny_model_dir, tmp_path):
     # same seeds sample the same tokens
     assert (runs["chat"].prompt_tokens == runs["completions"].prompt_tokens).all()
     pd.testing.assert_series_equal(runs["chat"].completion, runs["completions"].completion)
+
+
+def test_a_judge_behind_a_server_is_sent_the_traces_in_one_batch_and_its_reasoning_does_not_count(stub, tmp_path):
+    """judge.backend: openai: the same client as the teacher's; a verdict in the server's reasoning field is ignored."""
+    from factory.stages.base import StageStats
+    from factory.stages.judge import TraceJudge
+
+    def behave(body: dict[str, Any], i: int) -> Reply:
+        response = body["messages"][-1]["content"]
+        if "\\boxed{1}" in response:  # the verdict only in the reasoning (a server's reasoning parser split it off)
+            return answer(body, "I cannot tell.", reasoning="VERDICT: CORRECT")
+        return answer(body, "SCORE: 9\nVERDICT: CORRECT")
+
+    stub.behave = behave
+    recipe = parse_recipe({"name": "t", "source": {"path": "x"}, "verify": {"math": {}}, "judge": {
+        "backend": "openai", "base_url": stub.url, "model": "judge-70b", "engine": FAST}})
+    rows = [{"trace_id": f"p{i}/0", "problem_id": f"p{i}", "domain": "proof", "gold": None,
+             "prompt_messages": [{"role": "user", "content": f"Prove {i}."}], "completion": f"<think>\nok\n</think>\n\\boxed{{{i}}}",
+             "math_passed": None, "math_reason": "not_applicable", "math_details": None} for i in range(3)]
+    out = list(TraceJudge(recipe.judge, recipe.verify).run(rows, StageStats()))
+    assert [r["judge_reason"] for r in out] == ["ok", "unparseable", "ok"]
+    assert out[0]["judge_score"] == pytest.approx(0.9) and out[0]["judge_model"] == "judge-70b"
+    assert out[1]["judge_raw"].startswith("<think>\nVERDICT: CORRECT\n</think>")
+    assert len(stub.bodies) == 3 and all(b["model"] == "judge-70b" and b["n"] == 1 and b["temperature"] == 0.0 for b in stub.bodies)
+    assert stub.bodies[0]["messages"][0]["role"] == "system"
