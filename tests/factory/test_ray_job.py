@@ -29,7 +29,9 @@ def ray_head(tmp_path):
     home, temp = tmp_path / "home", tempfile.mkdtemp(prefix="rayh", dir="/tmp")  # short: Ray's socket paths are length-limited
     home.mkdir()
     port, dashboard = free_port(), free_port()
-    env = {**os.environ, "HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0"}
+    # no token auth: this cluster is the test's own, on 127.0.0.1 (a Ray started earlier in this
+    # process may have left RAY_AUTH_MODE=token in the environment)
+    env = {**os.environ, "HOME": str(home), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     command = [str(RAY), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
                "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", f"--temp-dir={temp}"]
     address = f"http://127.0.0.1:{dashboard}"

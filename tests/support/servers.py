@@ -40,9 +40,10 @@ def serve(command: Sequence[str], url: str, log_path: Path, env: Mapping[str, st
                 time.sleep(0.5)
             yield proc
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: its children go too
-            try:
-                proc.wait(timeout=stop_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            with contextlib.suppress(ProcessLookupError):  # it may have exited (and its session ended) already
+                os.killpg(proc.pid, signal.SIGTERM)  # its own session: its children go too
+                try:
+                    proc.wait(timeout=stop_s)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
