@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -62,18 +60,21 @@ def run_loop(recipe_path: str | Path, overrides: Sequence[str] = (), quiet: bool
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """Before/after metrics and the paired per-problem pass@1 difference (with its standard error)."""
+    from factory.chain import paired
+
     pb, pa = before["per_problem"], after["per_problem"]
     common = sorted(set(pb) & set(pa))
     diffs = [pa[p]["correct"] / pa[p]["n"] - pb[p]["correct"] / pb[p]["n"] for p in common]
+    delta, stderr, problems = paired(before, after)
     keys = [k for k in before if k.startswith(("pass@", "maj@", "format", "reasoning_tokens_mean", "truncated"))]
     return {
-        "problems": len(common),
+        "problems": problems,
         "samples_before": before["samples"],
         "samples_after": after["samples"],
         "before": {k: before.get(k) for k in keys},
         "after": {k: after.get(k) for k in keys},
-        "delta_pass@1": statistics.fmean(diffs) if diffs else None,
-        "delta_pass@1_stderr": statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None,
+        "delta_pass@1": delta,
+        "delta_pass@1_stderr": stderr,
         "problems_improved": sum(d > 0 for d in diffs),
         "problems_worse": sum(d < 0 for d in diffs),
         "models": {"before": before["settings"]["model"], "after": after["settings"]["model"]},

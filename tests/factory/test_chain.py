@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from factory.chain import LOOP, chain_markdown, chain_report, paired, plan_steps, run_chain
-from factory.recipe import RecipeError, load_recipe
+from factory.recipe import PipelineConfig, RecipeError, load_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ def test_pipeline_checks_fail_before_anything_runs(tmp_path: Path) -> None:
     # a stage's own overrides and its grpo.config keys are checked when the plan is made
     path = _write(tmp_path, {**base, "pipeline": {"stages": [{"kind": "grpo", "set": {"grpo.config.bogus_key": 1}}]}})
     with pytest.raises(RecipeError, match="grpo.config.bogus_key: not a trl.GRPOConfig field"):
-        run_chain(path, pipeline=load_recipe(path).pipeline.__class__(stages=load_recipe(path).pipeline.stages, evaluate=False))
+        run_chain(path, pipeline=PipelineConfig(stages=load_recipe(path).pipeline.stages, evaluate=False))
     path = _write(tmp_path, {**base, "pipeline": {"stages": [{"kind": "grpo", "set": {"generate.nn": 1}}]}})
     with pytest.raises(RecipeError, match=r"pipeline.stages\[0\].set: generate.nn: unknown key"):
         plan_steps(path, [], load_recipe(path), load_recipe(path).pipeline)
@@ -133,7 +133,7 @@ def test_a_pipeline_on_the_tiny_model_resumes_after_a_kill_between_stages(tiny_m
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     # killed right after the second step's marker: the base evaluation and GRPO are done
     killed = subprocess.run([sys.executable, str(Path(__file__).parent / "kill_chain.py"), str(path), "2"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+                            check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert killed.returncode == 17, killed.stdout + killed.stderr
     grpo_model = tmp_path / "run" / "pipeline" / "01-grpo" / "model"
     assert (grpo_model / "factory_grpo.json").exists() and not (grpo_model.parent / "eval").exists()
