@@ -272,7 +272,8 @@ def chain_report(recipe: Recipe, steps: list[Step]) -> dict[str, Any]:
     for step in steps:
         if step.kind == "eval":
             m = json.loads((step.folder / "metrics.json").read_text())
-            row: dict[str, Any] = {"after": step.stage or "base", "model": step.model, "status": step.status}
+            row: dict[str, Any] = {"after": step.stage or "base", "model": step.model, "status": step.status,
+                                   "folder": str(step.folder)}
             row |= {k: m.get(k) for k in METRICS}
             row |= {k: v for k, v in m.items() if k.startswith(("pass@", "maj@")) and k not in row}
             if evals:
@@ -283,7 +284,7 @@ def chain_report(recipe: Recipe, steps: list[Step]) -> dict[str, Any]:
             stages.append({"step": step.name, "kind": "eval", **row})
         else:
             stages.append({"step": step.name, "kind": step.kind, "status": step.status, "seconds": step.seconds,
-                           "model": step.model, "data": step.data, **_stage_summary(step)})
+                           "folder": str(step.folder), "model": step.model, "data": step.data, **_stage_summary(step)})
     first = evals[0][1] if evals else None
     return {
         "recipe": recipe.name,

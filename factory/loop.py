@@ -37,18 +37,18 @@ def eval_root(recipe: Recipe) -> Path:
 
 
 def run_loop(recipe_path: str | Path, overrides: Sequence[str] = (), quiet: bool = False, verbose: bool = False) -> dict[str, Any]:
-    from factory.chain import LOOP, run_chain, steps_of
+    from factory.chain import LOOP, run_chain
     from factory.train import SUMMARY_FILE
 
     recipe = load_recipe(recipe_path, overrides)
     if recipe.eval is None or recipe.eval.problems is None:
         raise RecipeError("eval.problems: the loop needs held-out problems to evaluate before and after training")
-    run_chain(recipe_path, overrides, pipeline=LOOP, quiet=quiet, verbose=verbose)
-    steps = {s.name: s for s in steps_of(recipe_path, overrides, LOOP)}
-    before = json.loads((steps["base"].folder / "metrics.json").read_text())
-    after = json.loads((steps["sft/eval"].folder / "metrics.json").read_text())
-    summary = json.loads((steps["rejection_sample"].folder / "run" / "summary.json").read_text())
-    trained = json.loads((Path(steps["sft"].model) / SUMMARY_FILE).read_text())
+    report = run_chain(recipe_path, overrides, pipeline=LOOP, quiet=quiet, verbose=verbose)
+    steps = {s["step"]: s for s in report["steps"]}
+    before = json.loads((Path(steps["base"]["folder"]) / "metrics.json").read_text())
+    after = json.loads((Path(steps["sft/eval"]["folder"]) / "metrics.json").read_text())
+    summary = json.loads((Path(steps["rejection_sample"]["folder"]) / "run" / "summary.json").read_text())
+    trained = json.loads((Path(steps["sft"]["model"]) / SUMMARY_FILE).read_text())
     result = compare(before, after)
     result["data"] = {k: summary[k] for k in ("problems", "traces", "kept", "problems_with_kept", "pass_rate")}
     result["train"] = {k: trained[k] for k in ("rows", "steps", "train_loss", "seconds", "sft_config", "lora")}

@@ -151,3 +151,29 @@ def test_a_pipeline_on_the_tiny_model_resumes_after_a_kill_between_stages(tiny_m
 
     again = run_chain(path, quiet=True)  # everything done: nothing runs
     assert {s["status"] for s in again["steps"]} == {"reused"} and again["pass@1"] == report["pass@1"]
+
+
+@pytest.mark.slow
+def test_factory_loop_on_the_tiny_model_writes_loop_and_pipeline_reports(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from factory.cli import main
+
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
+                                for i in range(4)))
+    fields = {"prompt": "problem", "gold": "answer"}
+    path = _write(tmp_path, {
+        "name": "loop", "run_dir": str(tmp_path / "run"),
+        "source": {"path": str(problems), "fields": fields},
+        "generate": {"model": str(tiny_model_dir), "backend": "fake", "n": 4, "prefill": "<think>\n"},
+        "verify": {"math": {}, "format": {}},
+        "select": {"require": ["math", "format"]},
+        "train": {"max_length": 512, "sft": {"max_steps": 1, "per_device_train_batch_size": 2}},
+        "eval": {"problems": {"path": str(problems), "fields": fields}, "n": 2},
+    })
+    assert main(["loop", str(path), "-q"]) == 0
+    loop = json.loads((tmp_path / "run" / "loop.json").read_text())
+    assert loop["problems"] == 4 and loop["train"]["steps"] == 1 and loop["data"]["kept"] > 0
+    assert loop["models"]["after"] == str(tmp_path / "run" / "pipeline" / "02-sft" / "model")
+    assert "pass@1 change" in (tmp_path / "run" / "loop.md").read_text()
+    report = json.loads((tmp_path / "run" / "pipeline.json").read_text())
+    assert [s["step"] for s in report["steps"]] == ["base", "rejection_sample", "sft", "sft/eval"]
