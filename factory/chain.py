@@ -17,10 +17,11 @@ reaches the evaluations.
 
 Every stage and every evaluation is a step: a ``factory`` process of its own (so each vLLM engine
 and trainer gives its memory back) writing into ``RUN_DIR/pipeline/NN-name/``, and a done marker
-(``done.json``) written last. The marker holds a key chained from the recipe the step ran with, its
-command line and the key of the step before it; a rerun skips every step whose marker has the same
-key, so a kill between steps loses nothing and a kill inside one redoes only that step. A step whose
-recipe or inputs changed is redone, and so is every step after it.
+(``done.json``) written last. The marker holds the step's key: its kind, the recipe sections it reads
+(``READS``), its model and data, and the keys of the steps that made them. A rerun skips every step
+whose marker has the same key, so a kill between steps loses nothing and a kill inside one redoes only
+that step; a step whose sections or inputs changed is redone, and so is every step that uses what it
+makes. An override that only another step reads (a GRPO setting, a later stage) redoes nothing before it.
 
 The report: ``pipeline.json``, ``pipeline.md`` and ``pipeline.png``: pass@1 with its standard error
 after every stage, and the paired per-problem change against the first model and the previous stage.
@@ -39,7 +40,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,18 +63,30 @@ class Step:
     kind: str  # eval | rejection_sample | sft | grpo
     folder: Path
     args: list[str]  # the factory command line (without the interpreter)
-    recipe: dict[str, Any]  # the recipe the command runs with (for the key)
+    recipe: dict[str, Any]  # the recipe the command runs with (the sections it reads go into the key)
     model: str | None = None  # the model it yields (a model stage) or evaluates (eval)
     data: str | None = None  # the SFT set it yields (rejection_sample) or trains on (sft)
     stage: str | None = None  # the stage an evaluation belongs to
+    inputs: list[str] = field(default_factory=list)  # the steps that made its model and its data
     key: str = ""
     status: str = "pending"  # ran | reused
     seconds: float = 0.0
 
 
-def _key(previous: str, step: Step) -> str:
-    h = hashlib.sha256(previous.encode())
-    h.update(json.dumps([step.kind, step.args, step.recipe], sort_keys=True, default=str).encode())
+# The recipe sections each kind of step reads: only they (and its inputs) decide whether it is redone.
+READS = {
+    "eval": ("generate", "verify", "eval"),
+    "rejection_sample": ("source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "select", "export"),
+    "sft": ("train",),
+    "grpo": ("source", "generate", "verify", "grpo"),
+}
+
+
+def _key(step: Step, inputs: Sequence[str]) -> str:
+    """The step's identity: its kind, the recipe sections it reads, its model and data, and the keys
+    of the steps that made them."""
+    sections = {name: step.recipe.get(name) for name in READS[step.kind]}
+    h = hashlib.sha256(json.dumps([step.kind, sections, step.model, step.data, list(inputs)], sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
 
 
@@ -103,6 +116,7 @@ def plan_steps(
     models: dict[str, str] = {"base": base}
     datasets: dict[str, str] = {}
     current = base
+    made_by: dict[str, str] = {}  # a model or data path -> the step that made it
     steps: list[Step] = []
     plain = recipe.to_dict()
 
@@ -110,7 +124,7 @@ def plan_steps(
         out = folder / "eval"
         return Step(f"{name}/eval" if stage else name, "eval", out,
                     ["eval", "--recipe", str(recipe_path), *sets, "--model", model, "--out", str(out)],
-                    plain, model=model, stage=stage)
+                    plain, model=model, stage=stage, inputs=[made_by[model]] if model in made_by else [])
 
     if pipeline.evaluate:
         steps.append(evaluation("base", root / "00-base", base, None))
@@ -121,17 +135,17 @@ def plan_steps(
         if stage.kind == "rejection_sample":
             ours = [f"run_dir={folder / 'run'}", f"generate.model={current}"]
             data = str(folder / "run" / "export" / "sft")
-            cmd, model = "run", None
+            cmd, model, uses = "run", None, [current]
         elif stage.kind == "sft":
             student = current if stage.model == "previous" else models[stage.model]
             data = datasets[stage.data] if stage.data else list(datasets.values())[-1]
             model = str(folder / "model")
             ours = [f"train.student={student}", f"train.data={data}", f"train.output_dir={model}"]
-            cmd = "train"
+            cmd, uses = "train", [student, data]
         else:  # grpo
             model, data = str(folder / "model"), None
             ours = [f"grpo.student={current}", f"grpo.output_dir={model}"]
-            cmd = "grpo"
+            cmd, uses = "grpo", [current]
         try:
             stage_recipe = load_recipe(recipe_path, [*overrides, *own, *ours])
         except RecipeError as e:
@@ -140,13 +154,23 @@ def plan_steps(
             check_grpo_config(stage_recipe.grpo.config)
         stage_sets = [a for item in [*overrides, *own, *ours] for a in ("--set", item)]
         args = [cmd, str(recipe_path), *stage_sets, *(q if cmd == "run" else [])]
-        steps.append(Step(stage.label, stage.kind, folder, args, stage_recipe.to_dict(), model=model, data=data))
+        steps.append(Step(stage.label, stage.kind, folder, args, stage_recipe.to_dict(), model=model, data=data,
+                          inputs=[made_by[u] for u in uses if u in made_by]))
+        made_by[model or data] = stage.label
         if stage.kind == "rejection_sample":
             datasets[stage.label] = data
         else:
             models[stage.label] = current = model
             if pipeline.evaluate:
                 steps.append(evaluation(stage.label, folder, model, stage.label))
+    return steps
+
+
+def assign_keys(steps: list[Step]) -> list[Step]:
+    """Give every step its key (see ``_key``), in order: an input's key is known before its users'."""
+    keys: dict[str, str] = {}
+    for step in steps:
+        step.key = keys[step.name] = _key(step, [keys[n] for n in step.inputs])
     return steps
 
 
@@ -167,21 +191,20 @@ def run_chain(
         raise RecipeError("eval.problems: a pipeline evaluates every stage on held-out problems; name them")
     steps = plan_steps(recipe_path, overrides, recipe, pipeline, quiet)
     env = _child_env()
-    previous = ""
-    redo = False  # once a step is redone, every later one is too (its inputs may have changed)
+    by_name = {s.name: s for s in assign_keys(steps)}
     for step in steps:
-        step.key = _key(previous, step)
-        previous = step.key
+        inputs = [by_name[n] for n in step.inputs]
         marker = step.folder / MARKER
         done = _read_marker(marker)
-        if not redo and done is not None and done.get("key") == step.key:
+        remade = any(s.status == "ran" for s in inputs)  # an input made again may differ, whatever its key
+        if not remade and done is not None and done.get("key") == step.key:
             step.status, step.seconds = "reused", done.get("seconds", 0.0)
             print(f"== {step.name}: done before, skipped", flush=True)
             continue
-        if done is not None or step.folder.exists():
+        if step.kind != "eval" and (done is not None or step.folder.exists()):
+            # an evaluation reuses its own folder when its settings match and reruns otherwise
             log.warning("%s: redoing (its recipe or inputs changed, or it did not finish)", step.name)
             _clear(step)
-        redo = True
         command = [sys.executable, "-m", "factory.cli", *(["-v"] if verbose else []), *step.args]
         print(f"== {step.name}: factory {' '.join(step.args)}", flush=True)
         start = time.monotonic()
@@ -223,7 +246,7 @@ def write_marker(path: Path, step: Step) -> None:
 
 
 def _clear(step: Step) -> None:
-    """Remove what an unfinished or outdated step left (a stage's evaluation, inside its folder, goes too)."""
+    """Remove what an unfinished or outdated stage left (its evaluation, inside its folder, goes too)."""
     shutil.rmtree(step.folder, ignore_errors=True)
 
 

@@ -235,7 +235,7 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
     args = GRPOConfig(**args_dict)
     generation = "vllm (colocate)" if args.use_vllm and args.vllm_mode == "colocate" else (
         f"vllm ({args.vllm_mode})" if args.use_vllm else "transformers generate")
-    log.warning("GRPO on %d prompts, %d generations each; generation: %s", len(rows), args.num_generations, generation)
+    log.info("GRPO on %d prompts, %d generations each; generation: %s", len(rows), args.num_generations, generation)
 
     scratch = Path(args.output_dir)
     scratch.mkdir(parents=True, exist_ok=True)

@@ -177,3 +177,24 @@ def test_factory_loop_on_the_tiny_model_writes_loop_and_pipeline_reports(tiny_mo
     assert "pass@1 change" in (tmp_path / "run" / "loop.md").read_text()
     report = json.loads((tmp_path / "run" / "pipeline.json").read_text())
     assert [s["step"] for s in report["steps"]] == ["base", "rejection_sample", "sft", "sft/eval"]
+
+
+def test_a_step_is_redone_only_when_what_it_reads_or_its_inputs_change() -> None:
+    from factory.chain import assign_keys
+
+    path = ROOT / "recipes" / "r1" / "cpu.yaml"
+
+    def keys(*overrides: str) -> dict[str, str]:
+        recipe = load_recipe(path, overrides)
+        return {s.name: s.key for s in assign_keys(plan_steps(path, overrides, recipe, recipe.pipeline))}
+
+    same = keys()
+    assert keys() == same
+    grpo = keys("grpo.config.max_steps=3")  # read by the GRPO stage only
+    changed = {name for name in same if grpo[name] != same[name]}
+    # GRPO and everything downstream of its model; not the cold start, its SFT or their evaluations
+    assert changed == {"grpo", "grpo/eval", "rejection_sample", "sft", "sft/eval"}
+    sft = keys("train.sft.learning_rate=1.0e-5")  # both SFT stages read it; every model after the first changes
+    assert {n for n in same if sft[n] != same[n]} == set(same) - {"base", "cold_start"}
+    sampling = keys("eval.sampling.temperature=0.8")  # only the evaluations read eval
+    assert {n for n in same if sampling[n] != same[n]} == {"base", "sft_cold_start/eval", "grpo/eval", "sft/eval"}
