@@ -279,7 +279,7 @@ def _stage_summary(step: Step) -> dict[str, Any]:
             from factory.grpo import SUMMARY_FILE
 
             s = json.loads((Path(step.model) / SUMMARY_FILE).read_text())
-            return {k: s.get(k) for k in ("prompts", "steps", "seconds", "generation", "reward_first", "reward_last",
+            return {k: s.get(k) for k in ("prompts", "prompts_seen", "steps", "seconds", "generation", "reward_first", "reward_last",
                                           "reward_means", "frac_reward_zero_std_mean")}
     except (FileNotFoundError, KeyError, json.JSONDecodeError):
         pass
@@ -356,7 +356,8 @@ def _made(s: dict[str, Any]) -> str:
     if s["kind"] == "grpo" and "steps" in s:
         first, last = s.get("reward_first"), s.get("reward_last")
         reward = f"reward {first:.3f} → {last:.3f} (first/last 10 steps)" if first is not None and last is not None else ""
-        return f"{s['steps']} steps on {s['prompts']} prompts, {reward}; generation: {s['generation']}"
+        seen = f"{s['prompts_seen']} of " if s.get("prompts_seen") else ""
+        return f"{s['steps']} steps ({seen}{s['prompts']} prompts), {reward}; generation: {s['generation']}"
     return ""
 
 

@@ -153,9 +153,9 @@ def grpo_paths(recipe: Recipe) -> tuple[GrpoConfig, str, SourceConfig, Path]:
     return config, student, problems, output
 
 
-def prompt_rows(recipe: Recipe, problems: SourceConfig, tokenizer: Any) -> tuple[list[dict[str, Any]], str]:
-    """One dataset row per problem: the prompt text as ``factory eval`` renders it, and the columns
-    the rewards read. Returns the rows and the prefill the renderer appends."""
+def prompt_rows(recipe: Recipe, problems: SourceConfig, tokenizer: Any) -> list[dict[str, Any]]:
+    """One dataset row per problem: the prompt text as ``factory eval`` renders it (prefill
+    included: the verifiers see it again in front of the completion), and the columns the rewards read."""
     from factory.prompts import PromptRenderer
     from factory.stages.base import StageStats
     from factory.stages.read import ProblemReader
@@ -170,8 +170,7 @@ def prompt_rows(recipe: Recipe, problems: SourceConfig, tokenizer: Any) -> tuple
         })
     if not rows:
         raise ValueError(f"grpo.problems: {problems.path} yielded no problems")
-    # the prefill is in the prompt; the verifiers see it again in front of the completion
-    return rows, recipe.generate.prefill
+    return rows
 
 
 def _dataset(rows: list[dict[str, Any]]) -> Any:
@@ -227,7 +226,7 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
     from trl import GRPOConfig, GRPOTrainer
 
     tokenizer = AutoTokenizer.from_pretrained(student_path)
-    rows, _ = prompt_rows(recipe, problems, tokenizer)
+    rows = prompt_rows(recipe, problems, tokenizer)
     text = rows[0]["prompt"]
     if tokenizer(text)["input_ids"] != tokenizer(text, add_special_tokens=False)["input_ids"]:
         log.warning("the tokenizer adds special tokens to the rendered prompt (TRL tokenizes a text prompt so); "
@@ -253,6 +252,7 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
         "settings": settings,
         "generation": generation,
         "prompts": len(rows),
+        "prompts_seen": result.global_step * args.per_device_train_batch_size * args.gradient_accumulation_steps // args.num_generations,
         "steps": result.global_step,
         "train_loss": result.training_loss,
         "seconds": round(result.metrics.get("train_runtime", 0.0), 2),
