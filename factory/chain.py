@@ -273,14 +273,15 @@ def _stage_summary(step: Step) -> dict[str, Any]:
             from factory.train import SUMMARY_FILE
 
             s = json.loads((Path(step.model) / SUMMARY_FILE).read_text())
-            return {"rows": s["rows"], "steps": s["steps"], "train_loss": s["train_loss"], "seconds": s["seconds"],
+            return {"rows": s["rows"], "steps": s["steps"], "train_loss": s["train_loss"], "train_seconds": s["seconds"],
                     "student": s["settings"]["student"], "data": s["settings"]["data"]}
         if step.kind == "grpo":
             from factory.grpo import SUMMARY_FILE
 
             s = json.loads((Path(step.model) / SUMMARY_FILE).read_text())
-            return {k: s.get(k) for k in ("prompts", "prompts_seen", "steps", "seconds", "generation", "reward_first", "reward_last",
-                                          "reward_means", "frac_reward_zero_std_mean")}
+            keys = ("prompts", "prompts_seen", "steps", "generation", "reward_first", "reward_last", "reward_means",
+                    "frac_reward_zero_std_mean")
+            return {k: s.get(k) for k in keys} | {"train_seconds": s.get("seconds")}
     except (FileNotFoundError, KeyError, json.JSONDecodeError):
         pass
     return {}
@@ -339,7 +340,7 @@ def chain_markdown(report: dict[str, Any]) -> str:
               for k in ("vs_first", "vs_previous")]
         lines.append(f"| {s['after']} | {_pct(s['pass@1'])} | {_pct(s['pass@1_stderr'])} | {vs[0]} | {vs[1]} | "
                      f"{_pct(s.get('format'))} | {_pct(s.get('truncated'))} |")
-    lines += ["", "## Stages", "", "| stage | kind | status | seconds | what it made |", "|---|---|---|---|---|"]
+    lines += ["", "## Stages", "", "| stage | kind | status | wall seconds | what it made |", "|---|---|---|---|---|"]
     for s in report["steps"]:
         if s["kind"] == "eval":
             continue
