@@ -5,7 +5,9 @@
     factory score INPUT --verifier math --out OUT    score a file of responses
     factory train RECIPE [--set ...]                 fine-tune the recipe's student on its SFT set
     factory eval --model PATH --problems FILE        evaluate a model with the factory's verifiers
-    factory loop RECIPE [--set ...]                  eval base -> run -> train -> eval student
+    factory grpo RECIPE [--set ...]                  GRPO of the recipe's student, rewarded by its verifiers
+    factory pipeline RECIPE [--set ...]              run the recipe's stages in order, each evaluated
+    factory loop RECIPE [--set ...]                  the default pipeline: eval -> run -> train -> eval
     factory report RUN_DIR                           write the run's dataset card (README.md + plots)
     factory mix OUT --input PATH[=WEIGHT] ...        mix exported sets with weights
 """
@@ -142,6 +144,35 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grpo(args: argparse.Namespace) -> int:
+    from factory.grpo import grpo_paths, grpo_recipe
+    from factory.recipe import load_recipe
+
+    logging.getLogger("factory.grpo").setLevel(logging.INFO)  # which generation it uses, and progress
+    recipe = load_recipe(args.recipe, args.set)
+    s = grpo_recipe(recipe)
+    first, last = s["reward_first"], s["reward_last"]
+    print(f"GRPO of {s['settings']['student']} on {s['prompts']} prompts: {s['steps']} steps in {s['seconds']} s "
+          f"(generation: {s['generation']}); reward {first if first is None else round(first, 3)} -> "
+          f"{last if last is None else round(last, 3)} (means of the first and last 10 steps)")
+    for name, m in s["reward_means"].items():
+        print(f"  {name:<20} {m['first'] if m['first'] is None else round(m['first'], 3)} -> {m['last'] if m['last'] is None else round(m['last'], 3)}")
+    out = grpo_paths(recipe)[3]
+    print(f"model             {out}/  (rewards.jsonl, rewards.png, factory_grpo.json)")
+    return 0
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from factory.chain import REPORT, run_chain
+    from factory.recipe import load_recipe
+
+    run_chain(args.recipe, args.set, quiet=args.quiet, verbose=args.verbose)
+    out = load_recipe(args.recipe, args.set).output_dir
+    print((out / f"{REPORT}.md").read_text())
+    print(f"written to {out}/{REPORT}.json, .md, .png")
+    return 0
+
+
 def _loop(args: argparse.Namespace) -> int:
     from factory.loop import run_loop
 
@@ -219,6 +250,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="output folder (metrics.json, report.md, samples.parquet)")
     p.add_argument("--no-reuse", action="store_true", help="rerun even if the folder holds this evaluation")
     p.set_defaults(func=_eval)
+
+    p = sub.add_parser("grpo", help="GRPO of the recipe's student with its verifiers as rewards (TRL GRPOTrainer)")
+    p.add_argument("recipe", type=Path)
+    _add_overrides(p, "e.g. grpo.config.max_steps=10")
+    p.set_defaults(func=_grpo)
+
+    p = sub.add_parser("pipeline", help="the recipe's stages (rejection_sample, sft, grpo) in order, each evaluated")
+    p.add_argument("recipe", type=Path)
+    _add_overrides(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars in data runs")
+    p.set_defaults(func=_pipeline)
 
     p = sub.add_parser("loop", help="eval base -> rejection-sample -> SFT -> eval student, with a before/after report")
     p.add_argument("recipe", type=Path)

@@ -1,25 +1,25 @@
 """The R1-style loop in one command: ``factory loop RECIPE``.
 
+It is the default pipeline (:mod:`factory.chain`) ``[rejection_sample, sft]``, each stage
+evaluated, so it runs as
+
 1. evaluate the student as it is on the held-out problems (``eval.problems``);
-2. run the recipe: sample, verify, select and export traces on the training split (``source``);
+2. run the recipe with the student as the teacher: sample, verify, select and export traces on the
+   training split (``source``);
 3. fine-tune the student on the exported set (``train``);
 4. evaluate the trained student on the same held-out problems, with the same prompts and seeds;
 
-then write ``loop.json`` and ``loop.md`` into the run folder: before/after pass@1 with their sample
-sizes, the paired per-problem difference with its standard error, and the run's settings. Each
-step runs in its own ``factory`` process, so every vLLM engine and the trainer give their memory
-back before the next starts; each step resumes (a finished evaluation, data run or student is
-reused), so a rerun after a crash redoes only what is missing.
+each step a ``factory`` process of its own with a done marker, under ``RUN_DIR/pipeline/`` (a rerun
+after a crash redoes only what is missing). Besides the pipeline's report (``pipeline.json``,
+``pipeline.md``, ``pipeline.png``) it writes ``loop.json`` and ``loop.md`` into the run folder:
+before/after pass@1 with their sample sizes, the paired per-problem difference with its standard
+error, and the run's settings.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
-import statistics
-import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,39 +36,19 @@ def eval_root(recipe: Recipe) -> Path:
     return Path(ev.output_dir) if ev is not None and ev.output_dir else recipe.output_dir / "eval"
 
 
-def loop_steps(recipe_path: str | Path, overrides: Sequence[str], recipe: Recipe, quiet: bool = False) -> list[tuple[str, list[str]]]:
-    """The four ``factory`` command lines of the loop, named."""
-    from factory.train import train_paths
-
-    _, student, _, output = train_paths(recipe)
-    sets = [a for item in overrides for a in ("--set", item)]
-    root = eval_root(recipe)
-    q = ["-q"] if quiet else []
-    return [
-        ("eval base", ["eval", "--recipe", str(recipe_path), *sets, "--model", student, "--out", str(root / "base")]),
-        ("generate data", ["run", str(recipe_path), *sets, *q]),
-        ("train", ["train", str(recipe_path), *sets]),
-        ("eval student", ["eval", "--recipe", str(recipe_path), *sets, "--model", str(output), "--out", str(root / "student")]),
-    ]
-
-
 def run_loop(recipe_path: str | Path, overrides: Sequence[str] = (), quiet: bool = False, verbose: bool = False) -> dict[str, Any]:
+    from factory.chain import LOOP, run_chain
+    from factory.train import SUMMARY_FILE
+
     recipe = load_recipe(recipe_path, overrides)
     if recipe.eval is None or recipe.eval.problems is None:
         raise RecipeError("eval.problems: the loop needs held-out problems to evaluate before and after training")
-    for name, args in loop_steps(recipe_path, overrides, recipe, quiet):
-        command = [sys.executable, "-m", "factory.cli", *(["-v"] if verbose else []), *args]
-        print(f"== {name}: factory {' '.join(args)}", flush=True)
-        done = subprocess.run(command, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"loop step {name!r} failed (exit {done.returncode}): factory {' '.join(args)}")
-    root = eval_root(recipe)
-    before = json.loads((root / "base" / "metrics.json").read_text())
-    after = json.loads((root / "student" / "metrics.json").read_text())
-    summary = json.loads((recipe.output_dir / "summary.json").read_text())
-    from factory.train import SUMMARY_FILE, train_paths
-
-    trained = json.loads((train_paths(recipe)[3] / SUMMARY_FILE).read_text())
+    report = run_chain(recipe_path, overrides, pipeline=LOOP, quiet=quiet, verbose=verbose)
+    steps = {s["step"]: s for s in report["steps"]}
+    before = json.loads((Path(steps["base"]["folder"]) / "metrics.json").read_text())
+    after = json.loads((Path(steps["sft/eval"]["folder"]) / "metrics.json").read_text())
+    summary = json.loads((Path(steps["rejection_sample"]["folder"]) / "run" / "summary.json").read_text())
+    trained = json.loads((Path(steps["sft"]["model"]) / SUMMARY_FILE).read_text())
     result = compare(before, after)
     result["data"] = {k: summary[k] for k in ("problems", "traces", "kept", "problems_with_kept", "pass_rate")}
     result["train"] = {k: trained[k] for k in ("rows", "steps", "train_loss", "seconds", "sft_config", "lora")}
@@ -80,18 +60,21 @@ def run_loop(recipe_path: str | Path, overrides: Sequence[str] = (), quiet: bool
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """Before/after metrics and the paired per-problem pass@1 difference (with its standard error)."""
+    from factory.chain import paired
+
     pb, pa = before["per_problem"], after["per_problem"]
     common = sorted(set(pb) & set(pa))
     diffs = [pa[p]["correct"] / pa[p]["n"] - pb[p]["correct"] / pb[p]["n"] for p in common]
+    delta, stderr, problems = paired(before, after)
     keys = [k for k in before if k.startswith(("pass@", "maj@", "format", "reasoning_tokens_mean", "truncated"))]
     return {
-        "problems": len(common),
+        "problems": problems,
         "samples_before": before["samples"],
         "samples_after": after["samples"],
         "before": {k: before.get(k) for k in keys},
         "after": {k: after.get(k) for k in keys},
-        "delta_pass@1": statistics.fmean(diffs) if diffs else None,
-        "delta_pass@1_stderr": statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None,
+        "delta_pass@1": delta,
+        "delta_pass@1_stderr": stderr,
         "problems_improved": sum(d > 0 for d in diffs),
         "problems_worse": sum(d < 0 for d in diffs),
         "models": {"before": before["settings"]["model"], "after": after["settings"]["model"]},

@@ -306,6 +306,89 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class RewardWeights:
+    """How much each of R1's rule-based rewards counts in the GRPO reward (``grpo.rewards``)."""
+
+    accuracy: float = 1.0  # verify.math for math problems (a gold answer), verify.code for code (tests)
+    format: float = 1.0  # verify.format: the <think>...</think> answer shape
+    language: float = 1.0  # R1's language consistency: share of target-language words in the reasoning
+
+
+@dataclass(frozen=True)
+class GrpoConfig:
+    """RL of a student with TRL's ``GRPOTrainer`` (``factory grpo``); rewards from the recipe's
+    verifiers. ``config`` goes to ``trl.GRPOConfig`` unchanged (checked against its fields before
+    any model loads)."""
+
+    student: str | None = None  # default: train.student, else generate.model
+    problems: SourceConfig | None = None  # the RL prompts; default: source (the training split)
+    output_dir: str | None = None  # where the trained model is saved; default: <run_dir>/grpo
+    rewards: RewardWeights = field(default_factory=RewardWeights)
+    config: dict[str, Any] = field(default_factory=dict)  # trl.GRPOConfig(**config)
+
+    def __post_init__(self) -> None:
+        for name in ("accuracy", "format", "language"):
+            if getattr(self.rewards, name) < 0:
+                raise RecipeError(f"grpo.rewards.{name}: must not be negative")
+        if "reward_weights" in self.config:
+            raise RecipeError("grpo.config.reward_weights: set the weights under grpo.rewards (accuracy, format, language)")
+
+
+STAGE_KINDS = ("rejection_sample", "sft", "grpo")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One stage of a chained pipeline (``pipeline.stages``): it takes the previous stage's model
+    (or dataset) and yields a new one. ``set`` overrides recipe keys for this stage only (its own
+    prompts, problems, sizes); the evaluations between stages always use the recipe as written."""
+
+    kind: Literal["rejection_sample", "sft", "grpo"]
+    name: str | None = None  # default: the kind; must be unique in the pipeline
+    # sft: the model fine-tuned: "previous" (the latest model), "base" (the pipeline's first model,
+    # as R1's stage 4 restarts from the base) or a stage's name
+    model: str = "previous"
+    data: str | None = None  # sft: the rejection_sample stage whose set it trains on; default: the latest
+    set: dict[str, Any] = field(default_factory=dict)  # recipe key path -> value, for this stage only
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Stages chained in one recipe (``factory pipeline``); ``factory loop`` is the default
+    pipeline ``[rejection_sample, sft]``. The model is evaluated on ``eval.problems`` before the
+    first stage and after every stage that yields a model."""
+
+    stages: list[StageConfig] = field(default_factory=list)
+    model: str | None = None  # the first model; default: train.student, else generate.model
+    evaluate: bool = True  # evaluate the first model and every stage's model on eval.problems
+
+    def __post_init__(self) -> None:
+        if not self.stages:
+            raise RecipeError("pipeline.stages: list at least one stage")
+        names = [s.label for s in self.stages]
+        for i, stage in enumerate(self.stages):
+            where = f"pipeline.stages[{i}]"
+            if names.count(stage.label) > 1:
+                raise RecipeError(f"{where}.name: {stage.label!r} names two stages; give each a name of its own")
+            if stage.label in ("base", "previous"):
+                raise RecipeError(f"{where}.name: {stage.label!r} is reserved")
+            if stage.kind != "sft" and (stage.model != "previous" or stage.data is not None):
+                raise RecipeError(f"{where}: model and data are options of an sft stage only")
+            earlier = {s.label: s.kind for s in self.stages[:i]}
+            if stage.kind == "sft":
+                if stage.model not in ("previous", "base") and earlier.get(stage.model) not in ("sft", "grpo"):
+                    raise RecipeError(f"{where}.model: {stage.model!r} is not base, previous or an earlier sft/grpo stage")
+                if stage.data is not None and earlier.get(stage.data) != "rejection_sample":
+                    raise RecipeError(f"{where}.data: {stage.data!r} is not an earlier rejection_sample stage")
+                if stage.data is None and "rejection_sample" not in earlier.values():
+                    raise RecipeError(f"{where}: an sft stage needs an earlier rejection_sample stage (its data)")
+
+
+@dataclass(frozen=True)
 class EvalConfig:
     """Held-out evaluation (``factory eval``, ``factory loop``): the generate section's prompts and
     sampling, scored with the recipe's verifiers."""
@@ -366,6 +449,8 @@ class Recipe:
     export: ExportConfig = field(default_factory=ExportConfig)
     train: TrainConfig | None = None  # `factory train` / `factory loop`
     eval: EvalConfig | None = None  # `factory eval --recipe` / `factory loop`
+    grpo: GrpoConfig | None = None  # `factory grpo`
+    pipeline: PipelineConfig | None = None  # `factory pipeline`: stages chained, each evaluated
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # where shards run (local or ray)
     run_dir: str | None = None  # default: runs/<name>
 

@@ -189,6 +189,62 @@ class CombinedReward:
         return total
 
 
+class VerdictReward:
+    """A reward from the factory's own verifier table (``verifiers.VERIFIERS``) and a recipe's
+    frozen configs (``verify.math``, ``verify.format``, ...), so GRPO is rewarded by exactly the
+    verdicts the data run and ``factory eval`` give.
+
+    Each completion is judged as a trace row: ``prefill + completion`` (TRL decodes only the
+    generated tokens; the factory's traces start with the prefill), the dataset's ``gold``,
+    ``tests``, ``language`` and ``domain`` columns, and ``finish_reason`` "length" when the
+    completion used all ``max_tokens`` without an end of sequence. ``verifiers`` are tried in order and the first
+    that applies to the row judges it (accuracy: math for a row with a gold answer, code for one
+    with tests); a row none applies to gets ``None``. The reward is ``verdict.score`` with
+    ``graded`` (the language share R1 used), else 1.0/0.0 by ``verdict.passed``.
+    """
+
+    def __init__(self, name: str, verifiers: Mapping[str, Any], *, prefill: str = "", graded: bool = False,
+                 max_tokens: int | None = None) -> None:
+        from verifiers import VERIFIERS
+
+        unknown = [v for v in verifiers if v not in VERIFIERS]
+        if unknown or not verifiers:
+            raise ValueError(f"VerdictReward {name!r}: unknown or no verifiers {unknown or list(verifiers)}")
+        self.__name__ = f"{name}_reward"  # TRL logs rewards/<__name__>/mean
+        self.verifiers = dict(verifiers)
+        self.prefill = prefill
+        self.graded = graded
+        self.max_tokens = max_tokens
+
+    def rows(self, completions: Sequence[Any], **kwargs: Any) -> list[dict[str, Any]]:
+        """The trace rows the verifiers judge, one per completion."""
+        ids = kwargs.get("completion_ids") or []
+        rows = []
+        for i, completion in enumerate(completions):
+            row = {k: _column(kwargs, (k,), i) for k in ("gold", "tests", "language", "domain", "problem_id")}
+            row["completion"] = self.prefill + completion_text(completion)
+            cut = self.max_tokens is not None and i < len(ids) and len(ids[i]) >= self.max_tokens
+            row["finish_reason"] = "length" if cut else "stop"
+            rows.append(row)
+        return rows
+
+    def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        from verifiers import VERIFIERS
+
+        rows = self.rows(completions, **kwargs)
+        rewards: list[float | None] = [None] * len(rows)
+        for name, config in self.verifiers.items():
+            verifier = VERIFIERS[name]
+            todo = [i for i, r in enumerate(rows) if rewards[i] is None and verifier.applies(r, config)]
+            if not todo:
+                continue
+            picked = [rows[i] for i in todo]
+            verdicts = verifier.batch(picked, config) if verifier.batch and len(picked) > 1 else [verifier.one(r, config) for r in picked]
+            for i, v in zip(todo, verdicts, strict=True):
+                rewards[i] = float(v.score) if self.graded else float(v.passed)
+        return rewards
+
+
 _ACCURACY = AccuracyReward()
 _FORMAT = FormatReward()
 _LANGUAGE = LanguageReward()
@@ -216,6 +272,6 @@ def combined_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
 
 
 __all__ = [
-    "AccuracyReward", "CombinedReward", "FormatReward", "LanguageReward", "accuracy_reward",
+    "AccuracyReward", "CombinedReward", "FormatReward", "LanguageReward", "VerdictReward", "accuracy_reward",
     "combined_reward", "completion_text", "format_reward", "language_reward",
 ]

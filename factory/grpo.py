@@ -1,0 +1,349 @@
+"""RL of a student with TRL's ``GRPOTrainer``, rewarded by the recipe's verifiers (``factory grpo RECIPE``).
+
+DeepSeek-R1's stage 2: for each prompt a group of ``num_generations`` completions is sampled, each
+is rewarded, and its advantage is its reward minus the group's mean (over the group's standard
+deviation, TRL's ``scale_rewards: group``), with ``beta`` weighting the KL term to the starting
+model. The rewards are R1's rule-based ones, built from the recipe's ``verify`` section (the same
+frozen configs and the same verifier functions as the data run and ``factory eval``):
+
+- ``accuracy``: ``verify.math`` on a problem with a gold answer, ``verify.code`` on one with tests;
+- ``format``: ``verify.format`` (the ``<think>...</think>`` answer shape);
+- ``language``: the share of target-language words in the chain of thought, as R1 defines its
+  language-consistency reward (``verify.language``'s options, judged on the reasoning).
+
+Their weights are ``grpo.rewards``; TRL sums them (``reward_weights``) and logs each one's mean.
+
+The prompts are rendered exactly as ``factory eval`` renders them (:class:`~factory.prompts.PromptRenderer`:
+the generate section's system prompt, few-shot turns, user template, chat template and prefill),
+so the policy is trained on the prompt it is evaluated on; the completions are judged with the
+prefill put back in front, as the factory's traces are. ``grpo.config`` goes to ``trl.GRPOConfig``
+unchanged; only keys it leaves out get defaults here (generation settings from
+``generate.sampling``, no bf16 on a CPU, no checkpoints, no trackers, and vLLM generation
+(colocated) only where a GPU and TRL's vLLM integration are present). Its keys are checked
+against ``GRPOConfig``'s fields before any model loads.
+
+The trained model is saved (atomically) as a plain model folder with its tokenizer, so
+``factory eval --model`` and a later ``generate.model`` load it; beside it ``factory_grpo.json``
+(settings and summary), ``rewards.jsonl`` (one line per logged step: every reward's mean, the
+reward's mean and std, ``frac_reward_zero_std``, loss, KL) and ``rewards.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from factory.recipe import GrpoConfig, Recipe, RecipeError, SourceConfig, verifier_config
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FILE = "factory_grpo.json"
+REWARD_LOG = "rewards.jsonl"
+REWARD_PLOT = "rewards.png"
+# GRPOConfig keys the factory sets itself from other sections
+OWN_KEYS = {"reward_weights": "grpo.rewards"}
+# what goes into rewards.jsonl from each of TRL's log entries (besides rewards/*)
+LOGGED = ("loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "learning_rate",
+          "completions/mean_length", "completions/clipped_ratio")
+
+
+def grpo_fields() -> set[str]:
+    from trl import GRPOConfig
+
+    return {f.name for f in dataclasses.fields(GRPOConfig) if f.init}
+
+
+def check_grpo_config(config: dict[str, Any], where: str = "grpo.config") -> None:
+    """Refuse a key ``trl.GRPOConfig`` does not have (or one the factory sets), naming it."""
+    known = grpo_fields()
+    for key in config:
+        if key in OWN_KEYS:
+            raise RecipeError(f"{where}.{key}: set by the factory from {OWN_KEYS[key]}")
+        if key not in known:
+            close = sorted(k for k in known if k.startswith(key[:4]))[:6]
+            raise RecipeError(f"{where}.{key}: not a trl.GRPOConfig field" + (f" (did you mean: {', '.join(close)})" if close else ""))
+
+
+def vllm_generation_available() -> bool:
+    """A CUDA GPU and TRL's vLLM integration (vLLM-backed generation inside GRPO)."""
+    from factory.models import has_cuda
+
+    if not has_cuda():
+        return False
+    try:
+        from trl.import_utils import is_vllm_available
+
+        if not is_vllm_available():
+            return False
+        import trl.generation.vllm_generation  # noqa: F401
+    except Exception:  # an incompatible vLLM build: plain generation
+        return False
+    return True
+
+
+def grpo_arguments(config: GrpoConfig, out: Path, sampling: dict[str, Any], weights: list[float]) -> dict[str, Any]:
+    """``GRPOConfig`` keyword arguments: ``grpo.config`` as given, defaults for the keys it leaves out."""
+    from factory.models import has_cuda
+
+    user = dict(config.config)
+    check_grpo_config(user)
+    defaults: dict[str, Any] = {
+        "output_dir": str(out.parent / f"{out.name}-trainer"),
+        "report_to": "none",
+        "save_strategy": "no",
+        "logging_steps": 1,
+        "seed": 0,
+        "dataloader_num_workers": 0,
+    }
+    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("max_tokens", "max_completion_length")):
+        if ours in sampling:
+            defaults[theirs] = sampling[ours]
+    if "use_vllm" not in user:
+        defaults["use_vllm"] = vllm_generation_available()
+        if defaults["use_vllm"]:
+            defaults["vllm_mode"] = "colocate"
+    elif user["use_vllm"] and not vllm_generation_available():
+        raise RecipeError("grpo.config.use_vllm: vLLM generation inside GRPO needs a CUDA GPU and a vLLM that TRL supports")
+    if not has_cuda():
+        defaults.update(bf16=False, fp16=False, use_cpu=True)
+    return {**defaults, **user, "reward_weights": list(weights)}
+
+
+def build_rewards(recipe: Recipe, config: GrpoConfig, prefill: str, max_tokens: int | None) -> tuple[list[Any], list[float]]:
+    """The reward functions (accuracy, format, language; those with a weight) and their weights."""
+    from verifiers.rewards import VerdictReward
+
+    verify = recipe.verify
+
+    def conf(name: str, **changes: Any) -> Any:
+        base = verify[name] if name in verify else verifier_config(name, {}, "grpo.rewards")
+        return dataclasses.replace(base, **changes) if changes else base
+
+    accuracy = {name: conf(name) for name in ("math", "code") if name in verify} or {"math": conf("math")}
+    # R1: "the proportion of target language words in the CoT" -- the reasoning, graded
+    parts = [
+        ("accuracy", accuracy, False),
+        ("format", {"format": conf("format")}, False),
+        ("language", {"language": conf("language", part="reasoning")}, True),
+    ]
+    funcs, weights = [], []
+    for name, verifiers, graded in parts:
+        w = getattr(config.rewards, name)
+        if w:
+            funcs.append(VerdictReward(name, verifiers, prefill=prefill, graded=graded, max_tokens=max_tokens))
+            weights.append(w)
+    if not funcs:
+        raise RecipeError("grpo.rewards: every weight is 0; nothing would be learned")
+    return funcs, weights
+
+
+def grpo_paths(recipe: Recipe) -> tuple[GrpoConfig, str, SourceConfig, Path]:
+    """The grpo section (defaults when absent), the student, the RL problems and the output folder."""
+    config = recipe.grpo or GrpoConfig()
+    student = config.student or (recipe.train.student if recipe.train and recipe.train.student else None) or recipe.generate.model
+    problems = config.problems or recipe.source
+    output = Path(config.output_dir) if config.output_dir else recipe.output_dir / "grpo"
+    return config, student, problems, output
+
+
+def prompt_rows(recipe: Recipe, problems: SourceConfig, tokenizer: Any) -> list[dict[str, Any]]:
+    """One dataset row per problem: the prompt text as ``factory eval`` renders it (prefill
+    included: the verifiers see it again in front of the completion), and the columns the rewards read."""
+    from factory.prompts import PromptRenderer
+    from factory.stages.base import StageStats
+    from factory.stages.read import ProblemReader
+
+    renderer = PromptRenderer(recipe.generate, tokenizer, model=str(getattr(tokenizer, "name_or_path", "")))
+    rows = []
+    for p in ProblemReader(problems).run(None, StageStats()):
+        rows.append({
+            "prompt": renderer.render(renderer.messages(p)),
+            "problem_id": p["id"], "gold": p.get("gold"), "tests": p.get("tests"),
+            "language": p.get("language") or "en", "domain": p.get("domain"),
+        })
+    if not rows:
+        raise ValueError(f"grpo.problems: {problems.path} yielded no problems")
+    return rows
+
+
+def _dataset(rows: list[dict[str, Any]]) -> Any:
+    from datasets import Dataset
+
+    # a column that is empty for every row is left out (datasets cannot type an all-None column)
+    keep = [k for k in rows[0] if k == "prompt" or any(r[k] is not None for r in rows)]
+    return Dataset.from_list([{k: r[k] for k in keep} for r in rows])
+
+
+def _settings(recipe: Recipe, config: GrpoConfig, student_path: str, problems: SourceConfig, args: dict[str, Any]) -> dict[str, Any]:
+    from factory.models import model_revision
+
+    return json.loads(json.dumps({
+        "student": student_path,
+        "student_revision": model_revision(student_path),
+        "problems": dataclasses.asdict(problems),
+        "generate": {k: v for k, v in dataclasses.asdict(recipe.generate).items() if k not in ("model", "n", "engine", "seed")},
+        "verify": {k: dataclasses.asdict(v) for k, v in recipe.verify.items()},
+        "rewards": dataclasses.asdict(config.rewards),
+        "grpo_config": {k: v for k, v in args.items() if k != "output_dir"},
+    }, default=str))
+
+
+def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | None = None) -> dict[str, Any]:
+    """``factory grpo RECIPE``: GRPO of the recipe's student on its problems; returns the summary.
+
+    ``extra_rewards`` (tests, experiments): more reward functions, weight 1 each, after the recipe's.
+    With ``reuse``, a model already trained with the same settings is not trained again.
+    """
+    config, student, problems, out = grpo_paths(recipe)
+    check_grpo_config(config.config)  # before any model loads
+    from factory.models import resolve_model
+
+    student_path = resolve_model(student)
+    sampling = recipe.generate.sampling
+    probe = grpo_arguments(config, out, sampling, [])
+    max_tokens = probe.get("max_completion_length")
+    funcs, weights = build_rewards(recipe, config, recipe.generate.prefill, max_tokens)
+    extra = list(extra_rewards or [])
+    args_dict = grpo_arguments(config, out, sampling, weights + [1.0] * len(extra))
+    settings = _settings(recipe, config, student_path, problems, args_dict)
+    settings["extra_rewards"] = [getattr(f, "__name__", type(f).__name__) for f in extra]
+    if (out / SUMMARY_FILE).exists():
+        previous = json.loads((out / SUMMARY_FILE).read_text())
+        if reuse and previous.get("settings") == settings:
+            log.info("%s already holds this GRPO model; not training again", out)
+            return previous
+        raise ValueError(f"grpo.output_dir: {out} holds another model; delete it or set grpo.output_dir")
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    tokenizer = AutoTokenizer.from_pretrained(student_path)
+    rows = prompt_rows(recipe, problems, tokenizer)
+    text = rows[0]["prompt"]
+    if tokenizer(text)["input_ids"] != tokenizer(text, add_special_tokens=False)["input_ids"]:
+        log.warning("the tokenizer adds special tokens to the rendered prompt (TRL tokenizes a text prompt so); "
+                    "the policy sees them but factory eval does not")
+    args = GRPOConfig(**args_dict)
+    generation = "vllm (colocate)" if args.use_vllm and args.vllm_mode == "colocate" else (
+        f"vllm ({args.vllm_mode})" if args.use_vllm else "transformers generate")
+    log.info("GRPO on %d prompts, %d generations each; generation: %s", len(rows), args.num_generations, generation)
+
+    scratch = Path(args.output_dir)
+    scratch.mkdir(parents=True, exist_ok=True)
+    reward_log = scratch / REWARD_LOG
+    reward_log.write_text("")
+    model = AutoModelForCausalLM.from_pretrained(student_path, dtype=torch.float32 if not torch.cuda.is_available() else "auto")
+    trainer = GRPOTrainer(
+        model=model, processing_class=tokenizer, args=args, train_dataset=_dataset(rows),
+        reward_funcs=[*funcs, *extra], callbacks=[_reward_logger(reward_log)],
+    )
+    result = trainer.train()
+    steps = _read_log(reward_log)
+    names = [getattr(f, "__name__", type(f).__name__) for f in [*funcs, *extra]]
+    summary = {
+        "settings": settings,
+        "generation": generation,
+        "prompts": len(rows),
+        "prompts_seen": result.global_step * args.per_device_train_batch_size * args.gradient_accumulation_steps // args.num_generations,
+        "steps": result.global_step,
+        "train_loss": result.training_loss,
+        "seconds": round(result.metrics.get("train_runtime", 0.0), 2),
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "reward_functions": dict(zip(names, args.reward_weights, strict=True)),
+        "reward_first": _window(steps, "reward", first=True),
+        "reward_last": _window(steps, "reward", first=False),
+        "reward_means": {n: {"first": _window(steps, f"rewards/{n}/mean", True), "last": _window(steps, f"rewards/{n}/mean", False)} for n in names},
+        "frac_reward_zero_std_mean": _mean([s.get("frac_reward_zero_std") for s in steps]),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        trainer.model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        shutil.copy(reward_log, tmp / REWARD_LOG)
+        try:
+            plot_rewards(steps, tmp / REWARD_PLOT, names)
+        except Exception:  # a plot is not worth a lost model
+            log.warning("could not plot the rewards", exc_info=True)
+        (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def _reward_logger(path: Path) -> Any:
+    """A ``TrainerCallback`` writing the reward side of every training log entry as a JSON line."""
+    from transformers import TrainerCallback
+
+    class RewardLogger(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+            if not logs or not any(k.startswith("rewards/") for k in logs):
+                return
+            entry = {"step": state.global_step}
+            entry |= {k: v for k, v in logs.items() if k.startswith("rewards/") or k in LOGGED}
+            with path.open("a") as f:
+                f.write(json.dumps(entry, default=float) + "\n")
+
+    return RewardLogger()
+
+
+def _read_log(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _mean(values: list[Any]) -> float | None:
+    xs = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _window(steps: list[dict[str, Any]], key: str, first: bool, size: int = 10) -> float | None:
+    """The mean of ``key`` over the first (or last) ``size`` logged steps: a noisy curve's ends."""
+    part = steps[:size] if first else steps[-size:]
+    return _mean([s.get(key) for s in part])
+
+
+def plot_rewards(steps: list[dict[str, Any]], path: Path, names: list[str]) -> None:
+    """Each reward's mean per step (and a moving average), the total reward with its std band, and
+    the share of groups whose rewards were all equal (no learning signal)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [s["step"] for s in steps]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for n in names:
+        y = [s.get(f"rewards/{n}/mean") for s in steps]
+        axes[0].plot(x, [float("nan") if v is None else v for v in y], label=n, alpha=0.8)
+    axes[0].set_title("reward means per step")
+    axes[0].set_ylim(-0.05, 1.05)
+    axes[0].legend()
+    total = [s.get("reward", float("nan")) for s in steps]
+    std = [s.get("reward_std", 0.0) for s in steps]
+    axes[1].plot(x, total, label="reward")
+    axes[1].fill_between(x, [a - b for a, b in zip(total, std)], [a + b for a, b in zip(total, std)], alpha=0.2, label="± std")
+    k = max(1, min(10, len(total) // 5))
+    if len(total) >= k:
+        ma = [sum(total[i - k + 1:i + 1]) / k for i in range(k - 1, len(total))]
+        axes[1].plot(x[k - 1:], ma, label=f"moving mean ({k})")
+    axes[1].set_title("weighted reward")
+    axes[1].legend()
+    axes[2].plot(x, [s.get("frac_reward_zero_std", float("nan")) for s in steps])
+    axes[2].set_title("groups with zero reward std")
+    axes[2].set_ylim(-0.05, 1.05)
+    for ax in axes:
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

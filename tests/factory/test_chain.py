@@ -1,0 +1,200 @@
+"""Stages chained in one recipe: the plan's command lines, the checks before anything runs, the
+report, and a real pipeline on the tiny model that is killed between stages and resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from factory.chain import LOOP, chain_markdown, chain_report, paired, plan_steps, run_chain
+from factory.recipe import PipelineConfig, RecipeError, load_recipe
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_factory_loop_is_the_default_pipeline_eval_run_train_eval() -> None:
+    path = ROOT / "recipes" / "demo" / "loop.yaml"
+    steps = plan_steps(path, ["generate.n=2"], load_recipe(path, ["generate.n=2"]), LOOP)
+    assert [(s.name, s.args[0]) for s in steps] == [
+        ("base", "eval"), ("rejection_sample", "run"), ("sft", "train"), ("sft/eval", "eval")]
+    root = Path("runs/demo-loop/pipeline")
+    assert steps[0].args[-4:] == ["--model", "embedded:smollm2", "--out", str(root / "00-base" / "eval")]
+    run = steps[1].args
+    assert f"run_dir={root / '01-rejection_sample' / 'run'}" in run and "generate.model=embedded:smollm2" in run
+    assert "generate.n=2" in run  # the command line's overrides reach every step
+    train = steps[2].args
+    assert f"train.data={root / '01-rejection_sample' / 'run' / 'export' / 'sft'}" in train
+    assert f"train.output_dir={root / '02-sft' / 'model'}" in train and "train.student=embedded:smollm2" in train
+    assert steps[3].args[steps[3].args.index("--model") + 1] == str(root / "02-sft" / "model")
+
+
+def test_the_r1_recipes_chain_their_stages() -> None:
+    for name in ("cpu", "gpu"):
+        path = ROOT / "recipes" / "r1" / f"{name}.yaml"
+        recipe = load_recipe(path)
+        steps = plan_steps(path, [], recipe, recipe.pipeline)
+        kinds = [s.kind for s in steps]
+        assert kinds == ["eval", "rejection_sample", "sft", "eval", "grpo", "eval", "rejection_sample", "sft", "eval"], name
+        cold, sft_cold, grpo, rs, sft = (s for s in steps if s.kind != "eval")
+        assert "generate.model=" + recipe.generate.model in cold.args  # the model prompts itself
+        assert any(a.startswith("generate.few_shot=") for a in cold.args)  # its own long-CoT demonstrations
+        assert f"grpo.student={sft_cold.model}" in grpo.args  # checkpoint 1 -> GRPO
+        assert f"generate.model={grpo.model}" in rs.args  # checkpoint 2 samples the data
+        assert f"train.student={recipe.train.student}" in sft.args and f"train.data={rs.data}" in sft.args  # base + SFT
+        # every evaluation runs the recipe as written, whatever a stage's own `set` changed
+        evals = [s for s in steps if s.kind == "eval"]
+        assert all(s.args.count("--set") == 0 and s.recipe == evals[0].recipe for s in evals)
+
+
+def _write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_pipeline_checks_fail_before_anything_runs(tmp_path: Path) -> None:
+    base = {"name": "t", "source": {"path": "p.jsonl"}, "run_dir": str(tmp_path / "run"), "verify": {"math": {}}}
+    bad = [
+        ([{"kind": "sft"}], "needs an earlier rejection_sample stage"),
+        ([{"kind": "grpo"}, {"kind": "grpo"}], "names two stages"),
+        ([{"kind": "rejection_sample"}, {"kind": "sft", "model": "nope"}], "is not base, previous or an earlier"),
+        ([{"kind": "grpo", "data": "x"}], "model and data are options of an sft stage only"),
+        ([{"kind": "dpo"}], "is not one of"),
+        ([], "list at least one stage"),
+    ]
+    for stages, message in bad:
+        with pytest.raises(RecipeError, match=message):
+            load_recipe(_write(tmp_path, {**base, "pipeline": {"stages": stages}}))
+    # a stage's own overrides and its grpo.config keys are checked when the plan is made
+    path = _write(tmp_path, {**base, "pipeline": {"stages": [{"kind": "grpo", "set": {"grpo.config.bogus_key": 1}}]}})
+    with pytest.raises(RecipeError, match="grpo.config.bogus_key: not a trl.GRPOConfig field"):
+        run_chain(path, pipeline=PipelineConfig(stages=load_recipe(path).pipeline.stages, evaluate=False))
+    path = _write(tmp_path, {**base, "pipeline": {"stages": [{"kind": "grpo", "set": {"generate.nn": 1}}]}})
+    with pytest.raises(RecipeError, match=r"pipeline.stages\[0\].set: generate.nn: unknown key"):
+        plan_steps(path, [], load_recipe(path), load_recipe(path).pipeline)
+    with pytest.raises(RecipeError, match="eval.problems"):
+        run_chain(path)
+
+
+def _metrics(rates: dict[str, tuple[int, int]]) -> dict:
+    per = {p: {"n": n, "correct": c} for p, (c, n) in rates.items()}
+    values = [c / n for c, n in rates.values()]
+    return {"per_problem": per, "pass@1": sum(values) / len(values), "pass@1_stderr": 0.1, "problems": len(per),
+            "settings": {"problems": {"path": "held.jsonl"}, "n": 4, "generate": {"sampling": {"temperature": 0.6}}}}
+
+
+def test_report_pairs_every_stage_with_the_first_and_the_previous(tmp_path: Path) -> None:
+    from factory.chain import Step
+
+    first = _metrics({"a": (0, 4), "b": (2, 4), "c": (4, 4)})
+    second = _metrics({"a": (4, 4), "b": (2, 4), "c": (4, 4)})
+    third = _metrics({"a": (4, 4), "b": (4, 4), "c": (2, 4)})
+    assert paired(first, second)[:1] == (pytest.approx(1 / 3),) and paired(first, second)[2] == 3
+    steps = []
+    for i, (name, m) in enumerate((("base", first), ("grpo", second), ("sft", third))):
+        folder = tmp_path / f"{i}" / "eval"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps(m))
+        steps.append(Step(name if i == 0 else f"{name}/eval", "eval", folder, [], {}, model=name, stage=None if i == 0 else name))
+    report = chain_report(load_recipe(ROOT / "recipes" / "demo" / "loop.yaml"), steps)
+    assert report["pass@1"] == {"base": pytest.approx(0.5), "grpo": pytest.approx(5 / 6), "sft": pytest.approx(5 / 6)}
+    last = report["steps"][-1]
+    assert last["delta_vs_first"] == pytest.approx(1 / 3) and last["delta_vs_previous"] == pytest.approx(0.0)
+    md = chain_markdown(report)
+    assert "| grpo | 83.3 | 10.0 | +33.3 ± 33.3 | +33.3 ± 33.3 |" in md
+    assert "Held-out: 3 problems from `held.jsonl`, n=4" in md
+
+
+@pytest.mark.slow
+def test_a_pipeline_on_the_tiny_model_resumes_after_a_kill_between_stages(tiny_model_dir: Path, tmp_path: Path) -> None:
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n"
+                                for i in range(4)))
+    fields = {"prompt": "problem", "gold": "answer"}
+    path = _write(tmp_path, {
+        "name": "chain", "run_dir": str(tmp_path / "run"),
+        "source": {"path": str(problems), "fields": fields},
+        # the fake backend answers for rejection sampling and evaluation (no engine); GRPO and SFT train the model
+        "generate": {"model": str(tiny_model_dir), "backend": "fake", "n": 4, "prefill": "<think>\n",
+                     "sampling": {"max_tokens": 8}},
+        "verify": {"math": {}, "format": {}},
+        "select": {"require": ["math", "format"], "k": 2},
+        "train": {"max_length": 512, "sft": {"max_steps": 1, "per_device_train_batch_size": 2}},
+        "grpo": {"config": {"max_steps": 1, "per_device_train_batch_size": 4, "num_generations": 4}},
+        "eval": {"problems": {"path": str(problems), "fields": fields, "limit": 3}, "n": 2},
+        "pipeline": {"stages": [{"kind": "grpo"}, {"kind": "rejection_sample"}, {"kind": "sft"}]},
+    })
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # killed right after the second step's marker: the base evaluation and GRPO are done
+    killed = subprocess.run([sys.executable, str(Path(__file__).parent / "kill_chain.py"), str(path), "2"],
+                            check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == 17, killed.stdout + killed.stderr
+    grpo_model = tmp_path / "run" / "pipeline" / "01-grpo" / "model"
+    assert (grpo_model / "factory_grpo.json").exists() and not (grpo_model.parent / "eval").exists()
+    stamp = (grpo_model / "model.safetensors").stat().st_mtime_ns
+
+    report = run_chain(path, quiet=True)
+    status = {s["step"]: s["status"] for s in report["steps"]}
+    assert status == {"base": "reused", "grpo": "reused", "grpo/eval": "ran", "rejection_sample": "ran",
+                      "sft": "ran", "sft/eval": "ran"}
+    assert (grpo_model / "model.safetensors").stat().st_mtime_ns == stamp  # GRPO was not redone
+    sft = next(s for s in report["steps"] if s["step"] == "sft")
+    assert sft["student"] == str(grpo_model) and sft["steps"] == 1  # it fine-tuned the GRPO model
+    assert set(report["pass@1"]) == {"base", "grpo", "sft"}
+    assert all((tmp_path / "run" / f"pipeline.{ext}").exists() for ext in ("json", "md", "png"))
+
+    again = run_chain(path, quiet=True)  # everything done: nothing runs
+    assert {s["status"] for s in again["steps"]} == {"reused"} and again["pass@1"] == report["pass@1"]
+
+
+@pytest.mark.slow
+def test_factory_loop_on_the_tiny_model_writes_loop_and_pipeline_reports(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from factory.cli import main
+
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
+                                for i in range(4)))
+    fields = {"prompt": "problem", "gold": "answer"}
+    path = _write(tmp_path, {
+        "name": "loop", "run_dir": str(tmp_path / "run"),
+        "source": {"path": str(problems), "fields": fields},
+        "generate": {"model": str(tiny_model_dir), "backend": "fake", "n": 4, "prefill": "<think>\n"},
+        "verify": {"math": {}, "format": {}},
+        "select": {"require": ["math", "format"]},
+        "train": {"max_length": 512, "sft": {"max_steps": 1, "per_device_train_batch_size": 2}},
+        "eval": {"problems": {"path": str(problems), "fields": fields}, "n": 2},
+    })
+    assert main(["loop", str(path), "-q"]) == 0
+    loop = json.loads((tmp_path / "run" / "loop.json").read_text())
+    assert loop["problems"] == 4 and loop["train"]["steps"] == 1 and loop["data"]["kept"] > 0
+    assert loop["models"]["after"] == str(tmp_path / "run" / "pipeline" / "02-sft" / "model")
+    assert "pass@1 change" in (tmp_path / "run" / "loop.md").read_text()
+    report = json.loads((tmp_path / "run" / "pipeline.json").read_text())
+    assert [s["step"] for s in report["steps"]] == ["base", "rejection_sample", "sft", "sft/eval"]
+
+
+def test_a_step_is_redone_only_when_what_it_reads_or_its_inputs_change() -> None:
+    from factory.chain import assign_keys
+
+    path = ROOT / "recipes" / "r1" / "cpu.yaml"
+
+    def keys(*overrides: str) -> dict[str, str]:
+        recipe = load_recipe(path, overrides)
+        return {s.name: s.key for s in assign_keys(plan_steps(path, overrides, recipe, recipe.pipeline))}
+
+    same = keys()
+    assert keys() == same
+    grpo = keys("grpo.config.max_steps=3")  # read by the GRPO stage only
+    changed = {name for name in same if grpo[name] != same[name]}
+    # GRPO and everything downstream of its model; not the cold start, its SFT or their evaluations
+    assert changed == {"grpo", "grpo/eval", "rejection_sample", "sft", "sft/eval"}
+    sft = keys("train.sft.learning_rate=1.0e-5")  # both SFT stages read it; every model after the first changes
+    assert {n for n in same if sft[n] != same[n]} == set(same) - {"base", "cold_start"}
+    sampling = keys("eval.sampling.temperature=0.8")  # only the evaluations read eval
+    assert {n for n in same if sampling[n] != same[n]} == {"base", "sft_cold_start/eval", "grpo/eval", "sft/eval"}
