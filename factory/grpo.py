@@ -34,9 +34,7 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +201,7 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
     """
     config, student, problems, out = grpo_paths(recipe)
     check_grpo_config(config.config)  # before any model loads
-    from factory.models import resolve_model
+    from factory.models import resolve_model, saving_model, trained_before
 
     student_path = resolve_model(student)
     sampling = recipe.generate.sampling
@@ -214,12 +212,9 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
     args_dict = grpo_arguments(config, out, sampling, weights + [1.0] * len(extra))
     settings = _settings(recipe, config, student_path, problems, args_dict)
     settings["extra_rewards"] = [getattr(f, "__name__", type(f).__name__) for f in extra]
-    if (out / SUMMARY_FILE).exists():
-        previous = json.loads((out / SUMMARY_FILE).read_text())
-        if reuse and previous.get("settings") == settings:
-            log.info("%s already holds this GRPO model; not training again", out)
-            return previous
-        raise ValueError(f"grpo.output_dir: {out} holds another model; delete it or set grpo.output_dir")
+    previous = trained_before(out, SUMMARY_FILE, settings, reuse, "grpo.output_dir")
+    if previous is not None:
+        return previous
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -263,9 +258,7 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
         "reward_means": {n: {"first": _window(steps, f"rewards/{n}/mean", True), "last": _window(steps, f"rewards/{n}/mean", False)} for n in names},
         "frac_reward_zero_std_mean": _mean([s.get("frac_reward_zero_std") for s in steps]),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with saving_model(out) as tmp:
         trainer.model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         shutil.copy(reward_log, tmp / REWARD_LOG)
@@ -274,11 +267,6 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
         except Exception:  # a plot is not worth a lost model
             log.warning("could not plot the rewards", exc_info=True)
         (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return summary
 
 

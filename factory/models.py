@@ -8,6 +8,7 @@ into an ordinary model folder, cached, and reused by every later run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -15,6 +16,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,3 +150,30 @@ def has_cuda() -> bool:
         return torch.cuda.is_available()
     except ImportError:
         return False
+
+
+def trained_before(out: Path, summary_file: str, settings: dict, reuse: bool, key: str) -> dict | None:
+    """The summary of the model a trainer already saved in ``out`` with these ``settings`` (when
+    ``reuse``); None when ``out`` holds no model; an error naming ``key`` when it holds another."""
+    if not (out / summary_file).exists():
+        return None
+    previous = json.loads((out / summary_file).read_text())
+    if reuse and previous.get("settings") == settings:
+        log.info("%s already holds this model; not training again", out)
+        return previous
+    raise ValueError(f"{key}: {out} holds another model; delete it or set {key}")
+
+
+@contextlib.contextmanager
+def saving_model(out: Path) -> Iterator[Path]:
+    """A folder beside ``out`` to save a trained model into; it replaces ``out`` when the block
+    ends well (so ``out`` is always a whole model or none), and is removed otherwise."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -29,10 +29,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import random
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,7 +230,7 @@ def train(
     import torch
     from transformers import AutoTokenizer, GenerationConfig
 
-    from factory.models import model_revision, resolve_model
+    from factory.models import model_revision, resolve_model, saving_model, trained_before
 
     student_path = resolve_model(student)
     out = Path(output_dir)
@@ -245,12 +242,9 @@ def train(
         "data_fingerprint": _fingerprint(rows),
         "train": dataclasses.asdict(config),
     }, default=str))
-    if (out / SUMMARY_FILE).exists():
-        previous = json.loads((out / SUMMARY_FILE).read_text())
-        if reuse and previous.get("settings") == settings:
-            log.info("%s already holds this student; not training again", out)
-            return previous
-        raise ValueError(f"train.output_dir: {out} holds another student; delete it or set train.output_dir")
+    previous = trained_before(out, SUMMARY_FILE, settings, reuse, "train.output_dir")
+    if previous is not None:
+        return previous
 
     tokenizer = AutoTokenizer.from_pretrained(student_path)
     if config.chat_template is not None:
@@ -299,17 +293,10 @@ def train(
         "lora": config.lora,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    with saving_model(out) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)  # with the chat template it was trained with
         (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return summary
 
 
