@@ -66,7 +66,7 @@ class Step:
     args: list[str]  # the factory command line (without the interpreter)
     recipe: dict[str, Any]  # the recipe the command runs with (the sections it reads go into the key)
     model: str | None = None  # the model it yields (a model stage) or evaluates (eval)
-    data: str | None = None  # the SFT set it yields (rejection_sample) or trains on (sft)
+    data: str | list[str] | None = None  # the SFT set it yields (rejection_sample) or trains on (sft: one or a list)
     stage: str | None = None  # the stage an evaluation belongs to
     inputs: list[str] = field(default_factory=list)  # the steps that made its model and its data
     key: str = ""
@@ -139,10 +139,11 @@ def plan_steps(
             cmd, model, uses = "run", None, [current]
         elif stage.kind == "sft":
             student = current if stage.model == "previous" else models[stage.model]
-            data = datasets[stage.data] if stage.data else list(datasets.values())[-1]
+            sets = [datasets[d] for d in stage.data_stages] or [list(datasets.values())[-1]]
+            data = sets if isinstance(stage.data, list) else sets[0]
             model = str(folder / "model")
-            ours = [f"train.student={student}", f"train.data={data}", f"train.output_dir={model}"]
-            cmd, uses = "train", [student, data]
+            ours = [f"train.student={student}", f"train.data={json.dumps(data) if isinstance(data, list) else data}", f"train.output_dir={model}"]
+            cmd, uses = "train", [student, *sets]
         else:  # grpo
             model, data = str(folder / "model"), None
             ours = [f"grpo.student={current}", f"grpo.output_dir={model}"]

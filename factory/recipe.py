@@ -296,7 +296,8 @@ class TrainConfig:
     """SFT of a student on the exported set (``factory train``). ``sft`` goes to TRL's SFTConfig unchanged."""
 
     student: str | None = None  # model folder / hub name / embedded:NAME; default: generate.model (self-distillation)
-    data: str | None = None  # a Parquet file or folder of SFT rows; default: <run_dir>/export/sft
+    # a Parquet file or folder of SFT rows, or a list of them (their rows in order); default: <run_dir>/export/sft
+    data: str | list[str] | None = None
     output_dir: str | None = None  # where the trained student is saved; default: <run_dir>/student
     max_length: int = 2048  # tokens per row; a longer row is refused by the render check, never truncated
     lora: dict[str, Any] | None = None  # peft.LoraConfig(**lora); None: full fine-tuning
@@ -348,7 +349,13 @@ class StageConfig:
     # sft: the model fine-tuned: "previous" (the latest model), "base" (the pipeline's first model,
     # as R1's stage 4 restarts from the base) or a stage's name
     model: str = "previous"
-    data: str | None = None  # sft: the rejection_sample stage whose set it trains on; default: the latest
+    # sft: the rejection_sample stage whose set it trains on, or a list of them (R1's stage 4 adds other
+    # data to the rejection-sampled set: e.g. [cold_start, rejection_sample]); default: the latest
+    data: str | list[str] | None = None
+
+    @property
+    def data_stages(self) -> list[str]:
+        return [] if self.data is None else [self.data] if isinstance(self.data, str) else list(self.data)
     set: dict[str, Any] = field(default_factory=dict)  # recipe key path -> value, for this stage only
 
     @property
@@ -382,8 +389,13 @@ class PipelineConfig:
             if stage.kind == "sft":
                 if stage.model not in ("previous", "base") and earlier.get(stage.model) not in ("sft", "grpo"):
                     raise RecipeError(f"{where}.model: {stage.model!r} is not base, previous or an earlier sft/grpo stage")
-                if stage.data is not None and earlier.get(stage.data) != "rejection_sample":
-                    raise RecipeError(f"{where}.data: {stage.data!r} is not an earlier rejection_sample stage")
+                if stage.data is not None and not stage.data_stages:
+                    raise RecipeError(f"{where}.data: an empty list; name at least one rejection_sample stage")
+                for name in stage.data_stages:
+                    if earlier.get(name) != "rejection_sample":
+                        raise RecipeError(f"{where}.data: {name!r} is not an earlier rejection_sample stage")
+                if len(set(stage.data_stages)) < len(stage.data_stages):
+                    raise RecipeError(f"{where}.data: a stage is named twice")
                 if stage.data is None and "rejection_sample" not in earlier.values():
                     raise RecipeError(f"{where}: an sft stage needs an earlier rejection_sample stage (its data)")
 
@@ -659,8 +671,15 @@ def _build(tp: Any, value: Any, path: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _build(inner, value, path)
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _build(inner[0], value, path)
+        for a in inner:  # the first type the value builds as (`str | list[str]`: a string first)
+            try:
+                return _build(a, value, path)
+            except RecipeError:
+                pass
+        raise RecipeError(f"{where}: expected {' or '.join(_type_name(a) for a in inner)}, got {value!r}")
     if origin is Literal:
         choices = typing.get_args(tp)
         if value not in choices:
@@ -689,6 +708,13 @@ def _build(tp: Any, value: Any, path: str) -> Any:
             raise RecipeError(f"{where}: expected {tp.__name__}, got {value!r}")
         return value
     raise TypeError(f"recipe field type {tp!r} at {where} is not supported")  # a bug in this module
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    return getattr(tp, "__name__", str(tp))
 
 
 def _join(path: str, key: str) -> str:

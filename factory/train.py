@@ -219,11 +219,13 @@ def train(
     config: TrainConfig,
     *,
     student: str,
-    data: str | Path,
+    data: str | Path | Sequence[str | Path],
     output_dir: str | Path,
     reuse: bool = True,
 ) -> dict[str, Any]:
-    """Render-check, then fine-tune ``student`` on the SFT rows at ``data`` and save it to
+    """Render-check, then fine-tune ``student`` on the SFT rows at ``data`` (one set, or a list of
+    sets whose rows are concatenated in order: R1's stage 4 adds other data to the rejection-sampled
+    set) and save it to
     ``output_dir`` (atomically; a LoRA adapter is merged in). Returns the training summary, which
     is also written to ``output_dir/factory_train.json``. With ``reuse``, a student already trained
     on the same rows with the same settings is not trained again."""
@@ -234,11 +236,14 @@ def train(
 
     student_path = resolve_model(student)
     out = Path(output_dir)
-    rows = read_sft_rows(data)
+    sets = [data] if isinstance(data, (str, Path)) else list(data)
+    if not sets:
+        raise ValueError("train.data: an empty list of SFT sets")
+    rows = [row for path in sets for row in read_sft_rows(path)]
     settings = json.loads(json.dumps({
         "student": student_path,
         "student_revision": model_revision(student_path),
-        "data": str(data),
+        "data": str(data) if isinstance(data, (str, Path)) else [str(p) for p in sets],
         "data_fingerprint": _fingerprint(rows),
         "train": dataclasses.asdict(config),
     }, default=str))
@@ -272,7 +277,7 @@ def train(
         from peft import LoraConfig
 
         peft_config = LoraConfig(**{"task_type": "CAUSAL_LM", **config.lora})
-    log.info("training %s on %d rows from %s", student_path, len(rows), data)
+    log.info("training %s on %d rows from %s", student_path, len(rows), ", ".join(map(str, sets)))
     trainer = SFTTrainer(
         model=student_path, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config
     )
@@ -300,11 +305,15 @@ def train(
     return summary
 
 
-def train_paths(recipe: Recipe) -> tuple[TrainConfig, str, Path, Path]:
-    """The train section (defaults when absent), the student, the data folder and the output folder."""
+def train_paths(recipe: Recipe) -> tuple[TrainConfig, str, Path | list[Path], Path]:
+    """The train section (defaults when absent), the student, the data (a set, or a list of sets) and
+    the output folder."""
     config = recipe.train or TrainConfig()
     student = config.student or recipe.generate.model
-    data = Path(config.data) if config.data else recipe.output_dir / "export" / "sft"
+    if isinstance(config.data, list):
+        data: Path | list[Path] = [Path(p) for p in config.data]
+    else:
+        data = Path(config.data) if config.data else recipe.output_dir / "export" / "sft"
     output = Path(config.output_dir) if config.output_dir else recipe.output_dir / "student"
     return config, student, data, output
 

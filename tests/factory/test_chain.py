@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from factory.chain import LOOP, chain_markdown, chain_report, paired, plan_steps, run_chain
+from factory.chain import LOOP, assign_keys, chain_markdown, chain_report, paired, plan_steps, run_chain
 from factory.recipe import PipelineConfig, RecipeError, load_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,10 +46,30 @@ def test_the_r1_recipes_chain_their_stages() -> None:
         assert any(a.startswith("generate.few_shot=") for a in cold.args)  # its own long-CoT demonstrations
         assert f"grpo.student={sft_cold.model}" in grpo.args  # checkpoint 1 -> GRPO
         assert f"generate.model={grpo.model}" in rs.args  # checkpoint 2 samples the data
-        assert f"train.student={recipe.train.student}" in sft.args and f"train.data={rs.data}" in sft.args  # base + SFT
+        assert f"train.student={recipe.train.student}" in sft.args  # the base + SFT on the samples and the cold start
+        assert sft.data == [cold.data, rs.data] and f"train.data={json.dumps(sft.data)}" in sft.args
         # every evaluation runs the recipe as written, whatever a stage's own `set` changed
         evals = [s for s in steps if s.kind == "eval"]
         assert all(s.args.count("--set") == 0 and s.recipe == evals[0].recipe for s in evals)
+
+
+def test_an_sft_stage_trains_on_several_rejection_sample_stages(tmp_path: Path) -> None:
+    raw = {"name": "t", "source": {"path": "p.jsonl"}, "run_dir": str(tmp_path / "run"), "verify": {"math": {}},
+           "pipeline": {"evaluate": False, "stages": [
+               {"kind": "rejection_sample", "name": "cold"}, {"kind": "sft", "name": "sft_cold", "data": "cold"},
+               {"kind": "rejection_sample"}, {"kind": "sft", "model": "base", "data": ["cold", "rejection_sample"]}]}}
+    path = _write(tmp_path, raw)
+    recipe = load_recipe(path)
+    cold, first, rs, last = assign_keys(plan_steps(path, [], recipe, recipe.pipeline))
+    assert f"train.data={cold.data}" in first.args  # one set: the path as it was
+    assert last.data == [cold.data, rs.data]
+    assert f"train.data={json.dumps([cold.data, rs.data])}" in last.args
+    assert load_recipe(path, [a for a in last.args if a.startswith("train.data=")]).train.data == [cold.data, rs.data]
+    assert last.inputs == ["cold", "rejection_sample"]  # the base is no step's; each set is
+    raw["pipeline"]["stages"][-1]["data"] = ["rejection_sample"]
+    path = _write(tmp_path, raw)
+    changed = assign_keys(plan_steps(path, [], load_recipe(path), load_recipe(path).pipeline))[-1]
+    assert changed.key != last.key and changed.data == [rs.data]
 
 
 def _write(tmp_path: Path, raw: dict) -> Path:
@@ -66,6 +86,10 @@ def test_pipeline_checks_fail_before_anything_runs(tmp_path: Path) -> None:
         ([{"kind": "rejection_sample"}, {"kind": "sft", "model": "nope"}], "is not base, previous or an earlier"),
         ([{"kind": "grpo", "data": "x"}], "model and data are options of an sft stage only"),
         ([{"kind": "dpo"}], "is not one of"),
+        ([{"kind": "rejection_sample"}, {"kind": "sft", "data": []}], "an empty list"),
+        ([{"kind": "rejection_sample"}, {"kind": "grpo"}, {"kind": "sft", "data": ["rejection_sample", "grpo"]}],
+         "'grpo' is not an earlier rejection_sample stage"),
+        ([{"kind": "rejection_sample"}, {"kind": "sft", "data": ["rejection_sample", "rejection_sample"]}], "named twice"),
         ([], "list at least one stage"),
     ]
     for stages, message in bad:

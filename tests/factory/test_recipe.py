@@ -42,6 +42,14 @@ def test_wrong_types_and_choices_are_errors():
         parse_recipe({**MINIMAL, "select": {"require": ["format"]}})
 
 
+def test_a_field_of_two_types_takes_either_and_names_both_when_neither_fits():
+    assert parse_recipe({**MINIMAL, "train": {"data": "a/sft"}}).train.data == "a/sft"
+    assert parse_recipe({**MINIMAL, "train": {"data": ["a/sft", "b/sft"]}}).train.data == ["a/sft", "b/sft"]
+    for bad in (3, ["a/sft", 3], {"path": "a"}):
+        with pytest.raises(RecipeError, match=r"train\.data: expected str or a list of str, got"):
+            parse_recipe({**MINIMAL, "train": {"data": bad}})
+
+
 def test_overrides_are_typed_and_checked(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("name: t\nsource: {path: x.jsonl}\nverify: {math: {}}\n")

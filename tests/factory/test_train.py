@@ -118,6 +118,19 @@ def test_train_refuses_before_training(tiny_model_dir: Path, tmp_path: Path) -> 
     assert not (tmp_path / "student").exists()
 
 
+def test_train_on_a_list_of_sets_takes_their_rows_in_order(tiny_model_dir: Path, tmp_path: Path) -> None:
+    first = write_sft(tmp_path / "cold_start", sft_rows(8))
+    second = write_sft(tmp_path / "rejection_sample", [{**r, "trace_id": f"q{i}/0"} for i, r in enumerate(sft_rows(4))])
+    config = TrainConfig(max_length=256, sft={"max_steps": 1, "per_device_train_batch_size": 4, "dataloader_num_workers": 0})
+    summary = train(config, student=str(tiny_model_dir), data=[first, second], output_dir=tmp_path / "student")
+    assert summary["rows"] == 12 and summary["settings"]["data"] == [str(first), str(second)]
+    with pytest.raises(ValueError, match="an empty list"):
+        train(config, student=str(tiny_model_dir), data=[], output_dir=tmp_path / "other")
+    with pytest.raises(FileNotFoundError, match="nowhere"):  # the missing set is named, before training
+        train(config, student=str(tiny_model_dir), data=[first, tmp_path / "nowhere"], output_dir=tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
 def _weights(folder: Path) -> dict:
     from safetensors.torch import load_file
 
