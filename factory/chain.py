@@ -139,11 +139,11 @@ def plan_steps(
             cmd, model, uses = "run", None, [current]
         elif stage.kind == "sft":
             student = current if stage.model == "previous" else models[stage.model]
-            sets = [datasets[d] for d in stage.data_stages] or [list(datasets.values())[-1]]
-            data = sets if isinstance(stage.data, list) else sets[0]
+            trained_on = [datasets[d] for d in stage.data_stages] or [list(datasets.values())[-1]]
+            data = trained_on if isinstance(stage.data, list) else trained_on[0]
             model = str(folder / "model")
             ours = [f"train.student={student}", f"train.data={json.dumps(data) if isinstance(data, list) else data}", f"train.output_dir={model}"]
-            cmd, uses = "train", [student, *sets]
+            cmd, uses = "train", [student, *trained_on]
         else:  # grpo
             model, data = str(folder / "model"), None
             ours = [f"grpo.student={current}", f"grpo.output_dir={model}"]

@@ -50,7 +50,8 @@ def test_the_r1_recipes_chain_their_stages() -> None:
         assert sft.data == [cold.data, rs.data] and f"train.data={json.dumps(sft.data)}" in sft.args
         # every evaluation runs the recipe as written, whatever a stage's own `set` changed
         evals = [s for s in steps if s.kind == "eval"]
-        assert all(s.args.count("--set") == 0 and s.recipe == evals[0].recipe for s in evals)
+        assert all(s.args == ["eval", "--recipe", str(path), "--model", s.model, "--out", str(s.folder)] for s in evals)
+        assert all(s.recipe == evals[0].recipe for s in evals)
 
 
 def test_an_sft_stage_trains_on_several_rejection_sample_stages(tmp_path: Path) -> None:
