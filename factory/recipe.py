@@ -352,15 +352,15 @@ class StageConfig:
     # sft: the rejection_sample stage whose set it trains on, or a list of them (R1's stage 4 adds other
     # data to the rejection-sampled set: e.g. [cold_start, rejection_sample]); default: the latest
     data: str | list[str] | None = None
-
-    @property
-    def data_stages(self) -> list[str]:
-        return [] if self.data is None else [self.data] if isinstance(self.data, str) else list(self.data)
     set: dict[str, Any] = field(default_factory=dict)  # recipe key path -> value, for this stage only
 
     @property
     def label(self) -> str:
         return self.name or self.kind
+
+    @property
+    def data_stages(self) -> list[str]:
+        return [] if self.data is None else [self.data] if isinstance(self.data, str) else list(self.data)
 
 
 @dataclass(frozen=True)
