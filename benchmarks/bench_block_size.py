@@ -30,22 +30,30 @@ def one(block_size: int, problems: int, n: int, max_tokens: int) -> dict:
     from factory.stages.generate import TraceGenerator
     from factory.stages.read import ProblemReader
 
-    recipe = load_recipe(ROOT / "recipes/demo/loop.yaml", [
-        f"generate.n={n}", f"generate.sampling.max_tokens={max_tokens}",
-        f"generate.engine.block_size={block_size}", f"source.limit={problems}",
-    ])
+    recipe = load_recipe(
+        ROOT / "recipes/demo/loop.yaml",
+        [
+            f"generate.n={n}",
+            f"generate.sampling.max_tokens={max_tokens}",
+            f"generate.engine.block_size={block_size}",
+            f"source.limit={problems}",
+        ],
+    )
     source = dataclasses.replace(recipe.source, path=str(ROOT / recipe.source.path))
     rows = list(ProblemReader(source).run(None, StageStats()))
     generator = TraceGenerator(recipe.generate)
-    generator.tokenizer  # engine start (and torch.compile): not timed
+    _ = generator.tokenizer  # engine start (and torch.compile): not timed
     list(generator.generate(rows[:1]))  # warm-up on one problem
     stats = StageStats()
     start = time.perf_counter()
     traces = list(generator.generate(rows[1:], stats))
     seconds = time.perf_counter() - start
     return {
-        "block_size": block_size, "seconds": round(seconds, 2), "traces": len(traces),
-        "prompt_tokens": stats.counters["prompt_tokens"], "completion_tokens": stats.counters["completion_tokens"],
+        "block_size": block_size,
+        "seconds": round(seconds, 2),
+        "traces": len(traces),
+        "prompt_tokens": stats.counters["prompt_tokens"],
+        "completion_tokens": stats.counters["completion_tokens"],
     }
 
 
@@ -63,16 +71,31 @@ def main() -> None:
     results = []
     for size in args.sizes:
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--problems", str(args.problems), "--n", str(args.n),
-             "--max-tokens", str(args.max_tokens)],
-            check=True, stdout=subprocess.PIPE, text=True,  # its stderr (vLLM's log) passes through
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                str(size),
+                "--problems",
+                str(args.problems),
+                "--n",
+                str(args.n),
+                "--max-tokens",
+                str(args.max_tokens),
+            ],
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,  # its stderr (vLLM's log) passes through
         )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
     base = results[0]
     for r in results[1:]:
-        print(f"block_size {r['block_size']} vs {base['block_size']}: {r['seconds']:.1f} s vs {base['seconds']:.1f} s, "
-              f"time ratio {r['seconds'] / base['seconds']:.2f} (completion tokens {r['completion_tokens']} vs {base['completion_tokens']})")
+        print(
+            f"block_size {r['block_size']} vs {base['block_size']}: {r['seconds']:.1f} s vs {base['seconds']:.1f} s, "
+            f"time ratio {r['seconds'] / base['seconds']:.2f} "
+            f"(completion tokens {r['completion_tokens']} vs {base['completion_tokens']})"
+        )
 
 
 if __name__ == "__main__":

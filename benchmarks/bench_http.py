@@ -30,10 +30,23 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests/support")]  # this checkout, not an installed copy
 
-ENGINE = {"enforce_eager": True, "max_model_len": 1024, "block_size": 32, "enable_prefix_caching": True,
-          "enable_chunked_prefill": False}
-SERVER_ARGS = ["--max-model-len", "1024", "--block-size", "32", "--enable-prefix-caching", "--no-enable-chunked-prefill",
-               "--seed", "0"]
+ENGINE = {
+    "enforce_eager": True,
+    "max_model_len": 1024,
+    "block_size": 32,
+    "enable_prefix_caching": True,
+    "enable_chunked_prefill": False,
+}
+SERVER_ARGS = [
+    "--max-model-len",
+    "1024",
+    "--block-size",
+    "32",
+    "--enable-prefix-caching",
+    "--no-enable-chunked-prefill",
+    "--seed",
+    "0",
+]
 
 
 def run_stage(config: Any, problems: list[dict[str, Any]]) -> tuple[float, int, dict[str, str]]:
@@ -77,8 +90,9 @@ def main() -> None:
         "prefill": "<think>\n",
         "sampling": {"temperature": 0.7, "top_p": 0.95, "max_tokens": args.max_tokens},
     }
-    source = SourceConfig(path=str(ROOT / "data/math/train.jsonl"), fields={"prompt": "problem", "gold": "answer"},
-                          limit=args.problems)
+    source = SourceConfig(
+        path=str(ROOT / "data/math/train.jsonl"), fields={"prompt": "problem", "gold": "answer"}, limit=args.problems
+    )
     problems = list(ProblemReader(source).run(None, StageStats()))
 
     offline_config = GenerateConfig(model=folder, engine=ENGINE, **common)
@@ -99,8 +113,14 @@ def main() -> None:
         with vllm_server(Path(folder), "teacher", Path(tmp), SERVER_ARGS) as url:
             print(f"(server ready in {time.perf_counter() - start:.1f} s)", flush=True)
             for c in args.concurrency:
-                config = GenerateConfig(model="teacher", backend="openai", base_url=url, tokenizer=folder,
-                                        engine={"api": "completions", "concurrency": c}, **common)
+                config = GenerateConfig(
+                    model="teacher",
+                    backend="openai",
+                    base_url=url,
+                    tokenizer=folder,
+                    engine={"api": "completions", "concurrency": c},
+                    **common,
+                )
                 load = os.getloadavg()[0]
                 s, tokens, http = run_stage(config, problems)
                 same = sum(http.get(k) == v for k, v in offline.items())

@@ -131,18 +131,27 @@ def main() -> None:
         if v.passed != want or mv_pass != want:
             rows.append((c, v, mv))
 
-    hdr = f"{'category':22} {'n':>4} | {'ours ok':>7} {'FP':>3} {'FN':>3} | {'mv ok':>6} {'FP':>3} {'FN':>3} {'hang':>4} | {'agree':>5}"
+    hdr = (f"{'category':22} {'n':>4} | {'ours ok':>7} {'FP':>3} {'FN':>3} | "
+           f"{'mv ok':>6} {'FP':>3} {'FN':>3} {'hang':>4} | {'agree':>5}")
     print(hdr)
     print("-" * len(hdr))
     tot = defaultdict(int)
     for cat, s in stats.items():
         for k, val in s.items():
             tot[k] += val
-        print(f"{cat:22} {s['n']:4} | {s['ours_right']:7} {s['ours_fp']:3} {s['ours_fn']:3} | {s['mv_right']:6} {s['mv_fp']:3} {s['mv_fn']:3} {s['mv_hang']:4} | {s['agree']:5}")
+        print(
+            f"{cat:22} {s['n']:4} | {s['ours_right']:7} {s['ours_fp']:3} {s['ours_fn']:3} | "
+            f"{s['mv_right']:6} {s['mv_fp']:3} {s['mv_fn']:3} {s['mv_hang']:4} | {s['agree']:5}"
+        )
     print("-" * len(hdr))
-    print(f"{'TOTAL':22} {tot['n']:4} | {tot['ours_right']:7} {tot['ours_fp']:3} {tot['ours_fn']:3} | {tot['mv_right']:6} {tot['mv_fp']:3} {tot['mv_fn']:3} {tot['mv_hang']:4} | {tot['agree']:5}")
-    print(f"\naccuracy: ours {tot['ours_right'] / tot['n']:.1%}  math-verify {tot['mv_right'] / tot['n']:.1%}  "
-          f"agreement {tot['agree'] / tot['n']:.1%}")
+    print(
+        f"{'TOTAL':22} {tot['n']:4} | {tot['ours_right']:7} {tot['ours_fp']:3} {tot['ours_fn']:3} | "
+        f"{tot['mv_right']:6} {tot['mv_fp']:3} {tot['mv_fn']:3} {tot['mv_hang']:4} | {tot['agree']:5}"
+    )
+    print(
+        f"\naccuracy: ours {tot['ours_right'] / tot['n']:.1%}  math-verify {tot['mv_right'] / tot['n']:.1%}  "
+        f"agreement {tot['agree'] / tot['n']:.1%}"
+    )
     print(f"time: ours {t_ours:.1f} s (batch)  math-verify {t_theirs:.1f} s (one forked child per item)")
     if args.show_disagreements:
         for c, v, mv in rows:

@@ -28,8 +28,29 @@ sys.path.insert(0, str(ROOT))
 
 from verifiers.math import prestart_workers, verify_math, verify_math_batch  # noqa: E402
 
-WORDS = ("we", "compute", "the", "sum", "so", "then", "check", "factor", "note", "that", "hence", "wait",
-         "let", "me", "verify", "again", "substitute", "into", "equation", "gives", "therefore")
+WORDS = (
+    "we",
+    "compute",
+    "the",
+    "sum",
+    "so",
+    "then",
+    "check",
+    "factor",
+    "note",
+    "that",
+    "hence",
+    "wait",
+    "let",
+    "me",
+    "verify",
+    "again",
+    "substitute",
+    "into",
+    "equation",
+    "gives",
+    "therefore",
+)
 
 
 def _think(rng: random.Random) -> str:
@@ -111,8 +132,13 @@ def _mv_one(pair: tuple[str, str]) -> bool:
         return False
     answer = parse(
         response,
-        extraction_config=[LatexExtractionConfig(normalization_config=NormalizationConfig(units=True),
-                                                 boxed_match_priority=0, try_extract_without_anchor=False)],
+        extraction_config=[
+            LatexExtractionConfig(
+                normalization_config=NormalizationConfig(units=True),
+                boxed_match_priority=0,
+                try_extract_without_anchor=False,
+            )
+        ],
         extraction_mode="first_match",
     )
     return bool(verify(gold_parsed, answer))
@@ -149,10 +175,14 @@ def main() -> None:
 
     agree = sum(v.passed == m for v, m in zip(ours, theirs, strict=True))
     timeouts = sum(v.reason == "timeout" for v in ours)
-    print(f"ours:        {len(pairs) / t_ours:8.1f} items/s  ({t_ours:.1f} s, {args.workers} workers, "
-          f"{sum(v.passed for v in ours)} passed, {timeouts} timeouts)")
-    print(f"math-verify: {len(pairs) / t_theirs:8.1f} items/s  ({t_theirs:.1f} s, {args.mv_workers} process(es), "
-          f"{sum(theirs)} passed)")
+    print(
+        f"ours:        {len(pairs) / t_ours:8.1f} items/s  ({t_ours:.1f} s, {args.workers} workers, "
+        f"{sum(v.passed for v in ours)} passed, {timeouts} timeouts)"
+    )
+    print(
+        f"math-verify: {len(pairs) / t_theirs:8.1f} items/s  ({t_theirs:.1f} s, {args.mv_workers} process(es), "
+        f"{sum(theirs)} passed)"
+    )
     print(f"ratio:       {t_theirs / t_ours:8.2f}x   agreement {agree / len(pairs):.1%}")
 
     if args.latency_sample:
@@ -168,10 +198,14 @@ def main() -> None:
             timed_all = list(ex.map(timed, sample))
         lat = sorted(t for t, _ in timed_all)
         slowest = max(range(len(sample)), key=lambda i: timed_all[i][0])
-        print(f"slowest single call: {timed_all[slowest][0]:.2f} s, gold {sample[slowest][1]!r}, {timed_all[slowest][1]}")
-        print(f"latency (single calls, 2 threads, {len(sample)} items): p50 {statistics.median(lat) * 1000:.1f} ms  "
-              f"p99 {lat[int(0.99 * (len(lat) - 1))] * 1000:.1f} ms  p100 {lat[-1] * 1000:.1f} ms "
-              f"(limit {args.timeout + 0.5:.1f} s)")
+        print(
+            f"slowest single call: {timed_all[slowest][0]:.2f} s, gold {sample[slowest][1]!r}, {timed_all[slowest][1]}"
+        )
+        print(
+            f"latency (single calls, 2 threads, {len(sample)} items): p50 {statistics.median(lat) * 1000:.1f} ms  "
+            f"p99 {lat[int(0.99 * (len(lat) - 1))] * 1000:.1f} ms  p100 {lat[-1] * 1000:.1f} ms "
+            f"(limit {args.timeout + 0.5:.1f} s)"
+        )
 
 
 if __name__ == "__main__":

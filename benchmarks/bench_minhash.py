@@ -47,8 +47,10 @@ def main() -> None:
         else:
             lsh.insert(str(i), m)
     theirs = time.process_time() - start
-    print(f"{len(texts)} texts x {args.words} words: factory {ours:.2f} CPU s ({ours_hits} duplicates), "
-          f"datasketch {theirs:.2f} CPU s ({theirs_hits} duplicates); datasketch/factory = {theirs / ours:.1f}x")
+    print(
+        f"{len(texts)} texts x {args.words} words: factory {ours:.2f} CPU s ({ours_hits} duplicates), "
+        f"datasketch {theirs:.2f} CPU s ({theirs_hits} duplicates); datasketch/factory = {theirs / ours:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -63,19 +63,33 @@ def main() -> None:
     from factory.stages.read import ProblemReader
 
     with tempfile.TemporaryDirectory() as tmp:
-        recipe = load_recipe(ROOT / "recipes/demo/loop.yaml", [
-            f"generate.model={args.model}", f"generate.n={args.n}", f"generate.sampling.max_tokens={args.max_tokens}",
-            f"source.path={ROOT / 'data/arith/train.jsonl'}", f"source.limit={args.problems}",
-            f"source.shard_size={args.shard_size}",
-        ])
+        recipe = load_recipe(
+            ROOT / "recipes/demo/loop.yaml",
+            [
+                f"generate.model={args.model}",
+                f"generate.n={args.n}",
+                f"generate.sampling.max_tokens={args.max_tokens}",
+                f"source.path={ROOT / 'data/arith/train.jsonl'}",
+                f"source.limit={args.problems}",
+                f"source.shard_size={args.shard_size}",
+            ],
+        )
         backend = VLLMBackend(recipe.generate)
         generator = TraceGenerator(recipe.generate, backend)
         tokenizer, renderer = generator.tokenizer, generator.renderer  # engine start: not timed
         problems = list(ProblemReader(recipe.source).run(None, StageStats()))
         sampling = sampling_arguments(recipe.generate)
-        prompts = [{"prompt_token_ids": tokenizer(renderer.render(renderer.messages(p)), add_special_tokens=False)["input_ids"]}
-                   for p in problems]
-        params = [vllm.SamplingParams(**{**sampling, "seed": problem_seed(recipe.generate.seed, p["id"])}) for p in problems]
+        prompts = [
+            {
+                "prompt_token_ids": tokenizer(renderer.render(renderer.messages(p)), add_special_tokens=False)[
+                    "input_ids"
+                ]
+            }
+            for p in problems
+        ]
+        params = [
+            vllm.SamplingParams(**{**sampling, "seed": problem_seed(recipe.generate.seed, p["id"])}) for p in problems
+        ]
         backend._llm.generate(prompts[:2], params[:2], use_tqdm=False)  # warm-up, both sides share it
 
         def raw() -> tuple[float, int]:
@@ -106,13 +120,19 @@ def main() -> None:
     raw_s, fac_s = statistics.median(t for t, _ in raws), statistics.median(t for t, _ in facs)
     raw_tokens, fac_tokens = raws[0][1], facs[0][1]
     lengths = traces.completion_tokens.describe(percentiles=[0.5])
-    print(f"model {backend.model_path}; {len(problems)} problems x n={args.n}, max_tokens={args.max_tokens}, "
-          f"{-(-len(problems) // args.shard_size)} shards of {args.shard_size}; {args.rounds} rounds, medians")
+    print(
+        f"model {backend.model_path}; {len(problems)} problems x n={args.n}, max_tokens={args.max_tokens}, "
+        f"{-(-len(problems) // args.shard_size)} shards of {args.shard_size}; {args.rounds} rounds, medians"
+    )
     print(f"completion lengths: min {int(lengths['min'])}, median {int(lengths['50%'])}, max {int(lengths['max'])}")
-    print(f"raw vllm.LLM.generate (one call)   {raw_s:8.2f} s   {raw_tokens} tokens   {raw_tokens / raw_s:7.1f} tok/s"
-          f"   (rounds: {', '.join(f'{t:.1f}' for t, _ in raws)})")
-    print(f"factory run (whole plan)           {fac_s:8.2f} s   {fac_tokens} tokens   {fac_tokens / fac_s:7.1f} tok/s"
-          f"   (rounds: {', '.join(f'{t:.1f}' for t, _ in facs)}; {kept} rows kept)")
+    print(
+        f"raw vllm.LLM.generate (one call)   {raw_s:8.2f} s   {raw_tokens} tokens   {raw_tokens / raw_s:7.1f} tok/s"
+        f"   (rounds: {', '.join(f'{t:.1f}' for t, _ in raws)})"
+    )
+    print(
+        f"factory run (whole plan)           {fac_s:8.2f} s   {fac_tokens} tokens   {fac_tokens / fac_s:7.1f} tok/s"
+        f"   (rounds: {', '.join(f'{t:.1f}' for t, _ in facs)}; {kept} rows kept)"
+    )
     print(f"ratio factory/raw                  {fac_s / raw_s:.3f}   (goal <= 1.05)")
 
 

@@ -42,19 +42,27 @@ sys.path.insert(0, str(ROOT))  # this checkout's factory, for the driver (Ray's 
 def recipe(folder: Path, problems: Path, args: argparse.Namespace, executor: dict[str, Any]) -> Any:
     from factory.recipe import parse_recipe
 
-    return parse_recipe({
-        "name": "bench-ray",
-        "run_dir": str(folder),
-        "source": {"path": str(problems), "fields": {"prompt": "problem", "gold": "answer"}, "shard_size": args.shard_size},
-        "generate": {"n": args.n, "backend": "fake", "engine": {"seconds_per_token": args.seconds_per_token}},
-        "verify": {"math": {}, "format": {}},
-        "select": {"k": 2, "strategy": "shortest"},
-        "executor": executor,
-    })
+    return parse_recipe(
+        {
+            "name": "bench-ray",
+            "run_dir": str(folder),
+            "source": {
+                "path": str(problems),
+                "fields": {"prompt": "problem", "gold": "answer"},
+                "shard_size": args.shard_size,
+            },
+            "generate": {"n": args.n, "backend": "fake", "engine": {"seconds_per_token": args.seconds_per_token}},
+            "verify": {"math": {}, "format": {}},
+            "select": {"k": 2, "strategy": "shortest"},
+            "executor": executor,
+        }
+    )
 
 
-def timed_run(folder: Path, problems: Path, args: argparse.Namespace, executor: dict[str, Any]) -> tuple[float, dict[str, Any]]:
-    from factory.pipeline import run_recipe
+def timed_run(
+    folder: Path, problems: Path, args: argparse.Namespace, executor: dict[str, Any]
+) -> tuple[float, dict[str, Any]]:
+    from factory.run import run_recipe
 
     start = time.perf_counter()
     summary = run_recipe(recipe(folder, problems, args, executor), progress=False)
@@ -90,7 +98,12 @@ def main() -> None:
         for i in range(args.problems):
             f.write(json.dumps({"id": f"p{i:04d}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n")
     start = time.perf_counter()
-    ray.init(num_cpus=args.cpus, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+    ray.init(
+        num_cpus=args.cpus,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        _temp_dir=tempfile.mkdtemp(prefix="ray", dir="/tmp"),
+    )
     print(f"ray.init: {time.perf_counter() - start:.1f} s (not counted below)")
     on_ray = {"kind": "ray", "cpus_per_replica": args.cpus_per_replica, "cpus_per_task": args.cpus_per_task}
     samples = args.problems * args.n
@@ -129,13 +142,18 @@ def main() -> None:
             gen.append(summary["generate_seconds"])
             same &= data(folder).equals(reference)
         times[n], generating[n] = statistics.median(results), statistics.median(gen)
-        print(f"  N={n}: run {', '.join(f'{s:.2f}' for s in results)} s; generate step {', '.join(f'{s:.2f}' for s in gen)} s")
+        print(
+            f"  N={n}: run {', '.join(f'{s:.2f}' for s in results)} s; "
+            f"generate step {', '.join(f'{s:.2f}' for s in gen)} s"
+        )
     first = args.replicas[0]
     print("N  | run: samples/s  efficiency | generate step: samples/s  efficiency")
     for n in args.replicas:
         t, g = times[n], generating[n]
-        print(f"{n:<2} | {samples / t:15.1f}  {first * times[first] / (n * t):10.3f} | "
-              f"{samples / g:24.1f}  {first * generating[first] / (n * g):10.3f}")
+        print(
+            f"{n:<2} | {samples / t:15.1f}  {first * times[first] / (n * t):10.3f} | "
+            f"{samples / g:24.1f}  {first * generating[first] / (n * g):10.3f}"
+        )
     print(f"every Ray run's SFT + rejected sets equal the local run's: {same}")
     ray.shutdown()
 

@@ -41,18 +41,30 @@ from verifiers.sandbox import PYTHON_FLAGS, default_python  # noqa: E402
 
 # (correct, wrong, input/expected generator): small problems
 TEMPLATES = [
-    ("a, b = map(int, input().split())\nprint(a + b)\n", "a, b = map(int, input().split())\nprint(a - b)\n",
-     lambda r: (f"{r} {r * 2}\n", f"{r * 3}\n")),
-    ("import sys\nxs = list(map(int, sys.stdin.read().split()))\nprint(max(xs))\n",
-     "import sys\nxs = list(map(int, sys.stdin.read().split()))\nprint(xs[0])\n",
-     lambda r: (" ".join(str((r * k) % 97) for k in range(1, 30)) + "\n",
-                f"{max((r * k) % 97 for k in range(1, 30))}\n")),
-    ("n = int(input())\nprint(sum(i * i for i in range(n + 1)))\n", "n = int(input())\nprint(sum(i * i for i in range(n)))\n",
-     lambda r: (f"{r}\n", f"{sum(i * i for i in range(r + 1))}\n")),
-    ("s = input()\nprint(s[::-1])\n", "s = input()\nprint(s)\n",
-     lambda r: (f"abc{r}xyz\n", f"zyx{str(r)[::-1]}cba\n")),
-    ("from collections import Counter\nc = Counter(input().split())\nprint(c.most_common(1)[0][1])\n",
-     "print(1)\n", lambda r: ("a b a c a " + "b " * (r % 5) + "\n", f"{max(3, r % 5 + 1)}\n")),
+    (
+        "a, b = map(int, input().split())\nprint(a + b)\n",
+        "a, b = map(int, input().split())\nprint(a - b)\n",
+        lambda r: (f"{r} {r * 2}\n", f"{r * 3}\n"),
+    ),
+    (
+        "import sys\nxs = list(map(int, sys.stdin.read().split()))\nprint(max(xs))\n",
+        "import sys\nxs = list(map(int, sys.stdin.read().split()))\nprint(xs[0])\n",
+        lambda r: (
+            " ".join(str((r * k) % 97) for k in range(1, 30)) + "\n",
+            f"{max((r * k) % 97 for k in range(1, 30))}\n",
+        ),
+    ),
+    (
+        "n = int(input())\nprint(sum(i * i for i in range(n + 1)))\n",
+        "n = int(input())\nprint(sum(i * i for i in range(n)))\n",
+        lambda r: (f"{r}\n", f"{sum(i * i for i in range(r + 1))}\n"),
+    ),
+    ("s = input()\nprint(s[::-1])\n", "s = input()\nprint(s)\n", lambda r: (f"abc{r}xyz\n", f"zyx{str(r)[::-1]}cba\n")),
+    (
+        "from collections import Counter\nc = Counter(input().split())\nprint(c.most_common(1)[0][1])\n",
+        "print(1)\n",
+        lambda r: ("a b a c a " + "b " * (r % 5) + "\n", f"{max(3, r % 5 + 1)}\n"),
+    ),
 ]
 CRASH = "xs = list(map(int, input().split()))\nprint(xs[len(xs)])\n"
 SPIN = "while True:\n    pass\n"
@@ -106,8 +118,14 @@ def run_bare(programs: list[tuple[str, str, str]], concurrency: int, python: str
             try:
                 # its own session like the sandboxes': with CFS autogroup a new session is a new
                 # scheduling group, which would flatter a sandbox on a machine busy with other work
-                proc = subprocess.run([python, *PYTHON_FLAGS, paths[i]], input=programs[i][1].encode(),
-                                      capture_output=True, timeout=WALL_LIMIT_S, cwd=tmp, start_new_session=True)
+                proc = subprocess.run(
+                    [python, *PYTHON_FLAGS, paths[i]],
+                    input=programs[i][1].encode(),
+                    capture_output=True,
+                    timeout=WALL_LIMIT_S,
+                    cwd=tmp,
+                    start_new_session=True,
+                )
                 ok = proc.returncode == 0 and proc.stdout.split() == programs[i][2].encode().split()
             except subprocess.TimeoutExpired:
                 ok = False
@@ -120,12 +138,14 @@ def run_bare(programs: list[tuple[str, str, str]], concurrency: int, python: str
     return wall, [r[0] for r in results], sum(r[1] for r in results)
 
 
-def run_verifier(programs: list[tuple[str, str, str]], concurrency: int, python: str,
-                 warm: bool) -> tuple[float, list[float], int]:
+def run_verifier(
+    programs: list[tuple[str, str, str]], concurrency: int, python: str, warm: bool
+) -> tuple[float, list[float], int]:
     items = [(program, [{"input": stdin, "output": expected}]) for program, stdin, expected in programs]
     start = time.perf_counter()
-    verdicts = verify_code_batch(items, workers=concurrency, python=python, time_limit_s=TIME_LIMIT_S,
-                                 wall_limit_s=WALL_LIMIT_S, warm=warm)
+    verdicts = verify_code_batch(
+        items, workers=concurrency, python=python, time_limit_s=TIME_LIMIT_S, wall_limit_s=WALL_LIMIT_S, warm=warm
+    )
     wall = time.perf_counter() - start
     return wall, [v.details["tests"][0]["time_s"] for v in verdicts], sum(v.passed for v in verdicts)
 
@@ -161,15 +181,19 @@ def main() -> None:
     n, expected = len(programs) * args.rounds, correct * args.rounds
     assert all(p <= expected for p in passes.values()), f"a pool passed a wrong program: {passes}, {expected} correct"
 
-    print(f"{len(programs)} programs x {args.rounds} round(s) ({correct} correct, "
-          f"{sum(p == SPIN for p, _, _ in programs)} spinning), concurrency {args.concurrency}, python {args.python}, "
-          f"{os.cpu_count()} CPUs, load average {load:.2f} before / {os.getloadavg()[0]:.2f} after")
+    print(
+        f"{len(programs)} programs x {args.rounds} round(s) ({correct} correct, "
+        f"{sum(p == SPIN for p, _, _ in programs)} spinning), concurrency {args.concurrency}, python {args.python}, "
+        f"{os.cpu_count()} CPUs, load average {load:.2f} before / {os.getloadavg()[0]:.2f} after"
+    )
     print(f"{'pool':<6} {'exec/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'vs bare':>8} {'passed':>7}")
     for name in pools:
         lat = latencies[name]
         p50, p99 = percentile(lat, 0.5) * 1000, percentile(lat, 0.99) * 1000
-        print(f"{name:<6} {n / walls[name]:8.1f} {p50:8.1f} {p99:8.1f} {walls['bare'] / walls[name]:7.2f}x "
-              f"{passes[name]:>7}")
+        print(
+            f"{name:<6} {n / walls[name]:8.1f} {p50:8.1f} {p99:8.1f} {walls['bare'] / walls[name]:7.2f}x "
+            f"{passes[name]:>7}"
+        )
     print("goals: cold >= 0.6x, warm >= 2x bare")
     short = {name: expected - p for name, p in passes.items() if p < expected}
     if short:

@@ -33,16 +33,21 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT))
 
-WORDS = ("apple train number square circle angle prime sum product ratio speed distance time hour minute digit "
-         "factor remainder triangle perimeter area volume chord radius value even odd integer fraction decimal").split()
-STEPS = ("first we note that then we compute so the total is hence subtracting gives which means multiply by "
-         "divide by adding we get therefore checking again the answer is").split()
+WORDS = (
+    "apple train number square circle angle prime sum product ratio speed distance time hour minute digit "
+    "factor remainder triangle perimeter area volume chord radius value even odd integer fraction decimal"
+).split()
+STEPS = (
+    "first we note that then we compute so the total is hence subtracting gives which means multiply by "
+    "divide by adding we get therefore checking again the answer is"
+).split()
 
 
 def problem_text(rng: random.Random) -> str:
     a, b = rng.randint(2, 999), rng.randint(2, 999)
     topic = " ".join(rng.choices(WORDS, k=12))
-    return f"A {rng.choice(WORDS)} problem about {topic}: if x equals {a} and y equals {b}, what is x times y plus {rng.randint(1, 99)}?"
+    return (f"A {rng.choice(WORDS)} problem about {topic}: if x equals {a} and y equals {b}, "
+            f"what is x times y plus {rng.randint(1, 99)}?")
 
 
 def benchmark_items(n: int) -> list[dict]:
@@ -62,8 +67,17 @@ def problems(n: int, bench: list[dict]) -> Iterator[dict]:
         else:
             text = problem_text(rng)
         recent = (recent + [text])[-100:]
-        yield {"id": f"p{i:07d}", "source": f"src{i % 4}", "prompt": text, "messages": None, "gold": "1",
-               "tests": None, "domain": "math", "language": "en", "metadata": "{}"}
+        yield {
+            "id": f"p{i:07d}",
+            "source": f"src{i % 4}",
+            "prompt": text,
+            "messages": None,
+            "gold": "1",
+            "tests": None,
+            "domain": "math",
+            "language": "en",
+            "metadata": "{}",
+        }
 
 
 def traces(n_problems: int, n: int) -> Iterator[dict]:
@@ -81,14 +95,36 @@ def traces(n_problems: int, n: int) -> Iterator[dict]:
                 seen.append(completion)
             passed = rng.random() < 0.45
             yield {
-                "trace_id": f"{pid}/{i}", "problem_id": pid, "sample_index": i, "source": f"src{p % 4}",
-                "domain": "math", "language": "en", "gold": "1", "tests": None, "metadata": "{}",
-                "prompt_messages": chat, "few_shot_turns": 0, "prompt_text": "problem", "prefill": "",
-                "completion": completion, "reasoning": None, "answer": "", "finish_reason": "stop",
-                "prompt_tokens": 20, "completion_tokens": len(completion) // 4, "model": "m", "model_revision": "r",
-                "sampling_params": "{}", "seed": 0, "chat_template_hash": "h", "generator": "g",
-                "math_passed": passed, "math_reason": "ok" if passed else "wrong_answer", "math_score": float(passed),
-                "math_extracted": "1", "math_details": None,
+                "trace_id": f"{pid}/{i}",
+                "problem_id": pid,
+                "sample_index": i,
+                "source": f"src{p % 4}",
+                "domain": "math",
+                "language": "en",
+                "gold": "1",
+                "tests": None,
+                "metadata": "{}",
+                "prompt_messages": chat,
+                "few_shot_turns": 0,
+                "prompt_text": "problem",
+                "prefill": "",
+                "completion": completion,
+                "reasoning": None,
+                "answer": "",
+                "finish_reason": "stop",
+                "prompt_tokens": 20,
+                "completion_tokens": len(completion) // 4,
+                "model": "m",
+                "model_revision": "r",
+                "sampling_params": "{}",
+                "seed": 0,
+                "chat_template_hash": "h",
+                "generator": "g",
+                "math_passed": passed,
+                "math_reason": "ok" if passed else "wrong_answer",
+                "math_score": float(passed),
+                "math_extracted": "1",
+                "math_details": None,
             }
 
 
@@ -112,8 +148,12 @@ def part(name: str, args: argparse.Namespace, bench_path: Path) -> dict:
         out = {"rows": count, "contaminated": s1.dropped.get("contaminated", 0), "duplicates": dict(s2.dropped)}
         total = args.problems
     else:
-        config = SelectConfig(k=4, strategy="shortest", max_pass_rate=0.95,
-                              trace_dedup=DedupConfig(scope="run") if name == "select+dedup" else None)
+        config = SelectConfig(
+            k=4,
+            strategy="shortest",
+            max_pass_rate=0.95,
+            trace_dedup=DedupConfig(scope="run") if name == "select+dedup" else None,
+        )
         selector = TraceSelector(config, ["math"])
         count = 0
         for shard in batched(traces(args.problems, args.n), args.shard * args.n):
@@ -125,8 +165,13 @@ def part(name: str, args: argparse.Namespace, bench_path: Path) -> dict:
         out = {"rows": count, "kept": stats.rows_out, "dropped": dict(stats.dropped)}
         total = count
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
-    out.update(part=name, seconds=round(seconds, 2), cpu_seconds=round(cpu, 2), per_second=round(total / seconds),
-               peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    out.update(
+        part=name,
+        seconds=round(seconds, 2),
+        cpu_seconds=round(cpu, 2),
+        per_second=round(total / seconds),
+        peak_rss_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    )
     return out
 
 
@@ -151,16 +196,32 @@ def main() -> None:
         bench_path.with_suffix(".ids.json").write_text(json.dumps(items))
         results = []
         for name in args.parts.split(","):
-            cmd = [sys.executable, __file__, "--part", name, "--bench-file", str(bench_path), "--problems",
-                   str(args.problems), "--n", str(args.n), "--shard", str(args.shard)]
-            res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            cmd = [
+                sys.executable,
+                __file__,
+                "--part",
+                name,
+                "--bench-file",
+                str(bench_path),
+                "--problems",
+                str(args.problems),
+                "--n",
+                str(args.n),
+                "--shard",
+                str(args.shard),
+            ]
+            res = json.loads(
+                subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            )
             results.append(res)
             print(json.dumps(res), flush=True)
     base = next((r for r in results if r["part"] == "source"), None)
     print(f"\n{args.problems} problems x {args.n} traces, benchmark {args.bench} problems")
     print("net: minus the time spent making the synthetic rows (part 'source'); CPU: process time, which")
     print("does not count waiting for a core on a shared machine")
-    print(f"{'part':<14}{'wall s':>8}{'CPU s':>8}{'rows/s':>9}{'net rows/s':>12}{'net rows/CPU s':>16}{'peak RSS MB':>13}")
+    print(
+        f"{'part':<14}{'wall s':>8}{'CPU s':>8}{'rows/s':>9}{'net rows/s':>12}{'net rows/CPU s':>16}{'peak RSS MB':>13}"
+    )
     for r in results:
         net = net_cpu = ""
         if base and r["part"] in ("select", "select+dedup") and r["seconds"] > base["seconds"]:
@@ -168,8 +229,10 @@ def main() -> None:
             net_cpu = f"{r['rows'] / max(r['cpu_seconds'] - base['cpu_seconds'], 1e-9):,.0f}"
         elif r["part"] == "problems":
             net_cpu = f"{r['rows'] / r['cpu_seconds']:,.0f}"
-        print(f"{r['part']:<14}{r['seconds']:>8}{r['cpu_seconds']:>8}{r['per_second']:>9,}{net:>12}{net_cpu:>16}"
-              f"{r['peak_rss_mb']:>13}")
+        print(
+            f"{r['part']:<14}{r['seconds']:>8}{r['cpu_seconds']:>8}{r['per_second']:>9,}{net:>12}{net_cpu:>16}"
+            f"{r['peak_rss_mb']:>13}"
+        )
     if args.out:
         args.out.write_text(json.dumps({"args": vars(args) | {"out": str(args.out)}, "results": results}, indent=2))
 

@@ -46,17 +46,23 @@ ZH_SENTENCES = [
     "我们需要求出满足方程 ${a}{v} + {b} = {c}$ 的 ${v}$ 的值。",
     "首先把常数项移到等式右边，得到 ${a}{v} = {d}$。",
     "两边同时除以 {a}，得到 ${v} = \\frac{{{d}}}{{{a}}}$。",
-    "我们再把 ${v} = {c}$ 代回原方程验证一下，左边等于右边。", "注意到 {a} 和 {b} 互质，所以它们的最大公约数是 1。", "现在考虑 $n = {a}$ 的情况。",
+    "我们再把 ${v} = {c}$ 代回原方程验证一下，左边等于右边。",
+    "注意到 {a} 和 {b} 互质，所以它们的最大公约数是 1。",
+    "现在考虑 $n = {a}$ 的情况。",
     "根据勾股定理，斜边长为 $\\sqrt{{{a}^2 + {b}^2}}$。",
     "所以最终答案是 {c}。",
 ]
 FR_SENTENCES = [
     "Nous devons trouver la valeur de ${v}$ qui vérifie l'équation ${a}{v} + {b} = {c}$.",
     "On soustrait {b} des deux côtés, ce qui donne ${a}{v} = {d}$.",
-    "Vérifions encore une fois que ${a} \\cdot {d} + {b}$ donne bien {c}.", "Comme {a} et {b} sont premiers entre eux, leur plus grand diviseur commun vaut 1.", "Considérons maintenant le cas où $n = {a}$.",
+    "Vérifions encore une fois que ${a} \\cdot {d} + {b}$ donne bien {c}.",
+    "Comme {a} et {b} sont premiers entre eux, leur plus grand diviseur commun vaut 1.",
+    "Considérons maintenant le cas où $n = {a}$.",
     "Donc la réponse finale est {c}.",
 ]
-CODE_BLOCK = "```python\ndef solve(xs):\n    total = 0\n    for x in xs:\n        total += x * {a}\n    return total % {c}\n```"
+CODE_BLOCK = (
+    "```python\ndef solve(xs):\n    total = 0\n    for x in xs:\n        total += x * {a}\n    return total % {c}\n```"
+)
 
 
 def _fill(s: str, rng: random.Random) -> str:
@@ -129,8 +135,13 @@ def _bench(name: str, fn, rows: list[tuple[str, str | None, str, str]]) -> dict:
     t0 = time.process_time()
     reasons = Counter(fn(r).reason for r in rows)
     cpu = time.process_time() - t0
-    return {"verifier": name, "traces": len(rows), "cpu_s": round(cpu, 2),
-            "traces_per_s_per_core": round(len(rows) / cpu), "reasons": dict(reasons.most_common())}
+    return {
+        "verifier": name,
+        "traces": len(rows),
+        "cpu_s": round(cpu, 2),
+        "traces_per_s_per_core": round(len(rows) / cpu),
+        "reasons": dict(reasons.most_common()),
+    }
 
 
 def main() -> None:

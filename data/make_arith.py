@@ -114,7 +114,7 @@ def splits() -> dict[str, list[dict]]:
     rows = make(per_family=40, seed=20261128)  # 10 families x 40 = 400 problems
     random.Random(7).shuffle(rows)
     held_out = [int(r["id"][-3:]) > 30 for r in rows]  # 10 per family held out: 100 problems
-    return {"train": [r for r, h in zip(rows, held_out) if not h], "test": [r for r, h in zip(rows, held_out) if h]}
+    return {"train": [r for r, h in zip(rows, held_out, strict=True) if not h], "test": [r for r, h in zip(rows, held_out, strict=True) if h]}
 
 
 def main() -> None:

@@ -159,7 +159,7 @@ def splits() -> dict[str, list[dict]]:
     rows = make(per_cell=12, seed=20261128)  # 5 families x 5 levels x 12 = 300 problems
     random.Random(7).shuffle(rows)
     held_out = [int(r["id"][-3:]) > 9 for r in rows]  # 3 per cell held out: 75 problems
-    return {"train": [r for r, h in zip(rows, held_out) if not h], "test": [r for r, h in zip(rows, held_out) if h]}
+    return {"train": [r for r, h in zip(rows, held_out, strict=True) if not h], "test": [r for r, h in zip(rows, held_out, strict=True) if h]}
 
 
 def write_splits(out: Path, parts: dict[str, list[dict]]) -> None:

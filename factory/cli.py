@@ -1,15 +1,16 @@
 """The ``factory`` command.
 
-    factory run RECIPE [--set key.path=value ...]    run or resume a recipe
-    factory prepare-model [NAME]                     convert the embedded default model once
-    factory score INPUT --verifier math --out OUT    score a file of responses
-    factory train RECIPE [--set ...]                 fine-tune the recipe's student on its SFT set
-    factory eval --model PATH --problems FILE        evaluate a model with the factory's verifiers
-    factory grpo RECIPE [--set ...]                  GRPO of the recipe's student, rewarded by its verifiers
-    factory pipeline RECIPE [--set ...]              run the recipe's stages in order, each evaluated
-    factory loop RECIPE [--set ...]                  the default pipeline: eval -> run -> train -> eval
-    factory report RUN_DIR                           write the run's dataset card (README.md + plots)
-    factory mix OUT --input PATH[=WEIGHT] ...        mix exported sets with weights
+factory run RECIPE [--set key.path=value ...]    run or resume a recipe
+factory prepare-model [NAME]                     convert the embedded default model once
+factory score INPUT --verifier math --out OUT    score a file of responses
+factory train RECIPE [--set ...]                 fine-tune the recipe's student on its SFT set
+factory eval --model PATH --problems FILE        evaluate a model with the factory's verifiers
+factory grpo RECIPE [--set ...]                  GRPO of the recipe's student, rewarded by its verifiers
+factory chain RECIPE [--set ...]                 the recipe's model phases in order, each evaluated
+                                                 (alias: factory pipeline)
+factory loop RECIPE [--set ...]                  the default chain: eval -> run -> train -> eval
+factory report RUN_DIR                           write the run's dataset card (README.md + plots)
+factory mix OUT --input PATH[=WEIGHT] ...        mix exported sets with weights
 """
 
 from __future__ import annotations
@@ -21,73 +22,80 @@ import os
 import sys
 from pathlib import Path
 
-from factory.recipe import RecipeError
+from factory.chain import REPORT, run_chain
+from factory.errors import RecipeError
+from factory.evaluate import eval_settings, evaluate, guess_fields
+from factory.grpo import grpo_paths, grpo_recipe
+from factory.loop import eval_root, run_loop
+from factory.mixture import mix, parse_input
+from factory.models import prepare_embedded
+from factory.recipe import SourceConfig, load_recipe
+from factory.report import write_report
+from factory.run import run_recipe
+from factory.score import score_file
+from factory.summary import RunSummary
+from factory.train import train_paths, train_recipe
 
 
 def _run(args: argparse.Namespace) -> int:
-    from factory.pipeline import run_recipe
-    from factory.recipe import load_recipe
-
     recipe = load_recipe(args.recipe, args.set)
     summary = run_recipe(recipe, progress=not args.quiet)
     print_summary(summary)
     return 0
 
 
-def print_summary(s: dict) -> None:
+def print_summary(s: RunSummary) -> None:
     print()
-    print(f"recipe            {s['recipe']}")
-    if s.get("redone"):
-        print(f"resumed           recipe changed since the last run: redid {', '.join(s['redone'])}; kept the rest")
-    print(f"problems          {s['problems']}" + (f"  ({s['bad_rows']} bad rows skipped)" if s["bad_rows"] else ""))
-    print(f"traces generated  {s['traces']}  ({s['truncated']} truncated)")
-    if s.get("failed_problems"):
-        failed = ", ".join(f"{k} {v}" for k, v in s["failed_problems"].items())
-        print(f"failed requests   {failed}  (those problems are in {s['run_dir']}/traces_failed/)")
-    if s["tokens_per_second"] is not None:
-        print(f"generation        {s['completion_tokens']} tokens in {s['generate_seconds']} s = {s['tokens_per_second']} tok/s")
-    for name, rate in s["pass_rate"].items():
-        reasons = ", ".join(f"{k} {v}" for k, v in s["verdict_reasons"][name].items())
+    print(f"recipe            {s.recipe}")
+    if s.redone:
+        print(f"resumed           recipe changed since the last run: redid {', '.join(s.redone)}; kept the rest")
+    print(f"problems          {s.problems}" + (f"  ({s.bad_rows} bad rows skipped)" if s.bad_rows else ""))
+    print(f"traces generated  {s.traces}  ({s.truncated} truncated)")
+    if s.failed_problems:
+        failed = ", ".join(f"{k} {v}" for k, v in s.failed_problems.items())
+        print(f"failed requests   {failed}  (those problems are in {s.run_dir}/traces_failed/)")
+    if s.tokens_per_second is not None:
+        print(f"generation        {s.completion_tokens} tokens in {s.generate_seconds} s = {s.tokens_per_second} tok/s")
+    for name, rate in s.pass_rate.items():
+        reasons = ", ".join(f"{k} {v}" for k, v in s.verdict_reasons[name].items())
         print(f"verifier {name:<9}pass rate {rate:.1%}   ({reasons})" if rate is not None else f"verifier {name}: -")
-        by_domain = s.get("pass_rate_by_domain", {}).get(name, {})
-        if len(by_domain) > 1 or s.get("not_applicable", {}).get(name):
+        by_domain = s.pass_rate_by_domain.get(name, {})
+        skipped = s.not_applicable.get(name, 0)
+        if len(by_domain) > 1 or skipped:
             domains = ", ".join(f"{d} {r:.1%}" for d, r in by_domain.items())
-            skipped = s.get("not_applicable", {}).get(name, 0)
             print(f"{'':18}by domain: {domains}" + (f"; not applicable to {skipped} traces" if skipped else ""))
-    if s.get("judge"):
-        j = s["judge"]
-        roles = ", ".join(f"{role} {r['judged']} ({r['correct']} correct)" for role, r in j["by_role"].items()) or "none"
-        print(f"judge             sent {j['sent']}: {roles}")
-        if j["compared"]:
-            print(f"{'':18}agrees with the rules on {j['agree']} of {j['compared']}: estimated error rate {j['estimated_error_rate']:.1%}")
-    if s.get("rank"):
-        print(f"rank              {s['rank']['scored']} traces scored ({s['rank']['unscored']} without a score)")
-    if s.get("refine"):
-        r = s["refine"]
-        refused = ", ".join(f"{k} {v}" for k, v in r["refused"].items()) or "none"
-        print(f"refine            {r['refined']} of {r['sent']} rewrites accepted; refused: {refused}")
-    print(f"kept rows         {s['kept']} from {s['problems_with_kept']} problems; rejected {s['rejected']}")
-    print(f"SFT set           {s['sft_dir']}/")
-    print(f"rejects           {s['rejected_dir']}/")
-    if s.get("card"):
-        print(f"dataset card      {s['card']}  (and plots/)")
+    if s.judge is not None:
+        j = s.judge
+        roles = ", ".join(f"{role} {r['judged']} ({r['correct']} correct)" for role, r in j.by_role.items()) or "none"
+        print(f"judge             sent {j.sent}: {roles}")
+        if j.compared:
+            print(
+                f"{'':18}agrees with the rules on {j.agree} of {j.compared}: "
+                f"estimated error rate {j.estimated_error_rate:.1%}"
+            )
+    if s.rank is not None:
+        print(f"rank              {s.rank.scored} traces scored ({s.rank.unscored} without a score)")
+    if s.refine is not None:
+        refused = ", ".join(f"{k} {v}" for k, v in s.refine.refused.items()) or "none"
+        print(f"refine            {s.refine.refined} of {s.refine.sent} rewrites accepted; refused: {refused}")
+    print(f"kept rows         {s.kept} from {s.problems_with_kept} problems; rejected {s.rejected}")
+    print(f"SFT set           {s.sft_dir}/")
+    print(f"rejects           {s.rejected_dir}/")
+    if s.card:
+        print(f"dataset card      {s.card}  (and plots/)")
     print()
     print("Open it:")
     print("  import pandas as pd")
-    print(f"  df = pd.read_parquet('{s['sft_dir']}')            # messages, prompt, completion + provenance")
-    print(f"  rej = pd.read_parquet('{s['rejected_dir']}')   # every rejected trace, with reject_reason")
+    print(f"  df = pd.read_parquet('{s.sft_dir}')            # messages, prompt, completion + provenance")
+    print(f"  rej = pd.read_parquet('{s.rejected_dir}')   # every rejected trace, with reject_reason")
 
 
 def _prepare_model(args: argparse.Namespace) -> int:
-    from factory.models import prepare_embedded
-
     print(prepare_embedded(args.name))
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
-    from factory.score import score_file
-
     counts = score_file(
         args.input,
         args.out,
@@ -103,24 +111,19 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from factory.recipe import load_recipe
-    from factory.train import train_paths, train_recipe
-
     recipe = load_recipe(args.recipe, args.set)
     s = train_recipe(recipe)
     logged = " -> ".join(f"{x:.4f}" for x in s["losses"][:1] + s["losses"][1:][-1:])
-    print(f"trained {s['settings']['student']} on {s['rows']} rows: {s['steps']} steps in {s['seconds']} s, "
-          f"mean train loss {s['train_loss']:.4f}" + (f" (logged {logged})" if logged else ""))
+    print(
+        f"trained {s['settings']['student']} on {s['rows']} rows: {s['steps']} steps in {s['seconds']} s, "
+        f"mean train loss {s['train_loss']:.4f}" + (f" (logged {logged})" if logged else "")
+    )
     print(f"student           {train_paths(recipe)[3]}/")
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
     import dataclasses
-
-    from factory.evaluate import eval_settings, evaluate, guess_fields
-    from factory.loop import eval_root
-    from factory.recipe import SourceConfig, load_recipe
 
     recipe = load_recipe(args.recipe, args.set) if args.recipe else None
     problems = None
@@ -137,7 +140,9 @@ def _eval(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, k=args.k)
     if args.max_tokens is not None:
         config = dataclasses.replace(config, sampling={**config.sampling, "max_tokens": args.max_tokens})
-    out = args.out or (eval_root(recipe) if recipe else Path("runs") / "eval") / Path(args.model.rstrip("/")).name.replace(":", "-")
+    out = args.out or (eval_root(recipe) if recipe else Path("runs") / "eval") / Path(
+        args.model.rstrip("/")
+    ).name.replace(":", "-")
     evaluate(args.model, generate=generate, config=config, verify=verify, output_dir=out, reuse=not args.no_reuse)
     print((Path(out) / "report.md").read_text())
     print(f"written to {out}/ (metrics.json, report.md, samples.parquet)")
@@ -145,27 +150,26 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _grpo(args: argparse.Namespace) -> int:
-    from factory.grpo import grpo_paths, grpo_recipe
-    from factory.recipe import load_recipe
-
     logging.getLogger("factory.grpo").setLevel(logging.INFO)  # which generation it uses, and progress
     recipe = load_recipe(args.recipe, args.set)
     s = grpo_recipe(recipe)
     first, last = s["reward_first"], s["reward_last"]
-    print(f"GRPO of {s['settings']['student']} on {s['prompts']} prompts: {s['steps']} steps in {s['seconds']} s "
-          f"(generation: {s['generation']}); reward {first if first is None else round(first, 3)} -> "
-          f"{last if last is None else round(last, 3)} (means of the first and last 10 steps)")
+    print(
+        f"GRPO of {s['settings']['student']} on {s['prompts']} prompts: {s['steps']} steps in {s['seconds']} s "
+        f"(generation: {s['generation']}); reward {first if first is None else round(first, 3)} -> "
+        f"{last if last is None else round(last, 3)} (means of the first and last 10 steps)"
+    )
     for name, m in s["reward_means"].items():
-        print(f"  {name:<20} {m['first'] if m['first'] is None else round(m['first'], 3)} -> {m['last'] if m['last'] is None else round(m['last'], 3)}")
+        print(
+            f"  {name:<20} {m['first'] if m['first'] is None else round(m['first'], 3)} -> "
+            f"{m['last'] if m['last'] is None else round(m['last'], 3)}"
+        )
     out = grpo_paths(recipe)[3]
     print(f"model             {out}/  (rewards.jsonl, rewards.png, factory_grpo.json)")
     return 0
 
 
-def _pipeline(args: argparse.Namespace) -> int:
-    from factory.chain import REPORT, run_chain
-    from factory.recipe import load_recipe
-
+def _chain(args: argparse.Namespace) -> int:
     run_chain(args.recipe, args.set, quiet=args.quiet, verbose=args.verbose)
     out = load_recipe(args.recipe, args.set).output_dir
     print((out / f"{REPORT}.md").read_text())
@@ -174,25 +178,18 @@ def _pipeline(args: argparse.Namespace) -> int:
 
 
 def _loop(args: argparse.Namespace) -> int:
-    from factory.loop import run_loop
-
     result = run_loop(args.recipe, args.set, quiet=args.quiet, verbose=args.verbose)
-    from factory.recipe import load_recipe
 
     print((load_recipe(args.recipe, args.set).output_dir / "loop.md").read_text())
     return 0 if result else 1
 
 
 def _report(args: argparse.Namespace) -> int:
-    from factory.report import write_report
-
     print(write_report(args.run_dir))
     return 0
 
 
 def _mix(args: argparse.Namespace) -> int:
-    from factory.mixture import mix, parse_input
-
     summary = mix([parse_input(s) for s in args.input], args.out, total=args.total, seed=args.seed)
     for item in summary["inputs"]:
         print(f"{item['name']:<30} weight {item['weight']:<6g} {item['rows_in']:>9} rows -> {item['rows_out']:>9}")
@@ -206,7 +203,9 @@ def _add_overrides(p: argparse.ArgumentParser, example: str = "") -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="factory", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="factory", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -228,8 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gold-field", default="gold")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per item")
-    p.add_argument("--extract", choices=["boxed", "bare", "auto"], default="boxed",
-                   help="math: where the answer is (boxed: a \\boxed{} or Final Answer line; bare: the whole response; auto: either)")
+    p.add_argument(
+        "--extract",
+        choices=["boxed", "bare", "auto"],
+        default="boxed",
+        help="math: where the answer is (boxed: a \\boxed{} or Final Answer line; bare: the whole response; "
+        "auto: either)",
+    )
     p.set_defaults(func=_score)
 
     p = sub.add_parser("train", help="fine-tune the recipe's student on its exported SFT set (TRL SFTTrainer)")
@@ -242,7 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--problems", type=Path, help="JSONL/Parquet problems (default: the recipe's eval.problems)")
     p.add_argument("--recipe", type=Path, help="take prompts, sampling, verifiers and eval settings from a recipe")
     _add_overrides(p)
-    p.add_argument("--field", action="append", default=[], metavar="FIELD=COLUMN", help="problem field mapping, e.g. prompt=problem")
+    p.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="problem field mapping, e.g. prompt=problem",
+    )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N problems")
     p.add_argument("--n", type=int, default=None, help="samples per problem")
     p.add_argument("--k", type=int, action="append", default=[], help="pass@k / maj@k for this k (repeatable)")
@@ -256,11 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(p, "e.g. grpo.config.max_steps=10")
     p.set_defaults(func=_grpo)
 
-    p = sub.add_parser("pipeline", help="the recipe's stages (rejection_sample, sft, grpo) in order, each evaluated")
+    p = sub.add_parser(
+        "chain",
+        aliases=["pipeline"],
+        help="the recipe's model phases (rejection_sample, sft, grpo) in order, each evaluated",
+    )
     p.add_argument("recipe", type=Path)
     _add_overrides(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars in data runs")
-    p.set_defaults(func=_pipeline)
+    p.set_defaults(func=_chain)
 
     p = sub.add_parser("loop", help="eval base -> rejection-sample -> SFT -> eval student, with a before/after report")
     p.add_argument("recipe", type=Path)
@@ -274,8 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mix", help="mix exported Parquet sets with weights into one set")
     p.add_argument("out", type=Path, help="output folder (new)")
-    p.add_argument("--input", action="append", required=True, metavar="[NAME:]PATH[=WEIGHT]",
-                   help="a Parquet file or folder; weight 1 takes every row once, 0.5 half, 2 twice")
+    p.add_argument(
+        "--input",
+        action="append",
+        required=True,
+        metavar="[NAME:]PATH[=WEIGHT]",
+        help="a Parquet file or folder; weight 1 takes every row once, 0.5 half, 2 twice",
+    )
     p.add_argument("--total", type=int, default=None, help="rescale the weights to give this many rows")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_mix)

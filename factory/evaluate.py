@@ -35,8 +35,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from factory.files import write_records
+from factory.models import model_revision, resolve_model
 from factory.recipe import EvalConfig, GenerateConfig, Recipe, SourceConfig, verifier_config
 from factory.shards import write_json
+from factory.stages.base import StageStats
+from factory.stages.generate import TraceGenerator
+from factory.stages.read import ProblemReader
+from factory.stages.verify import TraceVerifier
+from verifiers import canonical_answer
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +126,8 @@ def compute_metrics(samples: Iterable[dict[str, Any]], ks: Sequence[int], verifi
         by_difficulty[p.difficulty].append(p)
     overall["by_source"] = {k: _metrics(v, ks, verifiers, brief=True) for k, v in sorted(by_source.items())}
     overall["by_difficulty"] = {
-        k: _metrics(v, ks, verifiers, brief=True) for k, v in sorted(by_difficulty.items(), key=lambda kv: _sort_key(kv[0]))
+        k: _metrics(v, ks, verifiers, brief=True)
+        for k, v in sorted(by_difficulty.items(), key=lambda kv: _sort_key(kv[0]))
     }
     overall["per_problem"] = {p.problem_id: {"n": p.n, "correct": p.c} for p in problems}
     return overall
@@ -143,7 +151,9 @@ def _group(samples: Iterable[dict[str, Any]]) -> list[_ProblemResult]:
     return out
 
 
-def _metrics(problems: list[_ProblemResult], ks: Sequence[int], verifiers: Sequence[str], brief: bool = False) -> dict[str, Any]:
+def _metrics(
+    problems: list[_ProblemResult], ks: Sequence[int], verifiers: Sequence[str], brief: bool = False
+) -> dict[str, Any]:
     all_samples = [s for p in problems for s in p.samples]
     rates = [p.c / p.n for p in problems]
     out: dict[str, Any] = {
@@ -158,7 +168,9 @@ def _metrics(problems: list[_ProblemResult], ks: Sequence[int], verifiers: Seque
             continue
         if k != 1:
             out[f"pass@{k}"] = _mean([pass_at_k(p.n, p.c, k) for p in problems])
-        out[f"maj@{k}"] = _mean([majority_correct([(s["vote"], s["correct"]) for s in p.samples[:k]]) for p in problems])
+        out[f"maj@{k}"] = _mean(
+            [majority_correct([(s["vote"], s["correct"]) for s in p.samples[:k]]) for p in problems]
+        )
     if "format" in verifiers:
         out["format"] = _mean([bool(s["format_passed"]) for s in all_samples])
     reasoning = [s["reasoning_tokens"] for s in all_samples if s.get("reasoning_tokens") is not None]
@@ -221,7 +233,9 @@ def _difficulty(problem: dict[str, Any], key: str) -> str:
     return UNKNOWN if value is None else str(value)
 
 
-def eval_settings(recipe: Recipe | None, problems: SourceConfig | None = None) -> tuple[GenerateConfig, EvalConfig, dict[str, dict[str, Any]]]:
+def eval_settings(
+    recipe: Recipe | None, problems: SourceConfig | None = None
+) -> tuple[GenerateConfig, EvalConfig, dict[str, dict[str, Any]]]:
     """The generate config, eval config and verifiers an evaluation uses (recipe or defaults)."""
     generate = recipe.generate if recipe else GenerateConfig()
     ev = (recipe.eval if recipe else None) or EvalConfig()
@@ -247,12 +261,6 @@ def evaluate(
     ``generate``, with ``config.sampling`` laid over it; only the model and ``n`` are replaced. With
     ``reuse``, a folder already holding the metrics of the same settings is read instead of rerun.
     """
-    from factory.models import model_revision, resolve_model
-    from factory.files import write_records
-    from factory.stages.base import StageStats
-    from factory.stages.generate import TraceGenerator
-    from factory.stages.read import ProblemReader
-    from factory.stages.verify import TraceVerifier
 
     if config.problems is None:
         raise ValueError("eval.problems: no held-out problems given (--problems FILE or eval.problems in the recipe)")
@@ -296,7 +304,9 @@ def evaluate(
         tokenizer = generator.tokenizer
         for t in traces:
             t["reasoning_tokens"] = (
-                None if t["reasoning"] is None else len(tokenizer(t["reasoning"], add_special_tokens=False)["input_ids"])
+                None
+                if t["reasoning"] is None
+                else len(tokenizer(t["reasoning"], add_special_tokens=False)["input_ids"])
             )
     finally:
         generator.close()
@@ -313,7 +323,9 @@ def evaluate(
     metrics = compute_metrics(scored, ks, list(verify))
     metrics["settings"] = settings
     metrics["generate_seconds"] = round(stats.seconds, 2)
-    metrics["tokens_per_second"] = round(stats.counters["completion_tokens"] / stats.seconds, 1) if stats.seconds else None
+    metrics["tokens_per_second"] = (
+        round(stats.counters["completion_tokens"] / stats.seconds, 1) if stats.seconds else None
+    )
 
     out.mkdir(parents=True, exist_ok=True)
     write_records(out / "samples.parquet", scored)
@@ -327,8 +339,6 @@ def _vote_keys(rows: list[dict[str, Any]]) -> dict[str, str | None]:
     keys: dict[str, str | None] = {}
     canonical = None
     if rows and "math_extracted" in rows[0]:
-        from verifiers import canonical_answer
-
         canonical = canonical_answer
     for row in rows:
         if canonical is not None:

@@ -38,7 +38,9 @@ def file_format(path: Path, what: str = "input") -> Format:
     raise ValueError(f"{what}: cannot tell the format of {path} (use .jsonl or .parquet)")
 
 
-def find_files(path: str | os.PathLike[str], what: str = "input", formats: Sequence[Format] = ("jsonl", "parquet")) -> list[Path]:
+def find_files(
+    path: str | os.PathLike[str], what: str = "input", formats: Sequence[Format] = ("jsonl", "parquet")
+) -> list[Path]:
     """``path`` itself if it is a file, else the files of ``formats`` in the folder, sorted.
 
     Raises ``ValueError`` naming ``what`` when the path does not exist or holds no such file.
@@ -60,7 +62,8 @@ def iter_records(
 ) -> Iterator[tuple[str, Any]]:
     """``(location, row)`` for each row of one file, streaming; location reads ``file:row N``.
 
-    ``fmt`` defaults to what the suffix names. A JSONL line that is not valid JSON comes back as a :class:`Malformed` row, so the caller
+    ``fmt`` defaults to what the suffix names. A JSONL line that is not valid JSON comes back as a
+    :class:`Malformed` row, so the caller
     decides whether it fails the run or is skipped; blank lines are not rows.
     """
     if (fmt or file_format(path)) == "parquet":

@@ -38,7 +38,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from factory.recipe import GrpoConfig, Recipe, RecipeError, SourceConfig, verifier_config
+from factory.errors import RecipeError
+from factory.models import has_cuda, model_revision, resolve_model, saving_model, trained_before
+from factory.prompts import PromptRenderer
+from factory.recipe import GrpoConfig, Recipe, SourceConfig, verifier_config
+from factory.stages.base import StageStats
+from factory.stages.read import ProblemReader
+from verifiers.rewards import VerdictReward
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +54,17 @@ REWARD_PLOT = "rewards.png"
 # GRPOConfig keys the factory sets itself from other sections
 OWN_KEYS = {"reward_weights": "grpo.rewards"}
 # what goes into rewards.jsonl from each of TRL's log entries (besides rewards/*)
-LOGGED = ("loss", "reward", "reward_std", "frac_reward_zero_std", "kl", "entropy", "learning_rate",
-          "completions/mean_length", "completions/clipped_ratio")
+LOGGED = (
+    "loss",
+    "reward",
+    "reward_std",
+    "frac_reward_zero_std",
+    "kl",
+    "entropy",
+    "learning_rate",
+    "completions/mean_length",
+    "completions/clipped_ratio",
+)
 
 
 def grpo_fields() -> set[str]:
@@ -66,12 +81,13 @@ def check_grpo_config(config: dict[str, Any], where: str = "grpo.config") -> Non
             raise RecipeError(f"{where}.{key}: set by the factory from {OWN_KEYS[key]}")
         if key not in known:
             close = sorted(k for k in known if k.startswith(key[:4]))[:6]
-            raise RecipeError(f"{where}.{key}: not a trl.GRPOConfig field" + (f" (did you mean: {', '.join(close)})" if close else ""))
+            raise RecipeError(
+                f"{where}.{key}: not a trl.GRPOConfig field" + (f" (did you mean: {', '.join(close)})" if close else "")
+            )
 
 
 def vllm_generation_available() -> bool:
     """A CUDA GPU and TRL's vLLM integration (vLLM-backed generation inside GRPO)."""
-    from factory.models import has_cuda
 
     if not has_cuda():
         return False
@@ -88,7 +104,6 @@ def vllm_generation_available() -> bool:
 
 def grpo_arguments(config: GrpoConfig, out: Path, sampling: dict[str, Any], weights: list[float]) -> dict[str, Any]:
     """``GRPOConfig`` keyword arguments: ``grpo.config`` as given, defaults for the keys it leaves out."""
-    from factory.models import has_cuda
 
     user = dict(config.config)
     check_grpo_config(user)
@@ -108,15 +123,18 @@ def grpo_arguments(config: GrpoConfig, out: Path, sampling: dict[str, Any], weig
         if defaults["use_vllm"]:
             defaults["vllm_mode"] = "colocate"
     elif user["use_vllm"] and not vllm_generation_available():
-        raise RecipeError("grpo.config.use_vllm: vLLM generation inside GRPO needs a CUDA GPU and a vLLM that TRL supports")
+        raise RecipeError(
+            "grpo.config.use_vllm: vLLM generation inside GRPO needs a CUDA GPU and a vLLM that TRL supports"
+        )
     if not has_cuda():
         defaults.update(bf16=False, fp16=False, use_cpu=True)
     return {**defaults, **user, "reward_weights": list(weights)}
 
 
-def build_rewards(recipe: Recipe, config: GrpoConfig, prefill: str, max_tokens: int | None) -> tuple[list[Any], list[float]]:
+def build_rewards(
+    recipe: Recipe, config: GrpoConfig, prefill: str, max_tokens: int | None
+) -> tuple[list[Any], list[float]]:
     """The reward functions (accuracy, format, language; those with a weight) and their weights."""
-    from verifiers.rewards import VerdictReward
 
     verify = recipe.verify
 
@@ -145,7 +163,11 @@ def build_rewards(recipe: Recipe, config: GrpoConfig, prefill: str, max_tokens: 
 def grpo_paths(recipe: Recipe) -> tuple[GrpoConfig, str, SourceConfig, Path]:
     """The grpo section (defaults when absent), the student, the RL problems and the output folder."""
     config = recipe.grpo or GrpoConfig()
-    student = config.student or (recipe.train.student if recipe.train and recipe.train.student else None) or recipe.generate.model
+    student = (
+        config.student
+        or (recipe.train.student if recipe.train and recipe.train.student else None)
+        or recipe.generate.model
+    )
     problems = config.problems or recipe.source
     output = Path(config.output_dir) if config.output_dir else recipe.output_dir / "grpo"
     return config, student, problems, output
@@ -154,18 +176,20 @@ def grpo_paths(recipe: Recipe) -> tuple[GrpoConfig, str, SourceConfig, Path]:
 def prompt_rows(recipe: Recipe, problems: SourceConfig, tokenizer: Any) -> list[dict[str, Any]]:
     """One dataset row per problem: the prompt text as ``factory eval`` renders it (prefill
     included: the verifiers see it again in front of the completion), and the columns the rewards read."""
-    from factory.prompts import PromptRenderer
-    from factory.stages.base import StageStats
-    from factory.stages.read import ProblemReader
 
     renderer = PromptRenderer(recipe.generate, tokenizer, model=str(getattr(tokenizer, "name_or_path", "")))
     rows = []
     for p in ProblemReader(problems).run(None, StageStats()):
-        rows.append({
-            "prompt": renderer.render(renderer.messages(p)),
-            "problem_id": p["id"], "gold": p.get("gold"), "tests": p.get("tests"),
-            "language": p.get("language") or "en", "domain": p.get("domain"),
-        })
+        rows.append(
+            {
+                "prompt": renderer.render(renderer.messages(p)),
+                "problem_id": p["id"],
+                "gold": p.get("gold"),
+                "tests": p.get("tests"),
+                "language": p.get("language") or "en",
+                "domain": p.get("domain"),
+            }
+        )
     if not rows:
         raise ValueError(f"grpo.problems: {problems.path} yielded no problems")
     return rows
@@ -179,18 +203,27 @@ def _dataset(rows: list[dict[str, Any]]) -> Any:
     return Dataset.from_list([{k: r[k] for k in keep} for r in rows])
 
 
-def _settings(recipe: Recipe, config: GrpoConfig, student_path: str, problems: SourceConfig, args: dict[str, Any]) -> dict[str, Any]:
-    from factory.models import model_revision
-
-    return json.loads(json.dumps({
-        "student": student_path,
-        "student_revision": model_revision(student_path),
-        "problems": dataclasses.asdict(problems),
-        "generate": {k: v for k, v in dataclasses.asdict(recipe.generate).items() if k not in ("model", "n", "engine", "seed")},
-        "verify": {k: dataclasses.asdict(v) for k, v in recipe.verify.items()},
-        "rewards": dataclasses.asdict(config.rewards),
-        "grpo_config": {k: v for k, v in args.items() if k != "output_dir"},
-    }, default=str))
+def _settings(
+    recipe: Recipe, config: GrpoConfig, student_path: str, problems: SourceConfig, args: dict[str, Any]
+) -> dict[str, Any]:
+    return json.loads(
+        json.dumps(
+            {
+                "student": student_path,
+                "student_revision": model_revision(student_path),
+                "problems": dataclasses.asdict(problems),
+                "generate": {
+                    k: v
+                    for k, v in dataclasses.asdict(recipe.generate).items()
+                    if k not in ("model", "n", "engine", "seed")
+                },
+                "verify": {k: dataclasses.asdict(v) for k, v in recipe.verify.items()},
+                "rewards": dataclasses.asdict(config.rewards),
+                "grpo_config": {k: v for k, v in args.items() if k != "output_dir"},
+            },
+            default=str,
+        )
+    )
 
 
 def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | None = None) -> dict[str, Any]:
@@ -201,7 +234,6 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
     """
     config, student, problems, out = grpo_paths(recipe)
     check_grpo_config(config.config)  # before any model loads
-    from factory.models import resolve_model, saving_model, trained_before
 
     student_path = resolve_model(student)
     sampling = recipe.generate.sampling
@@ -224,21 +256,32 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
     rows = prompt_rows(recipe, problems, tokenizer)
     text = rows[0]["prompt"]
     if tokenizer(text)["input_ids"] != tokenizer(text, add_special_tokens=False)["input_ids"]:
-        log.warning("the tokenizer adds special tokens to the rendered prompt (TRL tokenizes a text prompt so); "
-                    "the policy sees them but factory eval does not")
+        log.warning(
+            "the tokenizer adds special tokens to the rendered prompt (TRL tokenizes a text prompt so); "
+            "the policy sees them but factory eval does not"
+        )
     args = GRPOConfig(**args_dict)
-    generation = "vllm (colocate)" if args.use_vllm and args.vllm_mode == "colocate" else (
-        f"vllm ({args.vllm_mode})" if args.use_vllm else "transformers generate")
+    generation = (
+        "vllm (colocate)"
+        if args.use_vllm and args.vllm_mode == "colocate"
+        else (f"vllm ({args.vllm_mode})" if args.use_vllm else "transformers generate")
+    )
     log.info("GRPO on %d prompts, %d generations each; generation: %s", len(rows), args.num_generations, generation)
 
     scratch = Path(args.output_dir)
     scratch.mkdir(parents=True, exist_ok=True)
     reward_log = scratch / REWARD_LOG
     reward_log.write_text("")
-    model = AutoModelForCausalLM.from_pretrained(student_path, dtype=torch.float32 if not torch.cuda.is_available() else "auto")
+    model = AutoModelForCausalLM.from_pretrained(
+        student_path, dtype=torch.float32 if not torch.cuda.is_available() else "auto"
+    )
     trainer = GRPOTrainer(
-        model=model, processing_class=tokenizer, args=args, train_dataset=_dataset(rows),
-        reward_funcs=[*funcs, *extra], callbacks=[_reward_logger(reward_log)],
+        model=model,
+        processing_class=tokenizer,
+        args=args,
+        train_dataset=_dataset(rows),
+        reward_funcs=[*funcs, *extra],
+        callbacks=[_reward_logger(reward_log)],
     )
     result = trainer.train()
     steps = _read_log(reward_log)
@@ -247,7 +290,10 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
         "settings": settings,
         "generation": generation,
         "prompts": len(rows),
-        "prompts_seen": result.global_step * args.per_device_train_batch_size * args.gradient_accumulation_steps // args.num_generations,
+        "prompts_seen": result.global_step
+        * args.per_device_train_batch_size
+        * args.gradient_accumulation_steps
+        // args.num_generations,
         "steps": result.global_step,
         "train_loss": result.training_loss,
         "seconds": round(result.metrics.get("train_runtime", 0.0), 2),
@@ -255,7 +301,10 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
         "reward_functions": dict(zip(names, args.reward_weights, strict=True)),
         "reward_first": _window(steps, "reward", first=True),
         "reward_last": _window(steps, "reward", first=False),
-        "reward_means": {n: {"first": _window(steps, f"rewards/{n}/mean", True), "last": _window(steps, f"rewards/{n}/mean", False)} for n in names},
+        "reward_means": {
+            n: {"first": _window(steps, f"rewards/{n}/mean", True), "last": _window(steps, f"rewards/{n}/mean", False)}
+            for n in names
+        },
         "frac_reward_zero_std_mean": _mean([s.get("frac_reward_zero_std") for s in steps]),
     }
     with saving_model(out) as tmp:
@@ -275,7 +324,9 @@ def _reward_logger(path: Path) -> Any:
     from transformers import TrainerCallback
 
     class RewardLogger(TrainerCallback):
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any
+        ) -> None:
             if not logs or not any(k.startswith("rewards/") for k in logs):
                 return
             entry = {"step": state.global_step}
@@ -320,11 +371,17 @@ def plot_rewards(steps: list[dict[str, Any]], path: Path, names: list[str]) -> N
     total = [s.get("reward", float("nan")) for s in steps]
     std = [s.get("reward_std", 0.0) for s in steps]
     axes[1].plot(x, total, label="reward")
-    axes[1].fill_between(x, [a - b for a, b in zip(total, std)], [a + b for a, b in zip(total, std)], alpha=0.2, label="± std")
+    axes[1].fill_between(
+        x,
+        [a - b for a, b in zip(total, std, strict=True)],
+        [a + b for a, b in zip(total, std, strict=True)],
+        alpha=0.2,
+        label="± std",
+    )
     k = max(1, min(10, len(total) // 5))
     if len(total) >= k:
-        ma = [sum(total[i - k + 1:i + 1]) / k for i in range(k - 1, len(total))]
-        axes[1].plot(x[k - 1:], ma, label=f"moving mean ({k})")
+        ma = [sum(total[i - k + 1 : i + 1]) / k for i in range(k - 1, len(total))]
+        axes[1].plot(x[k - 1 :], ma, label=f"moving mean ({k})")
     axes[1].set_title("weighted reward")
     axes[1].legend()
     axes[2].plot(x, [s.get("frac_reward_zero_std", float("nan")) for s in steps])

@@ -1,6 +1,6 @@
 """The R1-style loop in one command: ``factory loop RECIPE``.
 
-It is the default pipeline (:mod:`factory.chain`) ``[rejection_sample, sft]``, each stage
+It is the default chain (:mod:`factory.chain`) ``[rejection_sample, sft]``, each phase
 evaluated, so it runs as
 
 1. evaluate the student as it is on the held-out problems (``eval.problems``);
@@ -9,9 +9,9 @@ evaluated, so it runs as
 3. fine-tune the student on the exported set (``train``);
 4. evaluate the trained student on the same held-out problems, with the same prompts and seeds;
 
-each step a ``factory`` process of its own with a done marker, under ``RUN_DIR/pipeline/`` (a rerun
-after a crash redoes only what is missing). Besides the pipeline's report (``pipeline.json``,
-``pipeline.md``, ``pipeline.png``) it writes ``loop.json`` and ``loop.md`` into the run folder:
+each a job: a ``factory`` process of its own with a done marker, under ``RUN_DIR/chain/`` (a rerun
+after a crash redoes only what is missing). Besides the chain's report (``chain.json``,
+``chain.md``, ``chain.png``) it writes ``loop.json`` and ``loop.md`` into the run folder:
 before/after pass@1 with their sample sizes, the paired per-problem difference with its standard
 error, and the run's settings.
 """
@@ -24,9 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from factory.chain import LOOP, paired, run_chain
+from factory.errors import RecipeError
 from factory.evaluate import difficulty_table
-from factory.recipe import Recipe, RecipeError, load_recipe
+from factory.recipe import Recipe, load_recipe
 from factory.shards import write_json
+from factory.summary import RunSummary
+from factory.train import SUMMARY_FILE
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +40,28 @@ def eval_root(recipe: Recipe) -> Path:
     return Path(ev.output_dir) if ev is not None and ev.output_dir else recipe.output_dir / "eval"
 
 
-def run_loop(recipe_path: str | Path, overrides: Sequence[str] = (), quiet: bool = False, verbose: bool = False) -> dict[str, Any]:
-    from factory.chain import LOOP, run_chain
-    from factory.train import SUMMARY_FILE
-
+def run_loop(
+    recipe_path: str | Path, overrides: Sequence[str] = (), quiet: bool = False, verbose: bool = False
+) -> dict[str, Any]:
     recipe = load_recipe(recipe_path, overrides)
     if recipe.eval is None or recipe.eval.problems is None:
         raise RecipeError("eval.problems: the loop needs held-out problems to evaluate before and after training")
-    report = run_chain(recipe_path, overrides, pipeline=LOOP, quiet=quiet, verbose=verbose)
-    steps = {s["step"]: s for s in report["steps"]}
-    before = json.loads((Path(steps["base"]["folder"]) / "metrics.json").read_text())
-    after = json.loads((Path(steps["sft/eval"]["folder"]) / "metrics.json").read_text())
-    summary = json.loads((Path(steps["rejection_sample"]["folder"]) / "run" / "summary.json").read_text())
-    trained = json.loads((Path(steps["sft"]["model"]) / SUMMARY_FILE).read_text())
+    report = run_chain(recipe_path, overrides, chain=LOOP, quiet=quiet, verbose=verbose)
+    jobs = {s["job"]: s for s in report["jobs"]}
+    before = json.loads((Path(jobs["base"]["folder"]) / "metrics.json").read_text())
+    after = json.loads((Path(jobs["sft/eval"]["folder"]) / "metrics.json").read_text())
+    summary = RunSummary.from_dict(
+        json.loads((Path(jobs["rejection_sample"]["folder"]) / "run" / "summary.json").read_text())
+    )
+    trained = json.loads((Path(jobs["sft"]["model"]) / SUMMARY_FILE).read_text())
     result = compare(before, after)
-    result["data"] = {k: summary[k] for k in ("problems", "traces", "kept", "problems_with_kept", "pass_rate")}
+    result["data"] = {
+        "problems": summary.problems,
+        "traces": summary.traces,
+        "kept": summary.kept,
+        "problems_with_kept": summary.problems_with_kept,
+        "pass_rate": summary.pass_rate,
+    }
     result["train"] = {k: trained[k] for k in ("rows", "steps", "train_loss", "seconds", "sft_config", "lora")}
     result["recipe"] = recipe.name
     write_json(recipe.output_dir / "loop.json", result)
@@ -60,7 +71,6 @@ def run_loop(recipe_path: str | Path, overrides: Sequence[str] = (), quiet: bool
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """Before/after metrics and the paired per-problem pass@1 difference (with its standard error)."""
-    from factory.chain import paired
 
     pb, pa = before["per_problem"], after["per_problem"]
     common = sorted(set(pb) & set(pa))
@@ -88,7 +98,11 @@ def _pct(x: float | None) -> str:
 def loop_markdown(result: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> str:
     s = before["settings"]
     d, se = result["delta_pass@1"], result["delta_pass@1_stderr"]
-    rows = [k for k in result["before"] if k.startswith(("pass@", "maj@", "format", "truncated")) and not k.endswith("stderr")]
+    rows = [
+        k
+        for k in result["before"]
+        if k.startswith(("pass@", "maj@", "format", "truncated")) and not k.endswith("stderr")
+    ]
     lines = [
         f"# Loop: {result['recipe']}",
         "",
@@ -107,10 +121,14 @@ def loop_markdown(result: dict[str, Any], before: dict[str, Any], after: dict[st
         change = "-" if a is None or b is None else f"{100 * (a - b):+.1f}"
         lines.append(f"| {k} | {_pct(b)} | {_pct(a)} | {change} |")
     rt_b, rt_a = result["before"].get("reasoning_tokens_mean"), result["after"].get("reasoning_tokens_mean")
-    lines.append(f"| reasoning tokens (mean) | {rt_b if rt_b is None else round(rt_b)} | {rt_a if rt_a is None else round(rt_a)} | |")
+    lines.append(
+        f"| reasoning tokens (mean) | {rt_b if rt_b is None else round(rt_b)} "
+        f"| {rt_a if rt_a is None else round(rt_a)} | |"
+    )
     lines += [
         "",
-        f"pass@1 change {100 * d:+.1f} points" + (f" ± {100 * se:.1f} (s.e., paired over problems)" if se is not None else "")
+        f"pass@1 change {100 * d:+.1f} points"
+        + (f" ± {100 * se:.1f} (s.e., paired over problems)" if se is not None else "")
         + f"; {result['problems_improved']} problems improved, {result['problems_worse']} got worse.",
     ]
     for title, label, table in (
@@ -122,5 +140,7 @@ def loop_markdown(result: dict[str, Any], before: dict[str, Any], after: dict[st
         lines += ["", f"## {title} (pass@1 %)", "", f"| {label} | problems | before | after |", "|---|---|---|---|"]
         other = after[f"by_{label}"]
         for name, m in table.items():
-            lines.append(f"| {name} | {m['problems']} | {_pct(m['pass@1'])} | {_pct(other.get(name, {}).get('pass@1'))} |")
+            lines.append(
+                f"| {name} | {m['problems']} | {_pct(m['pass@1'])} | {_pct(other.get(name, {}).get('pass@1'))} |"
+            )
     return "\n".join(lines) + "\n"

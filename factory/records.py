@@ -127,8 +127,13 @@ def verdict_columns(name: str, verdict: Verdict | None) -> dict[str, Any]:
     """The flat columns one verifier adds to a trace row (``math_passed``, ``math_reason``...);
     ``None``: the verifier does not apply to this trace (reason ``not_applicable``, no verdict)."""
     if verdict is None:
-        return {f"{name}_passed": None, f"{name}_reason": "not_applicable", f"{name}_score": None,
-                f"{name}_extracted": None, f"{name}_details": None}
+        return {
+            f"{name}_passed": None,
+            f"{name}_reason": "not_applicable",
+            f"{name}_score": None,
+            f"{name}_extracted": None,
+            f"{name}_details": None,
+        }
     return {
         f"{name}_passed": verdict.passed,
         f"{name}_reason": verdict.reason,
@@ -163,24 +168,28 @@ REJECT_FIELDS = pa.schema(
 SELECT_FIELDS = pa.schema([("pass_rate", pa.float64()), *REJECT_FIELDS])
 
 # The judge step (factory.stages.judge): a verdict in the verifiers' columns, and what it came from.
-JUDGE_FIELDS = pa.schema([
-    *verdict_schema(["judge"]),
-    ("judge_role", pa.string()),  # why it was judged: undecided | audit | all | domain (None: not sent)
-    ("judge_model", pa.string()),
-    ("judge_prompt_hash", pa.string()),  # of the system prompt, user template and prefill
-    ("judge_raw", pa.string()),  # the judge's whole reply
-])
+JUDGE_FIELDS = pa.schema(
+    [
+        *verdict_schema(["judge"]),
+        ("judge_role", pa.string()),  # why it was judged: undecided | audit | all | domain (None: not sent)
+        ("judge_model", pa.string()),
+        ("judge_prompt_hash", pa.string()),  # of the system prompt, user template and prefill
+        ("judge_raw", pa.string()),  # the judge's whole reply
+    ]
+)
 # select.rank: the score the top-k is chosen by (None for traces the filters had rejected)
 RANK_FIELDS = pa.schema([("reward_score", pa.float64())])
 # The refine step (factory.stages.refine): both versions of every kept trace, and the rewrite's fate.
-REFINE_FIELDS = pa.schema([
-    ("original_completion", pa.string()),  # as sampled (None: not sent to the rewriter)
-    ("refined_completion", pa.string()),  # the rewrite (``completion`` holds it when accepted)
-    ("refine_reason", pa.string()),  # ok | answer_changed | format_broken | request_failed
-    ("refine_details", pa.string()),  # JSON: the verifier and verdict that refused the rewrite
-    ("refine_model", pa.string()),
-    ("refine_prompt_hash", pa.string()),
-])
+REFINE_FIELDS = pa.schema(
+    [
+        ("original_completion", pa.string()),  # as sampled (None: not sent to the rewriter)
+        ("refined_completion", pa.string()),  # the rewrite (``completion`` holds it when accepted)
+        ("refine_reason", pa.string()),  # ok | answer_changed | format_broken | request_failed
+        ("refine_details", pa.string()),  # JSON: the verifier and verdict that refused the rewrite
+        ("refine_model", pa.string()),
+        ("refine_prompt_hash", pa.string()),
+    ]
+)
 
 
 def merge_schemas(*schemas: pa.Schema) -> pa.Schema:
@@ -198,16 +207,34 @@ def merge_schemas(*schemas: pa.Schema) -> pa.Schema:
 PROVENANCE = [
     (name, TRACE_SCHEMA.field(name).type if name != "pass_rate" else SELECT_FIELDS.field(name).type)
     for name in (
-        "trace_id", "problem_id", "sample_index", "source", "domain", "language", "gold", "pass_rate",
-        "prompt_tokens", "completion_tokens", "finish_reason", "model", "model_revision", "sampling_params",
-        "seed", "chat_template_hash", "generator", "metadata",
+        "trace_id",
+        "problem_id",
+        "sample_index",
+        "source",
+        "domain",
+        "language",
+        "gold",
+        "pass_rate",
+        "prompt_tokens",
+        "completion_tokens",
+        "finish_reason",
+        "model",
+        "model_revision",
+        "sampling_params",
+        "seed",
+        "chat_template_hash",
+        "generator",
+        "metadata",
     )
 ]
 # present only when the recipe votes a pseudo-gold for problems without one (the vote section)
 VOTE = [("pseudo_label", pa.bool_()), ("vote_share", pa.float64())]
 # present only with a judge, select.rank or refine (the export has those its input has)
 MODEL_SCORES = [
-    ("judge_passed", pa.bool_()), ("judge_reason", pa.string()), ("judge_score", pa.float64()), ("reward_score", pa.float64()),
+    ("judge_passed", pa.bool_()),
+    ("judge_reason", pa.string()),
+    ("judge_score", pa.float64()),
+    ("reward_score", pa.float64()),
     ("original_completion", pa.string()),
 ]
 SFT_SCHEMA = pa.schema([("messages", MESSAGES), ("prompt", MESSAGES), ("completion", MESSAGES), *PROVENANCE, *VOTE])

@@ -24,6 +24,7 @@ import yaml
 
 from factory.executors import step_stats
 from factory.shards import RunDir
+from factory.stages.judge import agreement
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,9 @@ def collect(run_dir: str | Path) -> RunData:
     data = RunData(run=run, recipe=recipe, plan=plan, stages=stages)
     _scan_selected(data, run)
     for path in run.shards("problems_rejected"):
-        data.problems_rejected += run.parquet(path).read(columns=["id", "source", "prompt", "reject_reason", "reject_details"]).to_pylist()
+        data.problems_rejected += (
+            run.parquet(path).read(columns=["id", "source", "prompt", "reject_reason", "reject_details"]).to_pylist()
+        )
     for path in run.shards("problems_scored"):
         table = run.parquet(path).read(columns=["pseudo_label"])
         data.pseudo_labelled += sum(bool(x) for x in table.column("pseudo_label").to_pylist())
@@ -109,7 +112,9 @@ def _scan_selected(data: RunData, run: RunDir) -> None:
             rejected_tokens.append(tokens[~keep])
             data.reject_reasons.update(r for r in cols["reject_reason"] if r is not None)
             data.languages.update(cols["language"])
-            for pid, source, rate, k in zip(cols["problem_id"], cols["source"], cols["pass_rate"], cols["keep"], strict=True):
+            for pid, source, rate, k in zip(
+                cols["problem_id"], cols["source"], cols["pass_rate"], cols["keep"], strict=True
+            ):
                 counts = data.sources.setdefault(source, SourceCounts())
                 counts.traces += 1
                 counts.kept += bool(k)
@@ -140,14 +145,21 @@ def draw_plots(data: RunData, folder: Path) -> dict[str, Path]:
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.hist(data.pass_rates, bins=PASS_RATE_BINS, color="#4C72B0", edgecolor="white")
-    ax.set(xlabel="pass rate (share of a problem's traces that passed)", ylabel="problems", title="Pass rate per problem")
+    ax.set(
+        xlabel="pass rate (share of a problem's traces that passed)", ylabel="problems", title="Pass rate per problem"
+    )
     out["pass_rate"] = _save(fig, folder / "pass_rate.png")
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     both = np.concatenate((data.kept_tokens, data.rejected_tokens))
     bins = np.histogram_bin_edges(both, bins=30) if len(both) else 10
-    ax.hist([data.kept_tokens, data.rejected_tokens], bins=bins, label=["kept", "rejected"],
-            color=["#55A868", "#C44E52"], stacked=False)
+    ax.hist(
+        [data.kept_tokens, data.rejected_tokens],
+        bins=bins,
+        label=["kept", "rejected"],
+        color=["#55A868", "#C44E52"],
+        stacked=False,
+    )
     ax.set(xlabel="completion tokens (teacher tokenizer)", ylabel="traces", title="Reasoning length")
     ax.legend()
     out["length"] = _save(fig, folder / "length.png")
@@ -173,8 +185,13 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def size_category(n: int) -> str:
-    for limit, label in [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
-                         (10_000_000, "1M<n<10M")]:
+    for limit, label in [
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ]:
         if n < limit:
             return label
     return "10M<n<100M"
@@ -224,19 +241,41 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
         rows.append([name, st["rows_in"], st["rows_out"], dropped or "-"])
     parts.append(_table(["stage", "rows in", "rows out", "dropped / rejected"], rows) + "\n")
     policies = data.stages.get("select", {}).get("parts", {})
-    order = [p for step in data.plan["steps"] for stage in step["stages"] if stage["name"] == "select" for p in stage["policies"]]
+    order = [
+        p
+        for step in data.plan["steps"]
+        for stage in step["stages"]
+        if stage["name"] == "select"
+        for p in stage["policies"]
+    ]
     if policies:
         parts.append("Select policies, in order (each sees only the traces still kept):\n")
-        parts.append(_table(["policy", "traces in", "kept", "rejected"], [
-            [name, p["rows_in"], p["rows_out"], ", ".join(f"{k} {v}" for k, v in sorted(p["dropped"].items())) or "-"]
-            for name, p in ((name, policies[name]) for name in order if name in policies)
-        ]) + "\n")
+        parts.append(
+            _table(
+                ["policy", "traces in", "kept", "rejected"],
+                [
+                    [
+                        name,
+                        p["rows_in"],
+                        p["rows_out"],
+                        ", ".join(f"{k} {v}" for k, v in sorted(p["dropped"].items())) or "-",
+                    ]
+                    for name, p in ((name, policies[name]) for name in order if name in policies)
+                ],
+            )
+            + "\n"
+        )
 
     total = data.traces
     parts.append("## Drop reasons\n")
     parts.append(f"{data.kept} of {total} traces kept ({_pct(data.kept, total)}).\n")
-    parts.append(_table(["reject reason", "traces", "share of traces"],
-                        [[f"`{r}`", n, _pct(n, total)] for r, n in data.reject_reasons.most_common()]) + "\n")
+    parts.append(
+        _table(
+            ["reject reason", "traces", "share of traces"],
+            [[f"`{r}`", n, _pct(n, total)] for r, n in data.reject_reasons.most_common()],
+        )
+        + "\n"
+    )
 
     parts.append("## Problem filters (before generation)\n")
     hits = [r for r in data.problems_rejected if r["reject_reason"] == "contaminated"]
@@ -244,18 +283,24 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
     decon = recipe.get("decontaminate")
     if decon:
         benches = ", ".join(f"`{b.get('name') or Path(b['path']).stem}`" for b in decon["benchmarks"])
-        parts.append(f"Decontamination: {decon['ngram']}-gram overlap against {benches}: {len(hits)} problems dropped.\n")
+        parts.append(
+            f"Decontamination: {decon['ngram']}-gram overlap against {benches}: {len(hits)} problems dropped.\n"
+        )
         if hits:
             rows = []
             for r in hits:
                 d = json.loads(r["reject_details"])
                 rows.append([f"`{r['id']}`", d["benchmark"], f"`{d['benchmark_id']}`", d["matches"], f"`{d['ngram']}`"])
-            parts.append(_table(["problem", "benchmark", "benchmark item", "shared n-grams", "first shared n-gram"], rows) + "\n")
+            parts.append(
+                _table(["problem", "benchmark", "benchmark item", "shared n-grams", "first shared n-gram"], rows) + "\n"
+            )
     else:
         parts.append("Decontamination: not configured (`decontaminate`).\n")
     if recipe.get("problem_dedup"):
         kinds = Counter(r["reject_reason"] for r in dups)
-        parts.append("Duplicate problems dropped: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none") + ".\n")
+        parts.append(
+            "Duplicate problems dropped: " + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none") + ".\n"
+        )
     else:
         parts.append("Problem dedup: not configured (`problem_dedup`).\n")
 
@@ -267,21 +312,37 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
             v = ver.get("parts", {}).get(name, {"rows_in": 0, "rows_out": 0, "dropped": {}})
             for domain, d in [("all", v), *sorted(v.get("parts", {}).items())]:
                 reasons = {"ok": d["rows_out"], **d["dropped"]} if d["rows_in"] else {}
-                rows.append([name, domain, d["rows_in"], _pct(d["rows_out"], d["rows_in"]),
-                             ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1]))])
-        parts.append("Each verifier judges the traces it applies to (its `domains`, and its inputs: a gold answer "
-                     "for math, tests for code); the others are `not_applicable`.\n")
+                rows.append(
+                    [
+                        name,
+                        domain,
+                        d["rows_in"],
+                        _pct(d["rows_out"], d["rows_in"]),
+                        ", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1])),
+                    ]
+                )
+        parts.append(
+            "Each verifier judges the traces it applies to (its `domains`, and its inputs: a gold answer "
+            "for math, tests for code); the others are `not_applicable`.\n"
+        )
         parts.append(_table(["verifier", "domain", "traces judged", "pass rate", "reasons"], rows) + "\n")
 
     parts.append("## Pass-rate distribution\n")
     hist, _ = np.histogram(data.pass_rates, bins=PASS_RATE_BINS)
     band = f"[{sel.get('min_pass_rate', 0.0)}, {sel.get('max_pass_rate', 1.0)}]"
-    parts.append(f"Pass rate of each problem over its traces (band kept: {band}); "
-                 f"mean {data.pass_rates.mean() if len(data.pass_rates) else 0:.3f}.\n")
+    parts.append(
+        f"Pass rate of each problem over its traces (band kept: {band}); "
+        f"mean {data.pass_rates.mean() if len(data.pass_rates) else 0:.3f}.\n"
+    )
     labels = [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(PASS_RATE_BINS[:-1], PASS_RATE_BINS[1:], strict=True)]
     parts.append(_table(["pass rate", "problems"], [[lab, int(n)] for lab, n in zip(labels, hist, strict=True)]) + "\n")
-    parts.append(_table(["never solved (0)", "always solved (1)"],
-                        [[int((data.pass_rates == 0).sum()), int((data.pass_rates == 1).sum())]]) + "\n")
+    parts.append(
+        _table(
+            ["never solved (0)", "always solved (1)"],
+            [[int((data.pass_rates == 0).sum()), int((data.pass_rates == 1).sum())]],
+        )
+        + "\n"
+    )
     parts.append(f"![pass rate](plots/{plots['pass_rate'].name})\n")
 
     parts.append("## Length distribution\n")
@@ -296,14 +357,20 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
     parts.append(_table(["traces", "count", "mean", "min", "median", "p90", "max"], rows) + "\n")
     if sel.get("max_length"):
         ml = sel["max_length"]
-        parts.append(f"Rows longer than {ml['max_tokens']} tokens under the student tokenizer `{ml['tokenizer']}` were dropped "
-                     f"(`too_long`: {data.reject_reasons.get('too_long', 0)}), never truncated.\n")
+        parts.append(
+            f"Rows longer than {ml['max_tokens']} tokens under the student tokenizer `{ml['tokenizer']}` were dropped "
+            f"(`too_long`: {data.reject_reasons.get('too_long', 0)}), never truncated.\n"
+        )
     parts.append(f"![length](plots/{plots['length'].name})\n")
 
     parts.append("## Per-source counts\n")
-    parts.append(_table(["source", "problems", "traces", "kept rows", "problems with a kept row"], [
-        [f"`{n}`", s.problems, s.traces, s.kept, s.problems_with_kept] for n, s in sorted(data.sources.items())
-    ]) + "\n")
+    parts.append(
+        _table(
+            ["source", "problems", "traces", "kept rows", "problems with a kept row"],
+            [[f"`{n}`", s.problems, s.traces, s.kept, s.problems_with_kept] for n, s in sorted(data.sources.items())],
+        )
+        + "\n"
+    )
     parts.append(f"![sources](plots/{plots['sources'].name})\n")
 
     parts += _model_sections(data)
@@ -327,7 +394,6 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
 
 def _model_sections(data: RunData) -> list[str]:
     """The judge (with its agreement with the rules), the reward ranking and the refinement."""
-    from factory.stages.judge import agreement
 
     recipe, parts = data.recipe, []
     judge = data.stages.get("judge")
@@ -335,14 +401,17 @@ def _model_sections(data: RunData) -> list[str]:
         cfg, c = recipe["judge"], judge["counters"]
         parts.append("## LLM judge\n")
         parts.append(
-            f"Judge `{cfg['model']}` ({cfg['backend']} backend), applied to `{cfg['apply_to']}` traces, plus an audit of "
-            f"{cfg['audit']:.0%} of the traces the rules decided. {c.get('sent', 0)} of {judge['rows_in']} traces were sent "
-            f"({c.get('undecided_but_failed_rules', 0)} undecided traces had already failed another rule and were not). "
-            "Its verdict stands in for the answer verdict only where the rules could not decide; every judged row keeps "
-            "`judge_model`, `judge_prompt_hash`, `judge_raw` and the verdict columns.\n"
+            f"Judge `{cfg['model']}` ({cfg['backend']} backend), applied to `{cfg['apply_to']}` traces, "
+            f"plus an audit of {cfg['audit']:.0%} of the traces the rules decided. "
+            f"{c.get('sent', 0)} of {judge['rows_in']} traces were sent "
+            f"({c.get('undecided_but_failed_rules', 0)} undecided traces had already failed another rule "
+            "and were not). Its verdict stands in for the answer verdict only where the rules could not decide; "
+            "every judged row keeps `judge_model`, `judge_prompt_hash`, `judge_raw` and the verdict columns.\n"
         )
-        rows = [[role, p["rows_in"], p["rows_out"], ", ".join(f"{k} {v}" for k, v in sorted(p["dropped"].items())) or "-"]
-                for role, p in sorted(judge.get("parts", {}).items())]
+        rows = [
+            [role, p["rows_in"], p["rows_out"], ", ".join(f"{k} {v}" for k, v in sorted(p["dropped"].items())) or "-"]
+            for role, p in sorted(judge.get("parts", {}).items())
+        ]
         parts.append(_table(["sent because", "traces", "judged correct", "other verdicts"], rows) + "\n")
         a = agreement(c)
         if a["compared"]:
@@ -353,22 +422,31 @@ def _model_sections(data: RunData) -> list[str]:
                 f"{a['rules_fail_judge_pass']}; no verdict from the judge: {a['no_verdict']}).\n"
             )
         else:
-            parts.append("No trace was decided by both the rules and the judge: set `judge.audit` above 0 to measure "
-                         "the judge's agreement with the rules.\n")
+            parts.append(
+                "No trace was decided by both the rules and the judge: set `judge.audit` above 0 to measure "
+                "the judge's agreement with the rules.\n"
+            )
     rank = (recipe.get("select") or {}).get("rank")
     if rank:
         r = data.stages.get("select", {}).get("parts", {}).get("rank", {})
         parts.append("## Reward ranking\n")
-        parts.append(f"The traces that passed the filters were scored by `{rank['reward_model']}` ({r.get('rows_out', 0)} scored, "
-                     f"{r.get('counters', {}).get('unscored', 0)} without a score) and the top "
-                     f"{rank['k'] or (recipe.get('select') or {}).get('k')} per problem kept; the score is the `reward_score` column.\n")
+        parts.append(
+            f"The traces that passed the filters were scored by `{rank['reward_model']}` "
+            f"({r.get('rows_out', 0)} scored, {r.get('counters', {}).get('unscored', 0)} without a score) and the top "
+            f"{rank['k'] or (recipe.get('select') or {}).get('k')} per problem kept; "
+            "the score is the `reward_score` column.\n"
+        )
     refine = data.stages.get("refine")
     if recipe.get("refine") and refine:
         c = refine["counters"]
-        refused = ", ".join(f"{k.removeprefix('refused_')} {v}" for k, v in sorted(c.items()) if k.startswith("refused_")) or "none"
+        refused = (
+            ", ".join(f"{k.removeprefix('refused_')} {v}" for k, v in sorted(c.items()) if k.startswith("refused_"))
+            or "none"
+        )
         parts.append("## Refinement\n")
         parts.append(
-            f"{refine['rows_in']} kept traces were rewritten by `{recipe['refine']['model']}` (form `{recipe['refine']['form']}`) "
+            f"{refine['rows_in']} kept traces were rewritten by `{recipe['refine']['model']}` "
+            f"(form `{recipe['refine']['form']}`) "
             f"and verified again with the same verifiers: {c.get('refined', 0)} rewrites accepted; refused: {refused} "
             f"(on refusal: `{recipe['refine']['on_failure']}`). Both versions are in every row (`original_completion`, "
             "`refined_completion`); the SFT set has the accepted rewrites.\n"

@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from factory.files import file_format, read_records, write_records
+from verifiers import VERIFIERS
+from verifiers.math import verify_math_batch
+
 
 def score_file(
     input_path: str | os.PathLike[str],
@@ -33,7 +36,6 @@ def score_file(
     count). A row without a string response or without a gold answer raises ``ValueError``
     naming the file and the row (1-based) before anything is scored.
     """
-    from verifiers import VERIFIERS
 
     if verifier not in VERIFIERS:
         raise ValueError(f"unknown verifier {verifier!r} (known: {', '.join(VERIFIERS)})")
@@ -45,7 +47,9 @@ def score_file(
         if response_field not in row:
             raise ValueError(f"{src}: row {i}: no {response_field!r} field")
         if not isinstance(row[response_field], str):
-            raise ValueError(f"{src}: row {i}: {response_field!r} must be a string, got {type(row[response_field]).__name__}")
+            raise ValueError(
+                f"{src}: row {i}: {response_field!r} must be a string, got {type(row[response_field]).__name__}"
+            )
         if needs_gold:
             gold = row.get(gold_field)
             if gold is None or (isinstance(gold, str) and not gold.strip()) or isinstance(gold, bool):
@@ -54,10 +58,10 @@ def score_file(
                 raise ValueError(f"{src}: row {i}: {gold_field!r} must be a string, got {type(gold).__name__}")
 
     if verifier == "math":
-        from verifiers.math import verify_math_batch
-
         verdicts = verify_math_batch(
-            ((row[response_field], str(row[gold_field])) for row in rows), timeout_s=timeout_s, workers=workers,
+            ((row[response_field], str(row[gold_field])) for row in rows),
+            timeout_s=timeout_s,
+            workers=workers,
             extract=extract,  # type: ignore[arg-type]  # checked by the verifier
         )
     else:

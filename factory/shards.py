@@ -91,8 +91,13 @@ def _atomic(fs: pafs.FileSystem, path: str) -> Iterator[str]:
                 fs.delete_file(tmp)
 
 
-def write_shard(path: str | Path, rows: Iterable[dict[str, Any]], schema: pa.Schema, batch_size: int = 1024,
-                fs: pafs.FileSystem = LOCAL) -> int:
+def write_shard(
+    path: str | Path,
+    rows: Iterable[dict[str, Any]],
+    schema: pa.Schema,
+    batch_size: int = 1024,
+    fs: pafs.FileSystem = LOCAL,
+) -> int:
     """Write rows to ``path`` atomically, in batches; returns the row count (0 writes an empty file)."""
     path = _in(fs, path)
     count = 0
@@ -110,8 +115,9 @@ def write_shard(path: str | Path, rows: Iterable[dict[str, Any]], schema: pa.Sch
     return count
 
 
-def read_shard(path: str | Path, batch_size: int = 1024, columns: Sequence[str] | None = None,
-               fs: pafs.FileSystem = LOCAL) -> Iterator[dict[str, Any]]:
+def read_shard(
+    path: str | Path, batch_size: int = 1024, columns: Sequence[str] | None = None, fs: pafs.FileSystem = LOCAL
+) -> Iterator[dict[str, Any]]:
     """Stream the rows of one Parquet file (only ``columns``, if given), a batch at a time."""
     with fs.open_input_file(_in(fs, path)) as source:
         for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_size, columns=columns):
@@ -171,7 +177,9 @@ class RunDir:
     def files(self, folder: str, prefix: str = "", suffix: str = "") -> list[str]:
         """The paths of the files directly in ``folder`` named ``prefix…suffix``, sorted; none if it is missing."""
         infos = self.fs.get_file_info(pafs.FileSelector(self.path(folder), allow_not_found=True))
-        return sorted(i.path for i in infos if i.is_file and i.base_name.startswith(prefix) and i.base_name.endswith(suffix))
+        return sorted(
+            i.path for i in infos if i.is_file and i.base_name.startswith(prefix) and i.base_name.endswith(suffix)
+        )
 
     def exists(self, *parts: str) -> bool:
         return self.fs.get_file_info(self.path(*parts)).type != pafs.FileType.NotFound

@@ -35,8 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from factory.errors import RecipeError
 from factory.files import read_records
-from factory.recipe import Recipe, RecipeError, TrainConfig
+from factory.models import has_cuda, model_revision, resolve_model, saving_model, trained_before
+from factory.recipe import Recipe, TrainConfig
 from verifiers.text import THINK_CLOSE, THINK_OPEN, split_think
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,9 @@ class RenderReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.no_chat_template or self.lost_reasoning or self.changed_content or self.missing_eos or self.too_long)
+        return not (
+            self.no_chat_template or self.lost_reasoning or self.changed_content or self.missing_eos or self.too_long
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"ok": self.ok}
@@ -147,8 +151,10 @@ def render_check(
             report.prompt_not_prefix += 1
         content = str(row["completion"][-1]["content"]).strip()
         reasoning, _ = split_think(content)
-        turn = full[len(prompt):] if full.startswith(prompt) else full
-        if reasoning is not None and (reasoning not in turn or THINK_CLOSE not in turn or (THINK_OPEN in content and THINK_OPEN not in turn)):
+        turn = full[len(prompt) :] if full.startswith(prompt) else full
+        if reasoning is not None and (
+            reasoning not in turn or THINK_CLOSE not in turn or (THINK_OPEN in content and THINK_OPEN not in turn)
+        ):
             report.lost_reasoning.append(name)
             report.example.setdefault("lost_reasoning", turn[:200])
             continue
@@ -156,12 +162,14 @@ def render_check(
         if end < 0:
             report.changed_content.append(name)
             continue
-        tail = turn[end + len(content):].lstrip()
+        tail = turn[end + len(content) :].lstrip()
         if not any(stop and tail.startswith(stop) for stop in stops):
             report.missing_eos.append(name)
             report.example.setdefault("missing_eos", content[-40:] + tail[:40])
     for i, row in enumerate(rows):
-        ids = tokenizer.apply_chat_template(list(row["prompt"]) + list(row["completion"]), tokenize=True, return_dict=True)["input_ids"]
+        ids = tokenizer.apply_chat_template(
+            list(row["prompt"]) + list(row["completion"]), tokenize=True, return_dict=True
+        )["input_ids"]
         report.longest = max(report.longest, len(ids))
         if len(ids) > max_length:
             report.too_long.append(row.get("trace_id") or f"row {i}")
@@ -187,7 +195,6 @@ def read_sft_rows(path: str | Path) -> list[dict[str, Any]]:
 
 def sft_arguments(config: TrainConfig, output_dir: Path) -> dict[str, Any]:
     """``SFTConfig`` arguments: the recipe's ``train.sft`` unchanged, defaults only for keys it leaves out."""
-    from factory.models import has_cuda
 
     sft = dict(config.sft)
     if "max_length" in sft and sft["max_length"] != config.max_length:
@@ -232,21 +239,24 @@ def train(
     import torch
     from transformers import AutoTokenizer, GenerationConfig
 
-    from factory.models import model_revision, resolve_model, saving_model, trained_before
-
     student_path = resolve_model(student)
     out = Path(output_dir)
     sets = [data] if isinstance(data, (str, Path)) else list(data)
     if not sets:
         raise ValueError("train.data: an empty list of SFT sets")
     rows = [row for path in sets for row in read_sft_rows(path)]
-    settings = json.loads(json.dumps({
-        "student": student_path,
-        "student_revision": model_revision(student_path),
-        "data": str(data) if isinstance(data, (str, Path)) else [str(p) for p in sets],
-        "data_fingerprint": _fingerprint(rows),
-        "train": dataclasses.asdict(config),
-    }, default=str))
+    settings = json.loads(
+        json.dumps(
+            {
+                "student": student_path,
+                "student_revision": model_revision(student_path),
+                "data": str(data) if isinstance(data, (str, Path)) else [str(p) for p in sets],
+                "data_fingerprint": _fingerprint(rows),
+                "train": dataclasses.asdict(config),
+            },
+            default=str,
+        )
+    )
     previous = trained_before(out, SUMMARY_FILE, settings, reuse, "train.output_dir")
     if previous is not None:
         return previous
@@ -260,12 +270,18 @@ def train(
         eos = None
     generation_eos = [] if eos is None else ([eos] if isinstance(eos, int) else list(eos))
     report = render_check(
-        tokenizer, rows, max_length=config.max_length, sample_rows=config.render_check_rows, generation_eos=generation_eos
+        tokenizer,
+        rows,
+        max_length=config.max_length,
+        sample_rows=config.render_check_rows,
+        generation_eos=generation_eos,
     )
     if not report.ok:
         raise RenderCheckError(report.message())
     if report.prompt_not_prefix:
-        log.warning("%d checked rows: the prompt rendered alone is not a prefix of prompt+completion", report.prompt_not_prefix)
+        log.warning(
+            "%d checked rows: the prompt rendered alone is not a prefix of prompt+completion", report.prompt_not_prefix
+        )
 
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer

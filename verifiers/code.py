@@ -54,16 +54,16 @@ import re
 import textwrap
 import threading
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from verifiers.sandbox import Execution, Limits, Sandbox
-from verifiers.warm_sandbox import WarmSandbox
 from verifiers.text import THINK_CLOSE, THINK_OPEN, split_think
 from verifiers.verdict import Verdict
+from verifiers.warm_sandbox import WarmSandbox
 
 WRONG_ANSWER = "wrong_answer"
 NO_CODE = "no_code"

@@ -1,6 +1,6 @@
 """Generation backends: the one table from a recipe's ``generate.backend`` to the class that samples.
 
-Adding a backend is one module here and one line in :data:`BACKENDS` (see the README).
+Adding a backend is one module here and one line in :data:`BACKENDS` (see docs/extending.md).
 """
 
 from __future__ import annotations
@@ -16,4 +16,16 @@ BACKENDS: dict[str, type[Backend]] = {
     "openai": OpenAIBackend,
 }
 
-__all__ = ["BACKENDS", "IDLE_S", "NOT_READY", "Backend", "Completion", "FakeBackend", "OpenAIBackend", "Provenance", "Request", "Sample", "VLLMBackend"]
+__all__ = [
+    "BACKENDS",
+    "IDLE_S",
+    "NOT_READY",
+    "Backend",
+    "Completion",
+    "FakeBackend",
+    "OpenAIBackend",
+    "Provenance",
+    "Request",
+    "Sample",
+    "VLLMBackend",
+]

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from factory.recipe import GenerateConfig
+if TYPE_CHECKING:
+    from factory.recipe import GenerateConfig
+
 
 # What a request feed yields when it has nothing ready yet but is not finished (a Ray replica
 # waiting for its next shard): the backend goes on with the requests it holds and asks again

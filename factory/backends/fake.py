@@ -16,10 +16,13 @@ import hashlib
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from factory.backends.base import IDLE_S, NOT_READY, Completion, Provenance, Request, Sample
-from factory.recipe import GenerateConfig, RecipeError
+from factory.errors import RecipeError
+
+if TYPE_CHECKING:
+    from factory.recipe import GenerateConfig
 
 CHATML = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}"
@@ -44,11 +47,18 @@ class FakeTokenizer:
     chat_template = CHATML
 
     def apply_chat_template(
-        self, messages: list[dict[str, str]], *, chat_template: str | None = None, add_generation_prompt: bool = False, **_: Any
+        self,
+        messages: list[dict[str, str]],
+        *,
+        chat_template: str | None = None,
+        add_generation_prompt: bool = False,
+        **_: Any,
     ) -> str:
         import jinja2
 
-        template = jinja2.Environment(trim_blocks=True, lstrip_blocks=True).from_string(chat_template or self.chat_template)
+        template = jinja2.Environment(trim_blocks=True, lstrip_blocks=True).from_string(
+            chat_template or self.chat_template
+        )
         return template.render(messages=messages, add_generation_prompt=add_generation_prompt)
 
     def __call__(self, text: str, **_: Any) -> dict[str, list[int]]:
@@ -72,7 +82,9 @@ class FakeBackend:
         known = [f.name for f in fields(FakeOptions)]
         for key in config.engine:
             if key not in known:
-                raise RecipeError(f"generate.engine.{key}: not an option of the fake backend (known: {', '.join(known)})")
+                raise RecipeError(
+                    f"generate.engine.{key}: not an option of the fake backend (known: {', '.join(known)})"
+                )
 
     def __init__(self, config: GenerateConfig) -> None:
         self.check_config(config)
@@ -97,7 +109,10 @@ class FakeBackend:
                 continue
             samples = []
             for i in range(r.n):
-                if self.options.crash_after_samples is not None and self.samples_made >= self.options.crash_after_samples:
+                if (
+                    self.options.crash_after_samples is not None
+                    and self.samples_made >= self.options.crash_after_samples
+                ):
                     raise KeyboardInterrupt("simulated kill in the middle of a shard")
                 text, finish = self._text(r, i)
                 text = text.removeprefix(self.config.prefill)  # the prompt already ends with the prefill

@@ -58,11 +58,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from factory.backends.base import IDLE_S, NOT_READY, Completion, Provenance, Request, Sample
+from factory.errors import RecipeError
 from factory.models import model_revision
-from factory.recipe import GenerateConfig, RecipeError
+
+if TYPE_CHECKING:
+    from factory.recipe import GenerateConfig
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +109,14 @@ class PlainTokenizer:
 
     chat_template = PLAIN_TEMPLATE
 
-    def apply_chat_template(self, messages: list[dict[str, str]], *, chat_template: str | None = None,
-                            add_generation_prompt: bool = False, **_: Any) -> str:
+    def apply_chat_template(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        chat_template: str | None = None,
+        add_generation_prompt: bool = False,
+        **_: Any,
+    ) -> str:
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
         template = ImmutableSandboxedEnvironment().from_string(chat_template or PLAIN_TEMPLATE)
@@ -151,14 +160,18 @@ class OpenAIBackend:
     """HTTP requests to an OpenAI-compatible server; nothing loads until the first request."""
 
     name: ClassVar[str] = "openai"
-    runtime_options: ClassVar[frozenset[str]] = frozenset({"concurrency", "timeout_s", "max_retries", "backoff_s", "max_backoff_s"})
+    runtime_options: ClassVar[frozenset[str]] = frozenset(
+        {"concurrency", "timeout_s", "max_retries", "backoff_s", "max_backoff_s"}
+    )
 
     @staticmethod
     def check_config(config: GenerateConfig) -> None:
         known = {f.name for f in fields(OpenAIOptions)}
         for key in config.engine:
             if key not in known:
-                raise RecipeError(f"generate.engine.{key}: unknown option of the openai backend (known: {', '.join(sorted(known))})")
+                raise RecipeError(
+                    f"generate.engine.{key}: unknown option of the openai backend (known: {', '.join(sorted(known))})"
+                )
 
     def __init__(self, config: GenerateConfig) -> None:
         self.check_config(config)
@@ -199,11 +212,17 @@ class OpenAIBackend:
             if self.config.api_key_env:
                 key = os.environ.get(self.config.api_key_env)
                 if not key:
-                    raise ValueError(f"generate.api_key_env: the environment variable {self.config.api_key_env} is not set")
+                    raise ValueError(
+                        f"generate.api_key_env: the environment variable {self.config.api_key_env} is not set"
+                    )
                 headers["Authorization"] = f"Bearer {key}"
             self._client = httpx.Client(
-                base_url=self.base_url, headers=headers, timeout=self.options.timeout_s,
-                limits=httpx.Limits(max_connections=self.options.concurrency, max_keepalive_connections=self.options.concurrency),
+                base_url=self.base_url,
+                headers=headers,
+                timeout=self.options.timeout_s,
+                limits=httpx.Limits(
+                    max_connections=self.options.concurrency, max_keepalive_connections=self.options.concurrency
+                ),
             )
         return self._client
 
@@ -223,7 +242,9 @@ class OpenAIBackend:
         if self._provenance is None:
             version = self._server_version()
             revision = model_revision(str(self.folder)) if self.folder is not None else "unknown"
-            self._provenance = Provenance(self.config.model, revision, f"openai-api:{version}" if version else "openai-api")
+            self._provenance = Provenance(
+                self.config.model, revision, f"openai-api:{version}" if version else "openai-api"
+            )
         return self._provenance
 
     def _server_version(self) -> str | None:
@@ -236,10 +257,18 @@ class OpenAIBackend:
             models = self.client.get("/models", timeout=timeout).json().get("data") or []
             served = {str(m.get("id")): m for m in models if isinstance(m, dict)}
             if self.config.model not in served:
-                log.warning("openai: %s serves %s, not generate.model %r", self.base_url, sorted(served), self.config.model)
+                log.warning(
+                    "openai: %s serves %s, not generate.model %r", self.base_url, sorted(served), self.config.model
+                )
             owner = (served.get(self.config.model) or {}).get("owned_by")
-            version = self.client.get(f"{self.base_url.removesuffix('/v1')}/version", timeout=timeout).json().get("version")
-        except (httpx.HTTPError, ValueError, AttributeError) as e:  # provenance must not stop a run: the requests will report a dead server
+            version = (
+                self.client.get(f"{self.base_url.removesuffix('/v1')}/version", timeout=timeout).json().get("version")
+            )
+        except (
+            httpx.HTTPError,
+            ValueError,
+            AttributeError,
+        ) as e:  # provenance must not stop a run: the requests will report a dead server
             log.info("openai: no server version from %s (%s)", self.base_url, e)
         if owner and version:
             return f"{owner}=={version}"
@@ -302,7 +331,11 @@ class OpenAIBackend:
 
     def _fall_back(self, why: str) -> None:
         if not self._single:  # two threads may both warn; both set the same flag
-            log.warning("openai: %s refused n > 1 (%s); sending n single requests with seeds seed+i from now on", self.base_url, why)
+            log.warning(
+                "openai: %s refused n > 1 (%s); sending n single requests with seeds seed+i from now on",
+                self.base_url,
+                why,
+            )
             self._single = True
 
     def _body(self, request: Request, n: int, seed: int) -> dict[str, Any]:
@@ -357,7 +390,13 @@ class OpenAIBackend:
             if wait is None:
                 wait = self.options.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
             wait = min(wait, self.options.max_backoff_s)
-            log.info("openai: %s (attempt %d of %d), retrying in %.1fs", failure.reason, attempt, self.options.max_retries + 1, wait)
+            log.info(
+                "openai: %s (attempt %d of %d), retrying in %.1fs",
+                failure.reason,
+                attempt,
+                self.options.max_retries + 1,
+                wait,
+            )
             time.sleep(wait)
 
     def _completion(self, request: Request, choices: list[dict[str, Any]], usage: dict[str, Any]) -> Completion:

@@ -17,11 +17,14 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from factory.backends.base import IDLE_S, NOT_READY, Completion, Provenance, Request, Sample
+from factory.errors import RecipeError
 from factory.models import check_model, has_cuda, model_revision, resolve_model
-from factory.recipe import GenerateConfig, RecipeError
+
+if TYPE_CHECKING:
+    from factory.recipe import GenerateConfig
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,9 @@ def vllm_arguments() -> tuple[frozenset[str], frozenset[str]] | None:
     root = Path(spec.submodule_search_locations[0])
     try:
         sampling = _class_fields(root / "sampling_params.py", "SamplingParams")
-        engine = _class_fields(root / "engine" / "arg_utils.py", "EngineArgs") | _init_parameters(root / "entrypoints" / "llm.py", "LLM")
+        engine = _class_fields(root / "engine" / "arg_utils.py", "EngineArgs") | _init_parameters(
+            root / "entrypoints" / "llm.py", "LLM"
+        )
     except (OSError, SyntaxError, LookupError):
         log.debug("cannot read vLLM's argument lists from %s; not checking sampling/engine keys", root, exc_info=True)
         return None
@@ -70,7 +75,9 @@ def _class(path: Path, name: str) -> ast.ClassDef:
 
 
 def _class_fields(path: Path, name: str) -> set[str]:
-    return {n.target.id for n in _class(path, name).body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+    return {
+        n.target.id for n in _class(path, name).body if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+    }
 
 
 def _init_parameters(path: Path, name: str) -> set[str]:
@@ -91,12 +98,27 @@ class VLLMBackend:
     name: ClassVar[str] = "vllm"
     # engine arguments that change how fast or in how much memory it samples, not what: a run
     # folder resumes across changes to them (after an out-of-memory crash, on another machine)
-    runtime_options: ClassVar[frozenset[str]] = frozenset({
-        "gpu_memory_utilization", "kv_cache_memory_bytes", "swap_space", "cpu_offload_gb", "max_num_seqs",
-        "max_num_batched_tokens", "tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size",
-        "distributed_executor_backend", "enforce_eager", "compilation_config", "enable_prefix_caching",
-        "block_size", "disable_log_stats", "max_parallel_loading_workers", "disable_custom_all_reduce",
-    })
+    runtime_options: ClassVar[frozenset[str]] = frozenset(
+        {
+            "gpu_memory_utilization",
+            "kv_cache_memory_bytes",
+            "swap_space",
+            "cpu_offload_gb",
+            "max_num_seqs",
+            "max_num_batched_tokens",
+            "tensor_parallel_size",
+            "pipeline_parallel_size",
+            "data_parallel_size",
+            "distributed_executor_backend",
+            "enforce_eager",
+            "compilation_config",
+            "enable_prefix_caching",
+            "block_size",
+            "disable_log_stats",
+            "max_parallel_loading_workers",
+            "disable_custom_all_reduce",
+        }
+    )
 
     @staticmethod
     def check_config(config: GenerateConfig) -> None:
@@ -112,7 +134,9 @@ class VLLMBackend:
                     hint = f" (did you mean {', '.join(close)}?)" if close else ""
                     raise RecipeError(f"generate.{section}.{key}: not an argument of the installed vLLM{hint}")
         if "n" in config.sampling or "seed" in config.sampling:
-            raise RecipeError("generate.sampling: set n and seed as generate.n and generate.seed (seeds are per problem)")
+            raise RecipeError(
+                "generate.sampling: set n and seed as generate.n and generate.seed (seeds are per problem)"
+            )
 
     def __init__(self, config: GenerateConfig, llm: Any = None) -> None:
         """``llm``: an already started ``vllm.LLM`` to reuse (it must serve ``config.model``)."""
@@ -209,12 +233,20 @@ class VLLMBackend:
                 continue
             for out in engine.step():
                 if out.finished:
-                    yield pending.pop(out.request_id), Completion(
-                        prompt_tokens=len(out.prompt_token_ids),
-                        samples=[
-                            Sample(index=s.index, text=s.text, finish_reason=s.finish_reason or "unknown", tokens=len(s.token_ids))
-                            for s in sorted(out.outputs, key=lambda o: o.index)
-                        ],
+                    yield (
+                        pending.pop(out.request_id),
+                        Completion(
+                            prompt_tokens=len(out.prompt_token_ids),
+                            samples=[
+                                Sample(
+                                    index=s.index,
+                                    text=s.text,
+                                    finish_reason=s.finish_reason or "unknown",
+                                    tokens=len(s.token_ids),
+                                )
+                                for s in sorted(out.outputs, key=lambda o: o.index)
+                            ],
+                        ),
                     )
 
     def close(self) -> None:

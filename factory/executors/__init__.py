@@ -1,6 +1,6 @@
 """Executors: the one table from an executor's name to the class that decides where shards run.
 
-Adding one (Ray, Slurm) is one module here and one line in :data:`EXECUTORS` (see the README).
+Adding one (Ray, Slurm) is one module here and one line in :data:`EXECUTORS` (see docs/extending.md).
 """
 
 from __future__ import annotations

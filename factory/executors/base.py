@@ -9,9 +9,11 @@ finishes with the dataset an uninterrupted run makes. The first step (which read
 streams the whole source in one pass and cuts it into shards; a rerun re-reads it (cheap, and
 deterministic) and writes only the shards that are missing.
 
-An executor decides only where and in what order the shards of a step run
-(:meth:`Executor.run_shards`); adding one is one module and one line in
-``factory.executors.EXECUTORS``.
+An executor decides only where and in what order the shards run: it implements
+:meth:`Executor.run_steps` (the missing shards of consecutive steps), using the base class's
+:meth:`~Executor.run_shard` (one shard of one step, written and marked), :meth:`~Executor.stream_shards`
+(a streaming step's shards through one engine) and :meth:`~Executor.write_shard` (a shard made
+elsewhere). Adding one is one module and one line in ``factory.executors.EXECUTORS``.
 """
 
 from __future__ import annotations
@@ -95,13 +97,11 @@ class Executor(ABC):
         finally:
             close_stages(steps)
 
+    @abstractmethod
     def run_steps(self, steps: Sequence[Step], todo: dict[str, list[int]]) -> None:
-        """Run the missing shards of every step; by default one step after the other, each one's
-        stages closed when it is done (a judge's engine is gone before the rewriter's starts)."""
-        for step in steps:
-            if todo[step.name]:
-                self.run_shards(step, todo[step.name])
-                close_stages([step])
+        """Run the missing shards (``todo[step.name]``) of these consecutive steps: shard *i* of a
+        step only after shard *i* of the step before it. Where they run (this process, workers, a
+        Ray cluster) and in what order is the executor's choice."""
 
     def invalidate(self, steps: Sequence[Step]) -> None:
         """Forget what these steps made (outputs, rejects, markers, stats): they run again."""
@@ -111,10 +111,6 @@ class Executor(ABC):
                     self.run_dir.remove(folder)
             for stage in step.stages:
                 self.run_dir.remove(f"stats/{stage.name}.json")
-
-    @abstractmethod
-    def run_shards(self, step: Step, todo: Sequence[int]) -> None:
-        """Run :meth:`run_shard` for every index in ``todo`` (in this process, on workers...)."""
 
     def run_shard(self, step: Step, index: int) -> dict[str, StageStats]:
         """One shard of one step: read, chain the stages, write atomically, then mark it done.
@@ -146,7 +142,7 @@ class Executor(ABC):
 
     @staticmethod
     def streams(step: Step) -> bool:
-        return len(step.stages) == 1 and hasattr(step.stages[0], "stream")
+        return len(step.stages) == 1 and step.stages[0].streams
 
     def _write(self, step: Step, index: int, rows: Iterator[dict[str, Any]]) -> None:
         run = self.run_dir
@@ -193,12 +189,11 @@ class Executor(ABC):
 
     def restore(self, step: Step, done: Sequence[int]) -> None:
         """Give stages that keep state across shards the output of the shards already done, in order."""
-        stages = [s for s in step.stages if hasattr(s, "restore")]
+        stages = [s for s in step.stages if s.restores]
         if not stages or not done:
             return
         for stage in stages:
-            columns = getattr(stage, "restore_columns", None)  # a run-wide index needs a few columns, not the traces
-            run = self.run_dir
+            run, columns = self.run_dir, stage.restore_columns  # a run-wide index needs a few columns, not the traces
             stage.restore(row for i in done for row in run.read_shard(run.shard(step.output, i), columns=columns))
 
     def finish(self, step: Step, shards: int) -> None:
@@ -217,7 +212,7 @@ class Executor(ABC):
 def exclusive(step: Step) -> bool:
     """A step that runs a model on this machine (a local judge, rewriter or reward model): it must
     not share the machine with the teacher's engine."""
-    return any(getattr(stage, "exclusive", False) for stage in step.stages)
+    return any(stage.exclusive for stage in step.stages)
 
 
 def close_stages(steps: Sequence[Step]) -> None:
@@ -235,7 +230,9 @@ def _route(rows: Iterator[dict[str, Any]], rejected: list[dict[str, Any]]) -> It
 
 
 def _counts(stats: dict[str, StageStats]) -> str:
-    return "; ".join(f"{name}: {s.rows_in} in, {s.rows_out} out, dropped {dict(s.dropped) or 'none'}" for name, s in stats.items())
+    return "; ".join(
+        f"{name}: {s.rows_in} in, {s.rows_out} out, dropped {dict(s.dropped) or 'none'}" for name, s in stats.items()
+    )
 
 
 def _progress(rows: Iterator[dict[str, Any]], name: str, enabled: bool) -> Iterator[dict[str, Any]]:

@@ -23,22 +23,31 @@ from factory.stages.base import StageStats
 
 
 class LocalExecutor(Executor):
-    def run_shards(self, step: Step, todo: Sequence[int]) -> None:
+    def run_step(self, step: Step, todo: Sequence[int]) -> None:
+        """The missing shards of one step, in order; its stages are closed when it is done (a
+        judge's engine is gone before the rewriter's starts)."""
         with tqdm(total=len(todo), desc=step.name, unit=" shards", disable=not self.progress) as bar:
             if self.streams(step):
                 for _ in self.stream_shards(step, todo):
                     bar.update()
-                return
-            for index in todo:
-                self.run_shard(step, index)
-                bar.update()
+            else:
+                for index in todo:
+                    self.run_shard(step, index)
+                    bar.update()
+        close_stages([step])
+
+    def one_by_one(self, steps: Sequence[Step], todo: dict[str, list[int]]) -> None:
+        """Every step's missing shards, one step after the other."""
+        for step in steps:
+            if todo[step.name]:
+                self.run_step(step, todo[step.name])
 
     def run_steps(self, steps: Sequence[Step], todo: dict[str, list[int]]) -> None:
         head = next((k for k, step in enumerate(steps) if self.streams(step)), None)
         if head is None or not todo[steps[head].name] or head == len(steps) - 1:
-            super().run_steps(steps, todo)
+            self.one_by_one(steps, todo)
             return
-        super().run_steps(steps[:head], todo)
+        self.one_by_one(steps[:head], todo)
         stream_step, after = steps[head], steps[head + 1 :]
         cut = next((i for i, step in enumerate(after) if exclusive(step)), len(after))
         after, later = after[:cut], after[cut:]
@@ -46,8 +55,9 @@ class LocalExecutor(Executor):
         worker = threading.Thread(target=downstream.run, name="factory-downstream", daemon=True)
         worker.start()
         try:
-            with tqdm(total=len(todo[stream_step.name]), desc=stream_step.name, unit=" shards",
-                      disable=not self.progress) as bar:
+            with tqdm(
+                total=len(todo[stream_step.name]), desc=stream_step.name, unit=" shards", disable=not self.progress
+            ) as bar:
                 for index in self.stream_shards(stream_step, todo[stream_step.name]):
                     downstream.generated(index)
                     downstream.raise_failure()
@@ -61,14 +71,18 @@ class LocalExecutor(Executor):
             worker.join()
         downstream.raise_failure()
         if later:
-            close_stages([stream_step])  # the teacher's engine goes before a local judge / rewriter / reward model loads
-            super().run_steps(later, todo)
+            close_stages(
+                [stream_step]
+            )  # the teacher's engine goes before a local judge / rewriter / reward model loads
+            self.one_by_one(later, todo)
 
 
 class _Downstream:
     """The steps after the streaming one, shard by shard in order, as shards become available."""
 
-    def __init__(self, executor: Executor, steps: Sequence[Step], todo: dict[str, list[int]], pending: set[int]) -> None:
+    def __init__(
+        self, executor: Executor, steps: Sequence[Step], todo: dict[str, list[int]], pending: set[int]
+    ) -> None:
         self.executor, self.steps = executor, steps
         self.todo = {step.name: set(todo[step.name]) for step in steps}
         self.order = sorted(set().union(*self.todo.values()))

@@ -44,9 +44,10 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from factory.backends import NOT_READY
+from factory.errors import RecipeError
 from factory.executors.base import Executor, close_stages
+from factory.executors.local import LocalExecutor
 from factory.plan import Plan, Step
-from factory.recipe import RecipeError
 from factory.shards import RunDir
 from factory.stages.base import StageStats
 
@@ -75,9 +76,6 @@ class RayExecutor(Executor):
         finally:
             if started:
                 ray.shutdown()
-
-    def run_shards(self, step: Step, todo: Sequence[int]) -> None:
-        self.run_steps([step], {step.name: list(todo)})
 
     def run_steps(self, steps: Sequence[Step], todo: dict[str, list[int]]) -> None:
         _Shards(self, steps, todo).run()
@@ -136,7 +134,6 @@ class _Replica:
 
 def _run_steps(root: str, steps: list[Step], index: int) -> int:
     """A Ray task: one shard through consecutive steps, each written and marked as locally."""
-    from factory.executors.local import LocalExecutor
 
     runner = LocalExecutor(RunDir(root), progress=False)
     try:
@@ -159,7 +156,9 @@ class _Shards:
         self.root = executor.run_dir.address
         shards = sorted({i for step in steps for i in todo[step.name]})
         # each shard's remaining work: ("generate", step), ("driver", step) or ("task", [steps...])
-        self.chain: dict[int, list[tuple[str, Any]]] = {i: self._segments([s for s in steps if i in todo[s.name]]) for i in shards}
+        self.chain: dict[int, list[tuple[str, Any]]] = {
+            i: self._segments([s for s in steps if i in todo[s.name]]) for i in shards
+        }
         self.at = {i: -1 for i in shards}  # the segment each shard is in
         # an ordered step runs shard i only after every earlier shard that needs it
         self.order = {s.name: [i for i in shards if i in todo[s.name]] for s in steps if self._ordered(s)}
@@ -178,7 +177,7 @@ class _Shards:
         self.done = 0
 
     def _ordered(self, step: Step) -> bool:
-        return any(getattr(stage, "ordered", False) for stage in step.stages)
+        return any(stage.ordered for stage in step.stages)
 
     def _segments(self, steps: list[Step]) -> list[tuple[str, Any]]:
         segments: list[tuple[str, Any]] = []
@@ -195,8 +194,12 @@ class _Shards:
 
     def run(self) -> None:
         total = sum(1 for chain in self.chain.values() if any(kind == "generate" for kind, _ in chain))
-        self.bar = tqdm(total=total, desc=self.generate_step.name if self.generate_step else "shards", unit=" shards",
-                        disable=not self.executor.progress or not total)
+        self.bar = tqdm(
+            total=total,
+            desc=self.generate_step.name if self.generate_step else "shards",
+            unit=" shards",
+            disable=not self.executor.progress or not total,
+        )
         try:
             for i in sorted(self.chain):
                 self._advance(i)
@@ -205,8 +208,13 @@ class _Shards:
                 self._run_ordered()
                 if self.done == len(self.chain):
                     break
-                if not self.generating and not self.tasks and not self.restarting:  # a bug: nothing runs, yet shards are left
-                    raise RuntimeError(f"ray executor: shards {sorted(i for i in self.chain if self.at[i] < len(self.chain[i]))} are stuck")
+                if (
+                    not self.generating and not self.tasks and not self.restarting
+                ):  # a bug: nothing runs, yet shards are left
+                    raise RuntimeError(
+                        f"ray executor: shards {sorted(i for i in self.chain if self.at[i] < len(self.chain[i]))} "
+                        "are stuck"
+                    )
                 ready, _ = self.ray.wait([*self.generating, *self.tasks, *self.restarting], num_returns=1)
                 for ref in ready:
                     if ref in self.generating:
@@ -280,13 +288,24 @@ class _Shards:
         count = min(cfg.replicas, len(self.queue))
         free = self.ray.cluster_resources().get("CPU", 0) - count * cfg.cpus_per_replica
         if free < cfg.cpus_per_task:
-            log.warning("%s: %d replica(s) hold %s of the cluster's CPUs; the tasks after %s (%s CPU each) "
-                        "wait until generation ends", step.name, count, count * cfg.cpus_per_replica, step.name, cfg.cpus_per_task)
+            log.warning(
+                "%s: %d replica(s) hold %s of the cluster's CPUs; the tasks after %s (%s CPU each) "
+                "wait until generation ends",
+                step.name,
+                count,
+                count * cfg.cpus_per_replica,
+                step.name,
+                cfg.cpus_per_task,
+            )
         start = time.perf_counter()
         for k in range(count):
             replica = actor.options(
-                name=f"factory-{step.name}-{k}-{self.run_id}", num_gpus=cfg.gpus_per_replica, num_cpus=cfg.cpus_per_replica,
-                max_restarts=-1, max_task_retries=0, max_concurrency=SHARDS_IN_FLIGHT + 1,
+                name=f"factory-{step.name}-{k}-{self.run_id}",
+                num_gpus=cfg.gpus_per_replica,
+                num_cpus=cfg.cpus_per_replica,
+                max_restarts=-1,
+                max_task_retries=0,
+                max_concurrency=SHARDS_IN_FLIGHT + 1,
             ).remote(step)  # inline, not a ref: a restart builds the replica from it again
             self.replicas.append(replica)
             self.load[replica] = 0
@@ -294,13 +313,27 @@ class _Shards:
         while pending:  # a replica Ray cannot place (too few GPUs) would otherwise wait in silence
             _, pending = self.ray.wait(pending, num_returns=len(pending), timeout=60)
             if pending:
-                log.warning("%s: %d of %d replica(s) not started after %.0f s (each needs %s GPU(s), %s CPU(s); the cluster "
-                            "has %s)", step.name, len(pending), count, time.perf_counter() - start, cfg.gpus_per_replica,
-                            cfg.cpus_per_replica, self.ray.cluster_resources())
+                log.warning(
+                    "%s: %d of %d replica(s) not started after %.0f s (each needs %s GPU(s), %s CPU(s); the cluster "
+                    "has %s)",
+                    step.name,
+                    len(pending),
+                    count,
+                    time.perf_counter() - start,
+                    cfg.gpus_per_replica,
+                    cfg.cpus_per_replica,
+                    self.ray.cluster_resources(),
+                )
         # generation time, as locally, starts when the engines can take work (an engine still loads on its first shard)
         self.last = time.perf_counter()
-        log.info("%s: %d replica(s) started in %.1f s, %s GPU(s) and %s CPU(s) each", step.name, count, self.last - start,
-                 cfg.gpus_per_replica, cfg.cpus_per_replica)
+        log.info(
+            "%s: %d replica(s) started in %.1f s, %s GPU(s) and %s CPU(s) each",
+            step.name,
+            count,
+            self.last - start,
+            cfg.gpus_per_replica,
+            cfg.cpus_per_replica,
+        )
 
     def _restarted(self, ref: Any) -> None:
         replica = self.restarting.pop(ref)
@@ -310,8 +343,12 @@ class _Shards:
             self.restarting[replica.ready.options(max_task_retries=-1).remote()] = replica
         except self.ray.exceptions.RayActorError as e:  # gone for good (its node, say): go on without it
             self.replicas.remove(replica)
-            log.warning("%s: a replica could not be restarted (%s); %d left", self.generate_step.name, type(e).__name__,
-                        len(self.replicas))
+            log.warning(
+                "%s: a replica could not be restarted (%s); %d left",
+                self.generate_step.name,
+                type(e).__name__,
+                len(self.replicas),
+            )
             if not self.replicas:
                 raise RuntimeError(f"{self.generate_step.name}: every generation replica is gone; last: {e}") from e
 
@@ -331,10 +368,16 @@ class _Shards:
                 self.restarting[replica.ready.options(max_task_retries=-1).remote()] = replica
             self.attempts[index] = self.attempts.get(index, 0) + 1
             if self.attempts[index] >= MAX_ATTEMPTS:
-                raise RuntimeError(f"{self.generate_step.name}: shard {index} was lost with its replica "
-                                   f"{MAX_ATTEMPTS} times; last: {e}") from e
-            log.warning("%s: a replica died during shard %d (%s); retrying it (Ray restarts the replica)",
-                        self.generate_step.name, index, type(e).__name__)
+                raise RuntimeError(
+                    f"{self.generate_step.name}: shard {index} was lost with its replica "
+                    f"{MAX_ATTEMPTS} times; last: {e}"
+                ) from e
+            log.warning(
+                "%s: a replica died during shard %d (%s); retrying it (Ray restarts the replica)",
+                self.generate_step.name,
+                index,
+                type(e).__name__,
+            )
             self.queue.append(index)
             return
         step = self.generate_step

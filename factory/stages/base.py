@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
+if TYPE_CHECKING:
+    from factory.summary import RunSummary
 
 
 @dataclass
@@ -83,7 +86,8 @@ class StageStats:
         return out
 
 
-# -- the one reject convention (its columns: factory.records.REJECT_FIELDS) ------------------------------------------------------------------------
+# -- the one reject convention (its columns: factory.records.REJECT_FIELDS) ----------------------------------------
+
 
 def mark_kept(row: dict[str, Any]) -> dict[str, Any]:
     """Give a row the reject columns, kept, unless it has them already (a stage run on its own)."""
@@ -112,24 +116,50 @@ def batched(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-class Stage(Protocol):
+class Stage(ABC):
     """``run`` takes an iterator of rows and yields rows; it can be called alone on a list.
 
     ``schema`` says what the rows it yields hold, given what the rows it reads hold (``None`` for
     a stage that reads the recipe's source); the plan chains these. Heavy resources (an engine, a
     process pool) are created lazily inside ``run`` so a stage pickles cheaply and ships to
-    another worker; ``close`` releases them. A stage whose decisions depend on rows of earlier
-    shards (run-wide dedup) also has ``restore(rows)``, which the executor calls with the output
-    of the shards already done before it runs the others, and an ``ordered`` property: when it is
-    true, an executor that runs shards in parallel (Ray) must run this stage's shards one at a
-    time in shard order, in one process, as the local executor does.
+    another worker; ``close`` releases them.
+
+    What an executor must know of a stage is declared, never probed:
+
+    - ``streams``: the stage also has ``stream(inputs, window)``, which takes every pending shard
+      at once and yields each one as it finishes (generate: the engine never drains at a shard's end);
+    - ``restores``: its decisions depend on rows of earlier shards (run-wide dedup); before running
+      the shards that are left, the executor calls ``restore(rows)`` with the ``restore_columns``
+      of the shards already done, in order;
+    - ``ordered``: an executor that runs shards in parallel (Ray) must run this stage's shards one at
+      a time in shard order, in one process, as the local executor does;
+    - ``exclusive``: it runs a model on this machine (a local judge, rewriter or reward model) and
+      must not share it with the teacher's engine.
     """
 
     name: ClassVar[str]
+    streams: ClassVar[bool] = False
+    restores: ClassVar[bool] = False
+    restore_columns: ClassVar[tuple[str, ...] | None] = None  # None: every column
+    ordered: bool = False
+    exclusive: bool = False
 
+    @abstractmethod
     def schema(self, input: pa.Schema | None) -> pa.Schema: ...
 
+    @abstractmethod
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]: ...
 
-    def close(self) -> None: ...
+    def restore(self, finished: Iterable[dict[str, Any]]) -> None:
+        """Take the output of the shards already done (a stage that ``restores`` overrides this)."""
+        raise NotImplementedError(f"{self.name} does not restore")
 
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        """Fill in the run summary's fields this stage's stats decide (nothing by default)."""
+
+    def describe(self) -> dict[str, Any]:
+        """The stage in ``plan.json``."""
+        return {"name": self.name}
+
+    def close(self) -> None:
+        """Release what ``run`` created (an engine, a process pool); the stage can run again after."""

@@ -28,11 +28,12 @@ import numpy as np
 import pyarrow as pa
 
 from factory.files import Malformed, find_files, iter_records
+from factory.hashing import WORD_CLASSES, ngram_hashes, token_hashes
 from factory.recipe import BenchmarkFile, DecontaminateConfig
 from factory.records import REJECT_FIELDS, merge_schemas
-from factory.stages.base import StageStats, batched, mark_kept, reject
-from factory.hashing import WORD_CLASSES, ngram_hashes, token_hashes
+from factory.stages.base import Stage, StageStats, batched, mark_kept, reject
 from factory.stages.dedup import problem_text
+from factory.summary import RunSummary
 
 CONTAMINATED = "contaminated"
 TEXT_FIELDS = ("problem", "question", "Question", "prompt", "question_content", "input", "text")
@@ -149,7 +150,7 @@ def load_index(config: DecontaminateConfig) -> BenchmarkIndex:
     return index
 
 
-class ProblemDecontaminator:
+class ProblemDecontaminator(Stage):
     """Problems -> problems, marking the contaminated ones (see the module docstring).
 
     Per benchmark (``stats.parts[name]``): ``counters["items"]`` indexed, ``dropped["contaminated"]`` matched.
@@ -176,15 +177,25 @@ class ProblemDecontaminator:
             stats.part(name).counters["items"] = len(items)
         for batch in batched(rows, self.batch_size):
             todo = [r for r in batch if mark_kept(r)["keep"]]
-            for row, hit in zip(todo, index.check([problem_text(r) for r in todo], self.config.min_matches), strict=True):
+            for row, hit in zip(
+                todo, index.check([problem_text(r) for r in todo], self.config.min_matches), strict=True
+            ):
                 stats.rows_in += 1
                 if hit is None:
                     stats.rows_out += 1
                     continue
-                details = {"benchmark": hit.benchmark, "benchmark_id": hit.benchmark_id, "ngram": hit.ngram, "matches": hit.matches}
+                details = {
+                    "benchmark": hit.benchmark,
+                    "benchmark_id": hit.benchmark_id,
+                    "ngram": hit.ngram,
+                    "matches": hit.matches,
+                }
                 reject(row, CONTAMINATED, stats, details)
                 stats.part(hit.benchmark).dropped[CONTAMINATED] += 1
             yield from batch
+
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        summary.drop_problems(stats.dropped)
 
     def close(self) -> None:
         self._index = None

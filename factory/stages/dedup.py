@@ -15,8 +15,9 @@ import pyarrow as pa
 
 from factory.hashing import Deduplicator
 from factory.recipe import DedupConfig
-from factory.stages.base import StageStats, batched, mark_kept, reject
 from factory.records import REJECT_FIELDS, merge_schemas
+from factory.stages.base import Stage, StageStats, batched, mark_kept, reject
+from factory.summary import RunSummary
 
 DUPLICATE_PROBLEM = "duplicate_problem"
 NEAR_DUPLICATE_PROBLEM = "near_duplicate_problem"
@@ -31,17 +32,18 @@ def problem_text(row: dict[str, Any]) -> str:
     return "\n".join(m["content"] for m in row.get("messages") or [] if m["role"] == "user")
 
 
-class ProblemDeduplicator:
+class ProblemDeduplicator(Stage):
     """Problems -> problems: the first of each group of (near-)duplicates is kept.
 
     Rows are marked, not dropped (:func:`~factory.stages.base.reject`): a duplicate leaves with
     ``reject_reason`` ``duplicate_problem`` or ``near_duplicate_problem`` and ``reject_details``
-    (``duplicate_of``, ``similarity``); rows an earlier filter rejected pass through untouched. The read step writes marked
+    (``duplicate_of``, ``similarity``); rows an earlier filter rejected pass through untouched. The read
+    step writes marked
     rows to ``problems_rejected/``. The whole source streams through one instance, so the state
     is rebuilt by a rerun reading the source from the start.
     """
 
-    name: ClassVar[str] = "dedup_problems"
+    name: ClassVar[str] = "problem_dedup"
 
     def __init__(self, config: DedupConfig, batch_size: int = 512) -> None:
         self.config = config
@@ -68,6 +70,9 @@ class ProblemDeduplicator:
                 reason = DUPLICATE_PROBLEM if kind == "exact" else NEAR_DUPLICATE_PROBLEM
                 reject(row, reason, stats, {"duplicate_of": first, "similarity": round(sim, 3)})
             yield from batch
+
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        summary.drop_problems(stats.dropped)
 
     def close(self) -> None:
         self._dedup = None

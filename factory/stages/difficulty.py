@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from factory.stages.base import StageStats, by_problem
+from factory.stages.base import Stage, StageStats, by_problem
 
 PROBLEM_SCORE_SCHEMA = pa.schema(
     [
@@ -33,7 +33,7 @@ def difficulty(pass_rate: float) -> str:
     return "hard" if pass_rate < 1 / 3 else "medium" if pass_rate < 2 / 3 else "easy"
 
 
-class ProblemScorer:
+class ProblemScorer(Stage):
     """selected -> problems_scored: one row per problem (traces, passed, kept, pass rate, difficulty)."""
 
     name: ClassVar[str] = "difficulty"
@@ -61,6 +61,3 @@ class ProblemScorer:
                 "pseudo_label": bool(first.get("pseudo_label")),
                 "vote_share": first.get("vote_share"),
             }
-
-    def close(self) -> None:
-        pass

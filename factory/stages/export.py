@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from factory.records import sft_row, sft_schema
-from factory.stages.base import StageStats
+from factory.stages.base import Stage, StageStats
 
-class SFTWriter:
+
+class SFTWriter(Stage):
     """selected -> export/sft: kept traces as chat rows."""
 
     name: ClassVar[str] = "export_sft"
@@ -37,11 +38,8 @@ class SFTWriter:
             stats.rows_out += 1
             yield sft_row(row, self.keep_system, self.keep_few_shot)
 
-    def close(self) -> None:
-        pass
 
-
-class RejectWriter:
+class RejectWriter(Stage):
     """selected -> export/rejected: every rejected trace, whole, with its reason."""
 
     name: ClassVar[str] = "export_rejected"
@@ -57,6 +55,3 @@ class RejectWriter:
             stats.rows_out += 1
             stats.counters[row["reject_reason"]] += 1
             yield row
-
-    def close(self) -> None:
-        pass

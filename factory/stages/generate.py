@@ -22,7 +22,8 @@ from factory.backends import BACKENDS, NOT_READY, Backend, Completion, Request, 
 from factory.prompts import PromptRenderer
 from factory.recipe import GenerateConfig
 from factory.records import REJECT_FIELDS, TRACE_SCHEMA, Trace, merge_schemas
-from factory.stages.base import StageStats, reject
+from factory.stages.base import Stage, StageStats, reject
+from factory.summary import RunSummary
 from verifiers.text import split_think
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,11 @@ def sampling_arguments(config: GenerateConfig) -> dict[str, Any]:
     return {**DEFAULT_SAMPLING, **config.sampling, "n": config.n}
 
 
-class TraceGenerator:
+class TraceGenerator(Stage):
     """Renders prompts, samples them with the backend, and yields trace rows."""
 
     name: ClassVar[str] = "generate"
+    streams: ClassVar[bool] = True
 
     def __init__(self, config: GenerateConfig, backend: Backend | None = None) -> None:
         """``backend``: one already built (e.g. around a started engine); default: the recipe's."""
@@ -128,8 +130,12 @@ class TraceGenerator:
     def request(self, problem: dict[str, Any]) -> Request:
         chat = self.renderer.messages(problem)
         return Request(
-            problem=problem, messages=chat, prompt=self.renderer.render(chat), n=self.config.n,
-            seed=problem_seed(self.config.seed, problem["id"]), sampling=self._per_request,
+            problem=problem,
+            messages=chat,
+            prompt=self.renderer.render(chat),
+            n=self.config.n,
+            seed=problem_seed(self.config.seed, problem["id"]),
+            sampling=self._per_request,
         )
 
     def rows(self, request: Request, out: Completion, stats: StageStats) -> Iterator[dict[str, Any]]:
@@ -180,6 +186,14 @@ class TraceGenerator:
             chat_template_hash=self.renderer.template_hash,
             generator=origin.generator,
         ).to_row()
+
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        summary.traces = stats.rows_out
+        summary.failed_problems = dict(stats.dropped)  # requests that got no samples (rows in traces_failed/)
+        summary.truncated = stats.counters.get("finish_length", 0)
+        summary.completion_tokens = tokens = stats.counters.get("completion_tokens", 0)
+        summary.generate_seconds = round(stats.seconds, 2)
+        summary.tokens_per_second = round(tokens / stats.seconds, 1) if stats.seconds else None
 
     def close(self) -> None:
         self.backend.close()

@@ -11,7 +11,7 @@ judged as well, so that the judge's agreement with the rules, and from it its es
 rate, is measured on every run (``stats/judge.json``, the dataset card).
 
 The judge sees the problem, the gold answer if any, and the trace between ``<<<RESPONSE>>>``
-markers that the trace cannot close (:func:`~factory.stages.prompted.quote`). Its reply is parsed,
+markers that the trace cannot close (:func:`~factory.prompted.quote`). Its reply is parsed,
 never evaluated (:func:`parse_verdict`): only the text after its own ``</think>`` counts, and it
 must hold exactly one ``VERDICT: CORRECT`` / ``VERDICT: INCORRECT``; none is ``unparseable``,
 two or more ``ambiguous`` (an injected verdict the judge echoes makes two), and neither passes.
@@ -38,10 +38,11 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from factory.backends import Backend
+from factory.prompted import PromptedModel, Reply, quote
 from factory.recipe import JudgeConfig
 from factory.records import JUDGE_FIELDS, merge_schemas, verdict_columns
-from factory.stages.base import StageStats
-from factory.stages.prompted import PromptedModel, Reply, quote
+from factory.stages.base import Stage, StageStats
+from factory.summary import JudgeSummary, RunSummary
 from verifiers import VERIFIERS, Verdict
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ Is the response's final answer correct? Compare it with the reference answer whe
 SCORE: <0-10>
 VERDICT: CORRECT
 or
-VERDICT: INCORRECT"""
+VERDICT: INCORRECT"""  # noqa: E501 (the prompt as the model reads it, one paragraph a line)
 SAMPLING = {"temperature": 0.0, "max_tokens": 512}
 
 
@@ -194,18 +195,29 @@ class Judge:
         return JudgeVerdict(parse_verdict(raw), raw)
 
     def columns(self, result: JudgeVerdict, role: str) -> dict[str, Any]:
-        return {**verdict_columns("judge", result.verdict), "judge_role": role, "judge_model": self.model.model_name,
-                "judge_prompt_hash": self.model.prompt_hash, "judge_raw": result.raw}
+        return {
+            **verdict_columns("judge", result.verdict),
+            "judge_role": role,
+            "judge_model": self.model.model_name,
+            "judge_prompt_hash": self.model.prompt_hash,
+            "judge_raw": result.raw,
+        }
 
     def close(self) -> None:
         self.model.close()
 
 
 def not_judged() -> dict[str, Any]:
-    return {**verdict_columns("judge", None), "judge_role": None, "judge_model": None, "judge_prompt_hash": None, "judge_raw": None}
+    return {
+        **verdict_columns("judge", None),
+        "judge_role": None,
+        "judge_model": None,
+        "judge_prompt_hash": None,
+        "judge_raw": None,
+    }
 
 
-class TraceJudge:
+class TraceJudge(Stage):
     """The judge stage: picks the rows (the module docstring), sends a shard's in one batch, and
     counts per role (``stats.parts[role]``: judged, passed, reasons) and the agreement with the
     rules where both decided (``stats.counters``: ``compared``, ``agree``, ``rules_pass_judge_fail``,
@@ -272,6 +284,17 @@ class TraceJudge:
                 stats.counters["compared_no_verdict"] += 1
         stats.rows_out += len(out)
         yield from out
+
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        summary.judge = JudgeSummary(
+            sent=stats.counters.get("sent", 0),
+            by_role={
+                role: {"judged": p.rows_in, "correct": p.rows_out, **p.dropped}
+                for role, p in sorted(stats.parts.items())
+            },
+            undecided_but_failed_rules=stats.counters.get("undecided_but_failed_rules", 0),
+            **agreement(stats.counters),
+        )
 
     def close(self) -> None:
         self.judge.close()

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from factory.recipe import JudgeConfig, RankConfig
 from factory.records import LenientRow, sft_row
 from factory.stages.base import StageStats, batched, mark_kept
+from factory.stages.judge import DECIDED, Judge
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,14 @@ class RewardScorer:
 
     name: ClassVar[str] = "rank"
 
-    def __init__(self, config: RankConfig, judge: JudgeConfig | None = None, keep_system: bool = True,
-                 keep_few_shot: bool = False, chunk_size: int = 256) -> None:
+    def __init__(
+        self,
+        config: RankConfig,
+        judge: JudgeConfig | None = None,
+        keep_system: bool = True,
+        keep_few_shot: bool = False,
+        chunk_size: int = 256,
+    ) -> None:
         self.config, self.judge_config = config, judge
         self.keep_system, self.keep_few_shot = keep_system, keep_few_shot
         self.chunk_size = chunk_size
@@ -81,7 +88,8 @@ class RewardScorer:
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, num_labels=1, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32)
+            path, num_labels=1, dtype=torch.bfloat16 if device.startswith("cuda") else torch.float32
+        )
         if model.config.pad_token_id is None:
             model.config.pad_token_id = tok.pad_token_id
         log.info("rank: reward model %s on %s", path, device)
@@ -106,8 +114,14 @@ class RewardScorer:
         texts = self.texts(rows)
         with torch.no_grad():
             for batch in batched(texts, self.config.batch_size):
-                enc = self._tokenizer(batch, padding=True, truncation=True, max_length=self.config.max_length,
-                                      add_special_tokens=False, return_tensors="pt").to(self.device)
+                enc = self._tokenizer(
+                    batch,
+                    padding=True,
+                    truncation=True,
+                    max_length=self.config.max_length,
+                    add_special_tokens=False,
+                    return_tensors="pt",
+                ).to(self.device)
                 logits = self._model(**enc).logits
                 scores += [float(x) for x in logits[:, 0].float().cpu()]
         return scores
@@ -115,8 +129,6 @@ class RewardScorer:
     # -- the judge's graded score --------------------------------------------------------------
 
     def _judge_scores(self, rows: list[dict[str, Any]], stats: StageStats) -> list[float | None]:
-        from factory.stages.judge import DECIDED, Judge
-
         if self._judge is None:
             if self.judge_config is None:
                 raise ValueError("select.rank.reward_model: judge needs a judge section")

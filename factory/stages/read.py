@@ -19,7 +19,8 @@ import pyarrow as pa
 from factory.files import Malformed, file_format, find_files, iter_records
 from factory.recipe import SourceConfig
 from factory.records import PROBLEM_SCHEMA, Problem
-from factory.stages.base import StageStats
+from factory.stages.base import Stage, StageStats
+from factory.summary import RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ class BadRowError(ValueError):
     """A source row that cannot become a Problem; the message names the file and row."""
 
 
-class ProblemReader:
+class ProblemReader(Stage):
     """The first stage: yields problem rows from the recipe's source (its ``rows`` input is ignored)."""
 
     name: ClassVar[str] = "read"
@@ -71,8 +72,9 @@ class ProblemReader:
             stats.rows_out += 1
             yield problem.to_row()
 
-    def close(self) -> None:
-        pass
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        summary.problems += stats.rows_out
+        summary.bad_rows += stats.dropped.get("bad_row", 0)
 
     # -- sources --------------------------------------------------------------------------------
 

@@ -34,13 +34,15 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from factory.backends import Backend
+from factory.prompted import PromptedModel, quote
 from factory.recipe import RefineConfig
 from factory.records import REFINE_FIELDS, merge_schemas
-from factory.stages.base import StageStats, reject
+from factory.stages.base import Stage, StageStats, reject
 from factory.stages.judge import problem_text, rule_undecided
-from factory.stages.prompted import PromptedModel, quote
 from factory.stages.verify import TraceVerifier
+from factory.summary import RefineSummary, RunSummary
 from verifiers import VERIFIERS, split_think
+from verifiers.math import canonical_answer, extract_answer
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +66,23 @@ The solution to rewrite is between <<<SOLUTION>>> and <<<END SOLUTION>>>.
 
 """
 PROMPTS = {
-    "r1": _HEAD + """Rewrite it in exactly this form:
+    "r1": _HEAD
+    + """Rewrite it in exactly this form:
 <think>
 the reasoning, cleaned up: the same steps in the same order, without repetition or detours
 </think>
 a concise summary of the solution for the reader, ending with the same final answer written the same way (for example \\boxed{{...}}).
 
-Do not change the final answer. Output only the rewritten solution.""",
-    "cot": _HEAD + """Rewrite it as a clean chain of thought: the same steps in the same order, each on its own line, without repetition, detours or filler, inside <think> and </think>, then the same final answer written the same way (for example \\boxed{{...}}).
+Do not change the final answer. Output only the rewritten solution.""",  # noqa: E501 (the prompt as the model reads it)
+    "cot": _HEAD
+    + """Rewrite it as a clean chain of thought: the same steps in the same order, each on its own line, without repetition, detours or filler, inside <think> and </think>, then the same final answer written the same way (for example \\boxed{{...}}).
 
-Do not change the final answer. Output only the rewritten solution.""",
+Do not change the final answer. Output only the rewritten solution.""",  # noqa: E501 (the prompt as the model reads it)
 }
 SAMPLING = {"temperature": 0.0, "max_tokens": 2048}
 
 
-class TraceRefiner:
+class TraceRefiner(Stage):
     """selected -> refined: kept traces rewritten (see the module docstring); others pass unchanged."""
 
     name: ClassVar[str] = "refine"
@@ -98,9 +102,13 @@ class TraceRefiner:
 
     def fields(self, row: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "id": row["trace_id"], "problem": problem_text(row), "gold": row.get("gold") or "(none given)",
-            "domain": row.get("domain") or "", "completion": quote(row["completion"]),
-            "reasoning": quote(row.get("reasoning") or ""), "answer": quote(row.get("answer") or ""),
+            "id": row["trace_id"],
+            "problem": problem_text(row),
+            "gold": row.get("gold") or "(none given)",
+            "domain": row.get("domain") or "",
+            "completion": quote(row["completion"]),
+            "reasoning": quote(row.get("reasoning") or ""),
+            "answer": quote(row.get("answer") or ""),
         }
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
@@ -112,16 +120,25 @@ class TraceRefiner:
         replies = self.model.complete([self.fields(r) for r in todo])
         rewrites, sent = [], []
         for row, reply in zip(todo, replies, strict=True):
-            row.update(original_completion=row["completion"], refine_model=self.model.model_name,
-                       refine_prompt_hash=self.model.prompt_hash)
+            row.update(
+                original_completion=row["completion"],
+                refine_model=self.model.model_name,
+                refine_prompt_hash=self.model.prompt_hash,
+            )
             if reply.error is not None:
                 self._refuse(row, REQUEST_FAILED, {"error": reply.error}, stats)
                 continue
             completion = self.config.prefill + reply.text
             reasoning, answer = split_think(completion)
             row["refined_completion"] = completion
-            rewrite = {**row, "completion": completion, "reasoning": reasoning, "answer": answer,
-                       "finish_reason": reply.finish_reason, "completion_tokens": reply.tokens}
+            rewrite = {
+                **row,
+                "completion": completion,
+                "reasoning": reasoning,
+                "answer": answer,
+                "finish_reason": reply.finish_reason,
+                "completion_tokens": reply.tokens,
+            }
             rewrites.append(rewrite)
             sent.append(row)
         checked = list(self.verifier.run(rewrites, stats.part("reverify")))
@@ -130,7 +147,9 @@ class TraceRefiner:
             if why is not None:
                 self._refuse(row, *why, stats)
                 continue
-            row.update({k: rewrite[k] for k in ("completion", "reasoning", "answer", "finish_reason", "completion_tokens")})
+            row.update(
+                {k: rewrite[k] for k in ("completion", "reasoning", "answer", "finish_reason", "completion_tokens")}
+            )
             row["refine_reason"] = OK
             stats.rows_out += 1
             stats.counters["refined"] += 1
@@ -139,7 +158,11 @@ class TraceRefiner:
 
     def _failure(self, original: Mapping[str, Any], rewrite: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
         def verdict(name: str) -> dict[str, Any]:
-            return {"verifier": name, "reason": rewrite.get(f"{name}_reason"), "extracted": rewrite.get(f"{name}_extracted")}
+            return {
+                "verifier": name,
+                "reason": rewrite.get(f"{name}_reason"),
+                "extracted": rewrite.get(f"{name}_extracted"),
+            }
 
         if rewrite["finish_reason"] == "length":
             return FORMAT_BROKEN, {"verifier": None, "reason": "truncated"}
@@ -153,7 +176,11 @@ class TraceRefiner:
             if not _same_answer(before, after):
                 return ANSWER_CHANGED, {"verifier": None, "before": before, "after": after}
         for name in self.verifier.verify:
-            if name not in self.answer_verifiers and original.get(f"{name}_passed") and not rewrite.get(f"{name}_passed"):
+            if (
+                name not in self.answer_verifiers
+                and original.get(f"{name}_passed")
+                and not rewrite.get(f"{name}_passed")
+            ):
                 return FORMAT_BROKEN, verdict(name)
         return None
 
@@ -166,20 +193,27 @@ class TraceRefiner:
             stats.counters["kept_original"] += 1
             stats.rows_out += 1
 
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        summary.add_rejects(stats.dropped)  # rewrites refused and rejected: kept by select, not exported
+        summary.problems_with_kept = stats.counters.get("problems_with_kept", 0)
+        summary.refine = RefineSummary(
+            sent=stats.rows_in,
+            refined=stats.counters.get("refined", 0),
+            refused={k.removeprefix("refused_"): v for k, v in stats.counters.items() if k.startswith("refused_")},
+            kept_original=stats.counters.get("kept_original", 0),
+        )
+
     def close(self) -> None:
         self.model.close()
         self.verifier.close()
 
 
 def _final_answer(completion: str) -> str | None:
-    from verifiers.math import extract_answer
-
     return extract_answer(completion, extract="auto")
 
 
 def _same_answer(a: str | None, b: str | None) -> bool:
     """The same text (case and spacing aside) or the same mathematics (``verifiers.math.canonical_answer``)."""
-    from verifiers.math import canonical_answer
 
     if a is None or b is None:
         return a is b

@@ -34,11 +34,13 @@ import pyarrow as pa
 from factory.hashing import shingle_hashes, token_hashes
 from factory.recipe import JudgeConfig, LengthConfig, SelectConfig
 from factory.records import RANK_FIELDS, SELECT_FIELDS, LenientRow, merge_schemas, sft_row
-from factory.stages.base import StageStats, by_problem, mark_kept, reject
+from factory.stages.base import Stage, StageStats, by_problem, mark_kept, reject
 from factory.stages.dedup import TraceDeduplicator
 from factory.stages.difficulty import difficulty
 from factory.stages.judge import judged, rule_undecided
 from factory.stages.rank import RewardScorer
+from factory.summary import RankSummary, RunSummary
+from verifiers import VERIFIERS
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +78,13 @@ class PassRateFilter:
     name: ClassVar[str] = "pass_rate"
 
     def __init__(
-        self, verifiers: list[str], min_rate: float = 0.0, max_rate: float = 1.0,
-        require: list[str] | dict[str, list[str]] | None = None, judge: bool = False,
+        self,
+        verifiers: list[str],
+        min_rate: float = 0.0,
+        max_rate: float = 1.0,
+        require: list[str] | dict[str, list[str]] | None = None,
+        judge: bool = False,
     ) -> None:
-        from verifiers import VERIFIERS
 
         self.verifiers, self.min_rate, self.max_rate, self.require = verifiers, min_rate, max_rate, require
         self.judge = judge
@@ -96,7 +101,9 @@ class PassRateFilter:
                 elif row["keep"]:
                     reject(row, why, stats)
             rate = passed / len(traces)
-            band = PASS_RATE_ABOVE_MAX if rate > self.max_rate else PASS_RATE_BELOW_MIN if rate < self.min_rate else None
+            band = (
+                PASS_RATE_ABOVE_MAX if rate > self.max_rate else PASS_RATE_BELOW_MIN if rate < self.min_rate else None
+            )
             for row in traces:
                 row["pass_rate"] = rate
                 if row["keep"] and band:
@@ -118,7 +125,9 @@ class PassRateFilter:
                 if self.judge and judged(row):
                     require = [*require, "judge"]
                 elif self.judge:  # not judged because another rule failed it: say which (else no verdict)
-                    return next((f"{n}:{row[f'{n}_reason']}" for n in require if not row[f"{n}_passed"]), NO_ANSWER_VERIFIER)
+                    return next(
+                        (f"{n}:{row[f'{n}_reason']}" for n in require if not row[f"{n}_passed"]), NO_ANSWER_VERIFIER
+                    )
                 elif self.answer_judges:
                     return NO_ANSWER_VERIFIER
         stand_in = self.judge and judged(row)
@@ -143,7 +152,9 @@ class LengthFilter:
 
     name: ClassVar[str] = "max_length"
 
-    def __init__(self, config: LengthConfig, keep_system: bool = True, keep_few_shot: bool = False, batch_size: int = 256) -> None:
+    def __init__(
+        self, config: LengthConfig, keep_system: bool = True, keep_few_shot: bool = False, batch_size: int = 256
+    ) -> None:
         self.config = config
         self.keep_system, self.keep_few_shot = keep_system, keep_few_shot
         self.batch_size = batch_size
@@ -165,7 +176,9 @@ class LengthFilter:
         """Tokens of each row's SFT chat under the student's template."""
         tok = self.tokenizer()
         texts = [
-            tok.apply_chat_template(sft_row(LenientRow(r), self.keep_system, self.keep_few_shot)["messages"], tokenize=False)
+            tok.apply_chat_template(
+                sft_row(LenientRow(r), self.keep_system, self.keep_few_shot)["messages"], tokenize=False
+            )
             for r in rows
         ]
         return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
@@ -236,7 +249,9 @@ class KeepK:
         if self.strategy == "diverse":
             return self._diverse(candidates, k)
         if self.strategy == "reward":
-            ranked = sorted(candidates, key=lambda t: (t["reward_score"] is None, -(t["reward_score"] or 0.0), t["sample_index"]))
+            ranked = sorted(
+                candidates, key=lambda t: (t["reward_score"] is None, -(t["reward_score"] or 0.0), t["sample_index"])
+            )
             return ranked[:k]
         return candidates[:k]
 
@@ -245,7 +260,9 @@ class KeepK:
         grams, gram_counts = shingle_hashes(hashes, counts, self.ngram)
         bounds = list(itertools.accumulate(gram_counts.tolist(), initial=0))
         sets = [set(grams[bounds[i] : bounds[i + 1]].tolist()) for i in range(len(candidates))]
-        order = sorted(range(len(candidates)), key=lambda i: (candidates[i]["completion_tokens"], candidates[i]["sample_index"]))
+        order = sorted(
+            range(len(candidates)), key=lambda i: (candidates[i]["completion_tokens"], candidates[i]["sample_index"])
+        )
         taken = [order[0]]
         closest = {i: _jaccard(sets[i], sets[order[0]]) for i in order[1:]}  # highest similarity to a taken one
         while len(taken) < k:
@@ -267,7 +284,7 @@ def _jaccard(a: set[int], b: set[int]) -> float:
 # -- the select stage ---------------------------------------------------------------------------------
 
 
-class TraceSelector:
+class TraceSelector(Stage):
     """The select stage: the policy chain above over rows grouped by problem (as generate wrote
     them). Every row leaves with ``pass_rate``, ``keep`` and, when rejected, ``reject_reason``.
 
@@ -275,6 +292,7 @@ class TraceSelector:
     """
 
     name: ClassVar[str] = "select"
+    restores: ClassVar[bool] = True
     restore_columns: ClassVar[tuple[str, ...]] = ("trace_id", "completion", "keep", "reject_reason")
 
     def __init__(
@@ -290,7 +308,9 @@ class TraceSelector:
         the recipe's judge section (its verdicts stand in for undecided answers; rank by it)."""
         self.config = config
         self.policies: list[Any] = [
-            PassRateFilter(verifiers, config.min_pass_rate, config.max_pass_rate, config.require, judge=judge is not None)
+            PassRateFilter(
+                verifiers, config.min_pass_rate, config.max_pass_rate, config.require, judge=judge is not None
+            )
         ]
         if config.max_length is not None:
             self.policies.append(LengthFilter(config.max_length, keep_system, keep_few_shot))
@@ -339,13 +359,29 @@ class TraceSelector:
         if self.dedup is None or self.dedup.config.scope != "run":
             return
         survivors = (
-            (row["trace_id"], row["completion"]) for row in finished if row["keep"] or row["reject_reason"] in AFTER_DEDUP
+            (row["trace_id"], row["completion"])
+            for row in finished
+            if row["keep"] or row["reject_reason"] in AFTER_DEDUP
         )
         n = self.dedup.rebuild(survivors)
         log.info("trace dedup: rebuilt the index from %d traces of the finished shards", n)
 
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        summary.kept = stats.rows_out
+        summary.rejected = sum(stats.dropped.values())
+        summary.reject_reasons = dict(stats.dropped.most_common())
+        summary.problems_with_kept = stats.parts.get("keep_k", StageStats()).counters.get("problems_with_kept", 0)
+        if self.rank is not None:
+            rank = stats.parts.get("rank", StageStats())
+            summary.rank = RankSummary(
+                scored=rank.rows_out,
+                unscored=rank.counters.get("unscored", 0),
+                judge_calls=rank.counters.get("judge_calls", 0),
+            )
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "policies": [p.name for p in self.policies]}
+
     def close(self) -> None:
         for policy in self.policies:
             policy.close()
-
-

@@ -8,8 +8,10 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from factory.recipe import verifier_config
 from factory.records import merge_schemas, verdict_columns, verdict_schema
-from factory.stages.base import StageStats, batched
+from factory.stages.base import Stage, StageStats, batched
+from factory.summary import RunSummary
 from verifiers import VERIFIERS, Verdict, VerifierConfig
 
 log = logging.getLogger(__name__)
@@ -18,7 +20,7 @@ log = logging.getLogger(__name__)
 NOT_APPLICABLE = "not_applicable"
 
 
-class TraceVerifier:
+class TraceVerifier(Stage):
     """The verify stage. Rows are scored in chunks so verifiers with a batch form (math, code)
     spread the work over the machine's cores. A bad *problem* (malformed tests) raises, naming
     the trace; bad *model output* only ever fails a verdict.
@@ -33,8 +35,6 @@ class TraceVerifier:
     name: ClassVar[str] = "verify"
 
     def __init__(self, verify: Mapping[str, VerifierConfig | Mapping[str, Any]], chunk_size: int = 256) -> None:
-        from factory.recipe import verifier_config
-
         self.verify = {name: verifier_config(name, options, "verify") for name, options in verify.items()}
         self.chunk_size = chunk_size
 
@@ -86,6 +86,16 @@ class TraceVerifier:
         # a verifier bug on one odd output must not cost a long run: record it and go on
         log.exception("verifier %s crashed on trace %s", name, row.get("trace_id"))
         return Verdict.fail("verifier_error", details={"error": repr(e)})
+
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        for name in self.verify:
+            v = stats.parts.get(name, StageStats())
+            summary.pass_rate[name] = round(v.rows_out / v.rows_in, 4) if v.rows_in else None
+            summary.pass_rate_by_domain[name] = {
+                d: round(p.rows_out / p.rows_in, 4) for d, p in sorted(v.parts.items()) if p.rows_in
+            }
+            summary.not_applicable[name] = v.counters.get(NOT_APPLICABLE, 0)
+            summary.verdict_reasons[name] = dict(sorted({"ok": v.rows_out, **v.dropped}.items())) if v.rows_in else {}
 
     def close(self) -> None:
         pass

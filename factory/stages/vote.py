@@ -11,7 +11,9 @@ import pyarrow as pa
 
 from factory.recipe import MajorityVoteConfig
 from factory.records import merge_schemas
-from factory.stages.base import StageStats, by_problem
+from factory.stages.base import Stage, StageStats, by_problem
+from factory.summary import RunSummary
+from verifiers.math import canonical_answer, extract_answer
 
 VOTE_NO_ANSWER = "vote_no_answer"
 VOTE_TIE = "vote_tie"
@@ -27,7 +29,7 @@ VOTE_FIELDS = pa.schema(
 )
 
 
-class MajorityVoter:
+class MajorityVoter(Stage):
     """traces -> labelled traces, before verify: a problem without gold gets a pseudo-gold.
 
     Each trace's final answer is extracted as the math verifier does and canonicalised with
@@ -67,11 +69,12 @@ class MajorityVoter:
             share = count / len(traces)
             stats.counters["problems_pseudo_labelled"] += 1
             stats.rows_out += len(traces)
-            yield from ({**t, "gold": gold, "pseudo_label": True, "vote_share": share, "vote_count": count} for t in traces)
+            yield from (
+                {**t, "gold": gold, "pseudo_label": True, "vote_share": share, "vote_count": count} for t in traces
+            )
 
     def vote(self, completions: list[str]) -> tuple[str, int] | str:
         """``(pseudo-gold, votes)`` or the reason the vote failed."""
-        from verifiers.math import canonical_answer, extract_answer
 
         answers: list[tuple[str, str]] = []  # (canonical, as written)
         for completion in completions:
@@ -92,6 +95,9 @@ class MajorityVoter:
         if n < self.config.min_count:
             return VOTE_COUNT_BELOW_MIN
         return next(raw for key, raw in answers if key == best), n
+
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        summary.pseudo_labelled = stats.counters.get("problems_pseudo_labelled", 0)
 
     def close(self) -> None:
         pass

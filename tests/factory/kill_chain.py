@@ -1,4 +1,4 @@
-"""Run a recipe's pipeline; die with os._exit right after the N-th step's done marker (between steps)."""
+"""Run a recipe's chain; die with os._exit right after the N-th job's done marker (between jobs)."""
 
 import os
 import sys
@@ -10,8 +10,8 @@ if __name__ == "__main__":
     real = chain.write_marker
     written = {"n": 0}
 
-    def write_then_die(path, step):
-        real(path, step)
+    def write_then_die(path, job):
+        real(path, job)
         written["n"] += 1
         if written["n"] == after:
             os._exit(17)

@@ -6,9 +6,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "support"))
 
-import factory.pipeline as pipeline  # noqa: E402
-import factory.shards as shards  # noqa: E402
 from fakes import recipe_for  # noqa: E402
+
+import factory.run as factory_run  # noqa: E402
+import factory.shards as shards  # noqa: E402
 
 if __name__ == "__main__":
     tmp, mode = Path(sys.argv[1]), sys.argv[2]
@@ -23,4 +24,4 @@ if __name__ == "__main__":
                 os._exit(17)
 
         shards.pq.ParquetWriter.write_table = write_then_die
-    pipeline.run_recipe(recipe_for(tmp), progress=False)
+    factory_run.run_recipe(recipe_for(tmp), progress=False)

@@ -1,5 +1,5 @@
 """Stages chained in one recipe: the plan's command lines, the checks before anything runs, the
-report, and a real pipeline on the tiny model that is killed between stages and resumes."""
+report, and a real chain on the tiny model that is killed between jobs and resumes."""
 
 from __future__ import annotations
 
@@ -12,18 +12,23 @@ from pathlib import Path
 import pytest
 import yaml
 
-from factory.chain import LOOP, assign_keys, chain_markdown, chain_report, paired, plan_steps, run_chain
-from factory.recipe import PipelineConfig, RecipeError, load_recipe
+from factory.chain import LOOP, assign_keys, chain_markdown, chain_report, paired, plan_jobs, run_chain
+from factory.errors import RecipeError
+from factory.recipe import ChainConfig, load_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_factory_loop_is_the_default_pipeline_eval_run_train_eval() -> None:
+def test_factory_loop_is_the_default_chain_eval_run_train_eval() -> None:
     path = ROOT / "recipes" / "demo" / "loop.yaml"
-    steps = plan_steps(path, ["generate.n=2"], load_recipe(path, ["generate.n=2"]), LOOP)
+    steps = plan_jobs(path, ["generate.n=2"], load_recipe(path, ["generate.n=2"]), LOOP)
     assert [(s.name, s.args[0]) for s in steps] == [
-        ("base", "eval"), ("rejection_sample", "run"), ("sft", "train"), ("sft/eval", "eval")]
-    root = Path("runs/demo-loop/pipeline")
+        ("base", "eval"),
+        ("rejection_sample", "run"),
+        ("sft", "train"),
+        ("sft/eval", "eval"),
+    ]
+    root = Path("runs/demo-loop/chain")
     assert steps[0].args[-4:] == ["--model", "embedded:smollm2", "--out", str(root / "00-base" / "eval")]
     run = steps[1].args
     assert f"run_dir={root / '01-rejection_sample' / 'run'}" in run and "generate.model=embedded:smollm2" in run
@@ -34,13 +39,23 @@ def test_factory_loop_is_the_default_pipeline_eval_run_train_eval() -> None:
     assert steps[3].args[steps[3].args.index("--model") + 1] == str(root / "02-sft" / "model")
 
 
-def test_the_r1_recipes_chain_their_stages() -> None:
+def test_the_r1_recipes_chain_their_phases() -> None:
     for name in ("cpu", "gpu"):
         path = ROOT / "recipes" / "r1" / f"{name}.yaml"
         recipe = load_recipe(path)
-        steps = plan_steps(path, [], recipe, recipe.pipeline)
+        steps = plan_jobs(path, [], recipe, recipe.chain)
         kinds = [s.kind for s in steps]
-        assert kinds == ["eval", "rejection_sample", "sft", "eval", "grpo", "eval", "rejection_sample", "sft", "eval"], name
+        assert kinds == [
+            "eval",
+            "rejection_sample",
+            "sft",
+            "eval",
+            "grpo",
+            "eval",
+            "rejection_sample",
+            "sft",
+            "eval",
+        ], name
         cold, sft_cold, grpo, rs, sft = (s for s in steps if s.kind != "eval")
         assert "generate.model=" + recipe.generate.model in cold.args  # the model prompts itself
         assert any(a.startswith("generate.few_shot=") for a in cold.args)  # its own long-CoT demonstrations
@@ -48,28 +63,39 @@ def test_the_r1_recipes_chain_their_stages() -> None:
         assert f"generate.model={grpo.model}" in rs.args  # checkpoint 2 samples the data
         assert f"train.student={recipe.train.student}" in sft.args  # the base + SFT on the samples and the cold start
         assert sft.data == [cold.data, rs.data] and f"train.data={json.dumps(sft.data)}" in sft.args
-        # every evaluation runs the recipe as written, whatever a stage's own `set` changed
+        # every evaluation runs the recipe as written, whatever a phase's own `set` changed
         evals = [s for s in steps if s.kind == "eval"]
         assert all(s.args == ["eval", "--recipe", str(path), "--model", s.model, "--out", str(s.folder)] for s in evals)
         assert all(s.recipe == evals[0].recipe for s in evals)
 
 
-def test_an_sft_stage_trains_on_several_rejection_sample_stages(tmp_path: Path) -> None:
-    raw = {"name": "t", "source": {"path": "p.jsonl"}, "run_dir": str(tmp_path / "run"), "verify": {"math": {}},
-           "pipeline": {"evaluate": False, "stages": [
-               {"kind": "rejection_sample", "name": "cold"}, {"kind": "sft", "name": "sft_cold", "data": "cold"},
-               {"kind": "rejection_sample"}, {"kind": "sft", "model": "base", "data": ["cold", "rejection_sample"]}]}}
+def test_an_sft_phase_trains_on_several_rejection_sample_phases(tmp_path: Path) -> None:
+    raw = {
+        "name": "t",
+        "source": {"path": "p.jsonl"},
+        "run_dir": str(tmp_path / "run"),
+        "verify": {"math": {}},
+        "chain": {
+            "evaluate": False,
+            "phases": [
+                {"kind": "rejection_sample", "name": "cold"},
+                {"kind": "sft", "name": "sft_cold", "data": "cold"},
+                {"kind": "rejection_sample"},
+                {"kind": "sft", "model": "base", "data": ["cold", "rejection_sample"]},
+            ],
+        },
+    }
     path = _write(tmp_path, raw)
     recipe = load_recipe(path)
-    cold, first, rs, last = assign_keys(plan_steps(path, [], recipe, recipe.pipeline))
+    cold, first, rs, last = assign_keys(plan_jobs(path, [], recipe, recipe.chain))
     assert f"train.data={cold.data}" in first.args  # one set: the path as it was
     assert last.data == [cold.data, rs.data]
     assert f"train.data={json.dumps([cold.data, rs.data])}" in last.args
     assert load_recipe(path, [a for a in last.args if a.startswith("train.data=")]).train.data == [cold.data, rs.data]
     assert last.inputs == ["cold", "rejection_sample"]  # the base is no step's; each set is
-    raw["pipeline"]["stages"][-1]["data"] = ["rejection_sample"]
+    raw["chain"]["phases"][-1]["data"] = ["rejection_sample"]
     path = _write(tmp_path, raw)
-    changed = assign_keys(plan_steps(path, [], load_recipe(path), load_recipe(path).pipeline))[-1]
+    changed = assign_keys(plan_jobs(path, [], load_recipe(path), load_recipe(path).chain))[-1]
     assert changed.key != last.key and changed.data == [rs.data]
 
 
@@ -79,30 +105,35 @@ def _write(tmp_path: Path, raw: dict) -> Path:
     return path
 
 
-def test_pipeline_checks_fail_before_anything_runs(tmp_path: Path) -> None:
+def test_chain_checks_fail_before_anything_runs(tmp_path: Path) -> None:
     base = {"name": "t", "source": {"path": "p.jsonl"}, "run_dir": str(tmp_path / "run"), "verify": {"math": {}}}
     bad = [
-        ([{"kind": "sft"}], "needs an earlier rejection_sample stage"),
-        ([{"kind": "grpo"}, {"kind": "grpo"}], "names two stages"),
+        ([{"kind": "sft"}], "needs an earlier rejection_sample phase"),
+        ([{"kind": "grpo"}, {"kind": "grpo"}], "names two phases"),
         ([{"kind": "rejection_sample"}, {"kind": "sft", "model": "nope"}], "is not base, previous or an earlier"),
-        ([{"kind": "grpo", "data": "x"}], "model and data are options of an sft stage only"),
+        ([{"kind": "grpo", "data": "x"}], "model and data are options of an sft phase only"),
         ([{"kind": "dpo"}], "is not one of"),
         ([{"kind": "rejection_sample"}, {"kind": "sft", "data": []}], "an empty list"),
-        ([{"kind": "rejection_sample"}, {"kind": "grpo"}, {"kind": "sft", "data": ["rejection_sample", "grpo"]}],
-         "'grpo' is not an earlier rejection_sample stage"),
-        ([{"kind": "rejection_sample"}, {"kind": "sft", "data": ["rejection_sample", "rejection_sample"]}], "named twice"),
-        ([], "list at least one stage"),
+        (
+            [{"kind": "rejection_sample"}, {"kind": "grpo"}, {"kind": "sft", "data": ["rejection_sample", "grpo"]}],
+            "'grpo' is not an earlier rejection_sample phase",
+        ),
+        (
+            [{"kind": "rejection_sample"}, {"kind": "sft", "data": ["rejection_sample", "rejection_sample"]}],
+            "named twice",
+        ),
+        ([], "list at least one phase"),
     ]
-    for stages, message in bad:
+    for phases, message in bad:
         with pytest.raises(RecipeError, match=message):
-            load_recipe(_write(tmp_path, {**base, "pipeline": {"stages": stages}}))
-    # a stage's own overrides and its grpo.config keys are checked when the plan is made
-    path = _write(tmp_path, {**base, "pipeline": {"stages": [{"kind": "grpo", "set": {"grpo.config.bogus_key": 1}}]}})
+            load_recipe(_write(tmp_path, {**base, "chain": {"phases": phases}}))
+    # a phase's own overrides and its grpo.config keys are checked when the plan is made
+    path = _write(tmp_path, {**base, "chain": {"phases": [{"kind": "grpo", "set": {"grpo.config.bogus_key": 1}}]}})
     with pytest.raises(RecipeError, match="grpo.config.bogus_key: not a trl.GRPOConfig field"):
-        run_chain(path, pipeline=PipelineConfig(stages=load_recipe(path).pipeline.stages, evaluate=False))
-    path = _write(tmp_path, {**base, "pipeline": {"stages": [{"kind": "grpo", "set": {"generate.nn": 1}}]}})
-    with pytest.raises(RecipeError, match=r"pipeline.stages\[0\].set: generate.nn: unknown key"):
-        plan_steps(path, [], load_recipe(path), load_recipe(path).pipeline)
+        run_chain(path, chain=ChainConfig(phases=load_recipe(path).chain.phases, evaluate=False))
+    path = _write(tmp_path, {**base, "chain": {"phases": [{"kind": "grpo", "set": {"generate.nn": 1}}]}})
+    with pytest.raises(RecipeError, match=r"chain.phases\[0\].set: generate.nn: unknown key"):
+        plan_jobs(path, [], load_recipe(path), load_recipe(path).chain)
     with pytest.raises(RecipeError, match="eval.problems"):
         run_chain(path)
 
@@ -110,12 +141,17 @@ def test_pipeline_checks_fail_before_anything_runs(tmp_path: Path) -> None:
 def _metrics(rates: dict[str, tuple[int, int]]) -> dict:
     per = {p: {"n": n, "correct": c} for p, (c, n) in rates.items()}
     values = [c / n for c, n in rates.values()]
-    return {"per_problem": per, "pass@1": sum(values) / len(values), "pass@1_stderr": 0.1, "problems": len(per),
-            "settings": {"problems": {"path": "held.jsonl"}, "n": 4, "generate": {"sampling": {"temperature": 0.6}}}}
+    return {
+        "per_problem": per,
+        "pass@1": sum(values) / len(values),
+        "pass@1_stderr": 0.1,
+        "problems": len(per),
+        "settings": {"problems": {"path": "held.jsonl"}, "n": 4, "generate": {"sampling": {"temperature": 0.6}}},
+    }
 
 
-def test_report_pairs_every_stage_with_the_first_and_the_previous(tmp_path: Path) -> None:
-    from factory.chain import Step
+def test_report_pairs_every_phase_with_the_first_and_the_previous(tmp_path: Path) -> None:
+    from factory.chain import Job
 
     first = _metrics({"a": (0, 4), "b": (2, 4), "c": (4, 4)})
     second = _metrics({"a": (4, 4), "b": (2, 4), "c": (4, 4)})
@@ -126,10 +162,12 @@ def test_report_pairs_every_stage_with_the_first_and_the_previous(tmp_path: Path
         folder = tmp_path / f"{i}" / "eval"
         folder.mkdir(parents=True)
         (folder / "metrics.json").write_text(json.dumps(m))
-        steps.append(Step(name if i == 0 else f"{name}/eval", "eval", folder, [], {}, model=name, stage=None if i == 0 else name))
+        steps.append(
+            Job(name if i == 0 else f"{name}/eval", "eval", folder, [], {}, model=name, phase=None if i == 0 else name)
+        )
     report = chain_report(load_recipe(ROOT / "recipes" / "demo" / "loop.yaml"), steps)
     assert report["pass@1"] == {"base": pytest.approx(0.5), "grpo": pytest.approx(5 / 6), "sft": pytest.approx(5 / 6)}
-    last = report["steps"][-1]
+    last = report["jobs"][-1]
     assert last["delta_vs_first"] == pytest.approx(1 / 3) and last["delta_vs_previous"] == pytest.approx(0.0)
     md = chain_markdown(report)
     assert "| grpo | 83.3 | 10.0 | +33.3 ± 33.3 | +33.3 ± 33.3 |" in md
@@ -137,71 +175,103 @@ def test_report_pairs_every_stage_with_the_first_and_the_previous(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_a_pipeline_on_the_tiny_model_resumes_after_a_kill_between_stages(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_a_chain_on_the_tiny_model_resumes_after_a_kill_between_jobs(tiny_model_dir: Path, tmp_path: Path) -> None:
     problems = tmp_path / "p.jsonl"
-    problems.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n"
-                                for i in range(4)))
+    problems.write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(4)
+        )
+    )
     fields = {"prompt": "problem", "gold": "answer"}
-    path = _write(tmp_path, {
-        "name": "chain", "run_dir": str(tmp_path / "run"),
-        "source": {"path": str(problems), "fields": fields},
-        # the fake backend answers for rejection sampling and evaluation (no engine); GRPO and SFT train the model
-        "generate": {"model": str(tiny_model_dir), "backend": "fake", "n": 4, "prefill": "<think>\n",
-                     "sampling": {"max_tokens": 8}},
-        "verify": {"math": {}, "format": {}},
-        "select": {"require": ["math", "format"], "k": 2},
-        "train": {"max_length": 512, "sft": {"max_steps": 1, "per_device_train_batch_size": 2}},
-        "grpo": {"config": {"max_steps": 1, "per_device_train_batch_size": 4, "num_generations": 4}},
-        "eval": {"problems": {"path": str(problems), "fields": fields, "limit": 3}, "n": 2},
-        "pipeline": {"stages": [{"kind": "grpo"}, {"kind": "rejection_sample"}, {"kind": "sft"}]},
-    })
+    path = _write(
+        tmp_path,
+        {
+            "name": "chain",
+            "run_dir": str(tmp_path / "run"),
+            "source": {"path": str(problems), "fields": fields},
+            # the fake backend answers for rejection sampling and evaluation (no engine); GRPO and SFT train the model
+            "generate": {
+                "model": str(tiny_model_dir),
+                "backend": "fake",
+                "n": 4,
+                "prefill": "<think>\n",
+                "sampling": {"max_tokens": 8},
+            },
+            "verify": {"math": {}, "format": {}},
+            "select": {"require": ["math", "format"], "k": 2},
+            "train": {"max_length": 512, "sft": {"max_steps": 1, "per_device_train_batch_size": 2}},
+            "grpo": {"config": {"max_steps": 1, "per_device_train_batch_size": 4, "num_generations": 4}},
+            "eval": {"problems": {"path": str(problems), "fields": fields, "limit": 3}, "n": 2},
+            "chain": {"phases": [{"kind": "grpo"}, {"kind": "rejection_sample"}, {"kind": "sft"}]},
+        },
+    )
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     # killed right after the second step's marker: the base evaluation and GRPO are done
-    killed = subprocess.run([sys.executable, str(Path(__file__).parent / "kill_chain.py"), str(path), "2"],
-                            check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    killed = subprocess.run(
+        [sys.executable, str(Path(__file__).parent / "kill_chain.py"), str(path), "2"],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert killed.returncode == 17, killed.stdout + killed.stderr
-    grpo_model = tmp_path / "run" / "pipeline" / "01-grpo" / "model"
+    grpo_model = tmp_path / "run" / "chain" / "01-grpo" / "model"
     assert (grpo_model / "factory_grpo.json").exists() and not (grpo_model.parent / "eval").exists()
     stamp = (grpo_model / "model.safetensors").stat().st_mtime_ns
 
     report = run_chain(path, quiet=True)
-    status = {s["step"]: s["status"] for s in report["steps"]}
-    assert status == {"base": "reused", "grpo": "reused", "grpo/eval": "ran", "rejection_sample": "ran",
-                      "sft": "ran", "sft/eval": "ran"}
+    status = {s["job"]: s["status"] for s in report["jobs"]}
+    assert status == {
+        "base": "reused",
+        "grpo": "reused",
+        "grpo/eval": "ran",
+        "rejection_sample": "ran",
+        "sft": "ran",
+        "sft/eval": "ran",
+    }
     assert (grpo_model / "model.safetensors").stat().st_mtime_ns == stamp  # GRPO was not redone
-    sft = next(s for s in report["steps"] if s["step"] == "sft")
+    sft = next(s for s in report["jobs"] if s["job"] == "sft")
     assert sft["student"] == str(grpo_model) and sft["steps"] == 1  # it fine-tuned the GRPO model
     assert set(report["pass@1"]) == {"base", "grpo", "sft"}
-    assert all((tmp_path / "run" / f"pipeline.{ext}").exists() for ext in ("json", "md", "png"))
+    assert all((tmp_path / "run" / f"chain.{ext}").exists() for ext in ("json", "md", "png"))
 
     again = run_chain(path, quiet=True)  # everything done: nothing runs
-    assert {s["status"] for s in again["steps"]} == {"reused"} and again["pass@1"] == report["pass@1"]
+    assert {s["status"] for s in again["jobs"]} == {"reused"} and again["pass@1"] == report["pass@1"]
 
 
 @pytest.mark.slow
-def test_factory_loop_on_the_tiny_model_writes_loop_and_pipeline_reports(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_factory_loop_on_the_tiny_model_writes_loop_and_chain_reports(tiny_model_dir: Path, tmp_path: Path) -> None:
     from factory.cli import main
 
     problems = tmp_path / "p.jsonl"
-    problems.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
-                                for i in range(4)))
+    problems.write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n" for i in range(4)
+        )
+    )
     fields = {"prompt": "problem", "gold": "answer"}
-    path = _write(tmp_path, {
-        "name": "loop", "run_dir": str(tmp_path / "run"),
-        "source": {"path": str(problems), "fields": fields},
-        "generate": {"model": str(tiny_model_dir), "backend": "fake", "n": 4, "prefill": "<think>\n"},
-        "verify": {"math": {}, "format": {}},
-        "select": {"require": ["math", "format"]},
-        "train": {"max_length": 512, "sft": {"max_steps": 1, "per_device_train_batch_size": 2}},
-        "eval": {"problems": {"path": str(problems), "fields": fields}, "n": 2},
-    })
+    path = _write(
+        tmp_path,
+        {
+            "name": "loop",
+            "run_dir": str(tmp_path / "run"),
+            "source": {"path": str(problems), "fields": fields},
+            "generate": {"model": str(tiny_model_dir), "backend": "fake", "n": 4, "prefill": "<think>\n"},
+            "verify": {"math": {}, "format": {}},
+            "select": {"require": ["math", "format"]},
+            "train": {"max_length": 512, "sft": {"max_steps": 1, "per_device_train_batch_size": 2}},
+            "eval": {"problems": {"path": str(problems), "fields": fields}, "n": 2},
+        },
+    )
     assert main(["loop", str(path), "-q"]) == 0
     loop = json.loads((tmp_path / "run" / "loop.json").read_text())
     assert loop["problems"] == 4 and loop["train"]["steps"] == 1 and loop["data"]["kept"] > 0
-    assert loop["models"]["after"] == str(tmp_path / "run" / "pipeline" / "02-sft" / "model")
+    assert loop["models"]["after"] == str(tmp_path / "run" / "chain" / "02-sft" / "model")
     assert "pass@1 change" in (tmp_path / "run" / "loop.md").read_text()
-    report = json.loads((tmp_path / "run" / "pipeline.json").read_text())
-    assert [s["step"] for s in report["steps"]] == ["base", "rejection_sample", "sft", "sft/eval"]
+    report = json.loads((tmp_path / "run" / "chain.json").read_text())
+    assert [s["job"] for s in report["jobs"]] == ["base", "rejection_sample", "sft", "sft/eval"]
 
 
 def test_a_step_is_redone_only_when_what_it_reads_or_its_inputs_change() -> None:
@@ -211,15 +281,15 @@ def test_a_step_is_redone_only_when_what_it_reads_or_its_inputs_change() -> None
 
     def keys(*overrides: str) -> dict[str, str]:
         recipe = load_recipe(path, overrides)
-        return {s.name: s.key for s in assign_keys(plan_steps(path, overrides, recipe, recipe.pipeline))}
+        return {s.name: s.key for s in assign_keys(plan_jobs(path, overrides, recipe, recipe.chain))}
 
     same = keys()
     assert keys() == same
-    grpo = keys("grpo.config.max_steps=3")  # read by the GRPO stage only
+    grpo = keys("grpo.config.max_steps=3")  # read by the GRPO phase only
     changed = {name for name in same if grpo[name] != same[name]}
     # GRPO and everything downstream of its model; not the cold start, its SFT or their evaluations
     assert changed == {"grpo", "grpo/eval", "rejection_sample", "sft", "sft/eval"}
-    sft = keys("train.sft.learning_rate=1.0e-5")  # both SFT stages read it; every model after the first changes
+    sft = keys("train.sft.learning_rate=1.0e-5")  # both SFT phases read it; every model after the first changes
     assert {n for n in same if sft[n] != same[n]} == set(same) - {"base", "cold_start"}
     sampling = keys("eval.sampling.temperature=0.8")  # only the evaluations read eval
     assert {n for n in same if sampling[n] != same[n]} == {"base", "sft_cold_start/eval", "grpo/eval", "sft/eval"}

@@ -18,10 +18,16 @@ def test_bad_recipe_key_is_a_clear_error_with_exit_code_2(tmp_path, capsys):
 
 def test_score_command_writes_verdict_columns(tmp_path, capsys):
     src = tmp_path / "in.jsonl"
-    src.write_text("\n".join(json.dumps(r) for r in [
-        {"response": "<think>x</think> \\boxed{\\frac{1}{2}}", "gold": "0.5"},
-        {"response": "<think>x</think> \\boxed{3}", "gold": "2"},
-    ]) + "\n")
+    src.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"response": "<think>x</think> \\boxed{\\frac{1}{2}}", "gold": "0.5"},
+                {"response": "<think>x</think> \\boxed{3}", "gold": "2"},
+            ]
+        )
+        + "\n"
+    )
     out = tmp_path / "out.parquet"
     assert main(["score", str(src), "--verifier", "math", "--out", str(out)]) == 0
     df = pd.read_parquet(out)

@@ -92,7 +92,7 @@ def test_code_references_pass_and_wrong_programs_fail_in_the_sandbox(monkeypatch
     references = _module("make_code", monkeypatch).references()
     rows = _shipped("code", "train") + _shipped("code", "test")
     verdicts = verify_code_batch([(references[r["id"]], r["tests"]) for r in rows], workers=2)
-    assert [(r["id"], v.reason) for r, v in zip(rows, verdicts) if not v.passed] == []
+    assert [(r["id"], v.reason) for r, v in zip(rows, verdicts, strict=True) if not v.passed] == []
 
     # every problem's tests tell a wrong program from its reference: a constant answer fails all
     def wrong(row: dict) -> str:
@@ -101,11 +101,13 @@ def test_code_references_pass_and_wrong_programs_fail_in_the_sandbox(monkeypatch
         return "print('wrong')\n"
 
     verdicts = verify_code_batch([(wrong(r), r["tests"]) for r in rows], workers=2)
-    assert [r["id"] for r, v in zip(rows, verdicts) if v.passed] == []
+    assert [r["id"] for r, v in zip(rows, verdicts, strict=True) if v.passed] == []
     # and near misses fail too: off by one, 1 taken for a prime, a sort that forgets duplicates
-    near = {"stdio-sum_two": "a, b = map(int, input().split())\nprint(a + b + 1)\n",
-            "stdio-is_prime": "n = int(input())\nprint('yes' if all(n % d for d in range(2, n)) else 'no')\n",
-            "call-remove_duplicates": "def remove_duplicates(items):\n    return sorted(set(items))\n"}
+    near = {
+        "stdio-sum_two": "a, b = map(int, input().split())\nprint(a + b + 1)\n",
+        "stdio-is_prime": "n = int(input())\nprint('yes' if all(n % d for d in range(2, n)) else 'no')\n",
+        "call-remove_duplicates": "def remove_duplicates(items):\n    return sorted(set(items))\n",
+    }
     by_id = {r["id"]: r for r in rows}
     verdicts = verify_code_batch([(program, by_id[pid]["tests"]) for pid, program in near.items()], workers=2)
     assert [v.reason for v in verdicts] == ["wrong_answer"] * 3

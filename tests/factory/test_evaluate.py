@@ -49,25 +49,52 @@ def test_majority_vote() -> None:
     assert not majority_correct([(None, False), (None, False)])
 
 
-def _sample(pid: str, i: int, correct: bool, vote: str | None, *, source: str = "s", level: str = "1",
-            fmt: bool = True, reasoning: int | None = 10, tokens: int = 20, finish: str = "stop") -> dict:
+def _sample(
+    pid: str,
+    i: int,
+    correct: bool,
+    vote: str | None,
+    *,
+    source: str = "s",
+    level: str = "1",
+    fmt: bool = True,
+    reasoning: int | None = 10,
+    tokens: int = 20,
+    finish: str = "stop",
+) -> dict:
     return {
-        "problem_id": pid, "sample_index": i, "source": source, "difficulty": level, "correct": correct,
-        "vote": vote, "math_passed": correct, "math_reason": "ok" if correct else "wrong_answer",
-        "format_passed": fmt, "format_reason": "ok" if fmt else "missing_think",
-        "reasoning_tokens": reasoning, "completion_tokens": tokens, "finish_reason": finish,
+        "problem_id": pid,
+        "sample_index": i,
+        "source": source,
+        "difficulty": level,
+        "correct": correct,
+        "vote": vote,
+        "math_passed": correct,
+        "math_reason": "ok" if correct else "wrong_answer",
+        "format_passed": fmt,
+        "format_reason": "ok" if fmt else "missing_think",
+        "reasoning_tokens": reasoning,
+        "completion_tokens": tokens,
+        "finish_reason": finish,
     }
 
 
 def fixed_traces() -> list[dict]:
     # p1: 1 of 4 correct; p2: 3 of 4; p3: 0 of 4 (another source and level, one truncated)
     rows = [
-        _sample("p1", 0, False, "5"), _sample("p1", 1, True, "6"), _sample("p1", 2, False, "5"),
+        _sample("p1", 0, False, "5"),
+        _sample("p1", 1, True, "6"),
+        _sample("p1", 2, False, "5"),
         _sample("p1", 3, False, None, fmt=False, reasoning=None),
-        _sample("p2", 3, True, "2"), _sample("p2", 0, True, "2"), _sample("p2", 1, False, "3"), _sample("p2", 2, True, "2"),
+        _sample("p2", 3, True, "2"),
+        _sample("p2", 0, True, "2"),
+        _sample("p2", 1, False, "3"),
+        _sample("p2", 2, True, "2"),
     ]
     rows += [_sample("p3", i, False, "9", source="t", level="2", reasoning=30, tokens=40) for i in range(3)]
-    rows.append(_sample("p3", 3, False, None, source="t", level="2", fmt=False, reasoning=None, tokens=192, finish="length"))
+    rows.append(
+        _sample("p3", 3, False, None, source="t", level="2", fmt=False, reasoning=None, tokens=192, finish="length")
+    )
     return rows
 
 
@@ -115,13 +142,19 @@ def test_evaluate_the_tiny_model_end_to_end(tiny_model_dir: Path, tmp_path: Path
     rows = [{"id": f"q{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1), "level": 1 + i % 2} for i in range(3)]
     problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
     generate = GenerateConfig(
-        system_prompt="Think, then answer.", prefill="<think>\n", seed=1,
+        system_prompt="Think, then answer.",
+        prefill="<think>\n",
+        seed=1,
         sampling={"max_tokens": 12, "temperature": 1.0},
         engine={"enforce_eager": True, "max_model_len": 256, "enable_prefix_caching": False},
     )
-    config = EvalConfig(problems=SourceConfig(path=str(problems), fields={"prompt": "problem", "gold": "answer"}), n=3, k=[1, 3])
+    config = EvalConfig(
+        problems=SourceConfig(path=str(problems), fields={"prompt": "problem", "gold": "answer"}), n=3, k=[1, 3]
+    )
     out = tmp_path / "eval"
-    m = evaluate(str(tiny_model_dir), generate=generate, config=config, verify={"math": {}, "format": {}}, output_dir=out)
+    m = evaluate(
+        str(tiny_model_dir), generate=generate, config=config, verify={"math": {}, "format": {}}, output_dir=out
+    )
     assert m["problems"] == 3 and m["samples"] == 9
     assert 0.0 <= m["pass@1"] <= m["pass@3"] <= 1.0
     assert set(m["by_difficulty"]) == {"1", "2"}
@@ -134,7 +167,12 @@ def test_evaluate_the_tiny_model_end_to_end(tiny_model_dir: Path, tmp_path: Path
     assert "pass@3" in (out / "report.md").read_text()
     # Same settings: read back, not regenerated.
     (out / "samples.parquet").unlink()
-    assert evaluate(str(tiny_model_dir), generate=generate, config=config, verify={"math": {}, "format": {}}, output_dir=out) == m
+    assert (
+        evaluate(
+            str(tiny_model_dir), generate=generate, config=config, verify={"math": {}, "format": {}}, output_dir=out
+        )
+        == m
+    )
     assert not (out / "samples.parquet").exists()
 
 
@@ -144,16 +182,25 @@ def test_loop_comparison_is_paired_over_problems() -> None:
     before = compute_metrics(fixed_traces(), ks=[1, 4], verifiers=["math", "format"])
     improved = [dict(r, correct=True, vote="ok") if r["problem_id"] == "p3" else r for r in fixed_traces()]
     after = compute_metrics(improved, ks=[1, 4], verifiers=["math", "format"])
-    settings = {"model": "m", "n": 4, "problems": {"path": "held_out.jsonl"}, "generate": {"sampling": {"max_tokens": 8}}}
+    settings = {
+        "model": "m",
+        "n": 4,
+        "problems": {"path": "held_out.jsonl"},
+        "generate": {"sampling": {"max_tokens": 8}},
+    }
     before["settings"], after["settings"] = settings, settings
     result = compare(before, after)
     assert result["problems"] == 3 and result["samples_before"] == result["samples_after"] == 12
     # p3 went from 0/4 to 4/4, the others did not move: mean paired difference 1/3
     assert result["delta_pass@1"] == pytest.approx(1 / 3)
     # sample stdev of [0, 0, 1] is sqrt(1/3); over sqrt(3) problems that is 1/3
-    assert result["delta_pass@1_stderr"] == pytest.approx((1 / 3) ** 0.5 / 3 ** 0.5)
+    assert result["delta_pass@1_stderr"] == pytest.approx((1 / 3) ** 0.5 / 3**0.5)
     assert result["problems_improved"] == 1 and result["problems_worse"] == 0
-    result.update(recipe="r", data={"kept": 5, "problems_with_kept": 2, "problems": 3, "traces": 12}, train={"steps": 2, "train_loss": 1.0})
+    result.update(
+        recipe="r",
+        data={"kept": 5, "problems_with_kept": 2, "problems": 3, "traces": 12},
+        train={"steps": 2, "train_loss": 1.0},
+    )
     md = loop_markdown(result, before, after)
     assert "| pass@1 | 33.3 | 66.7 | +33.3 |" in md and "+33.3 points" in md
     assert "| t | 1 | 0.0 | 100.0 |" in md  # by source: p3 is source t
@@ -178,14 +225,32 @@ def test_eval_command_maps_its_arguments(tmp_path: Path, capsys, monkeypatch) ->
     problems = tmp_path / "held_out.jsonl"
     problems.write_text(json.dumps({"id": "q0", "question": "1 + 1?", "answer": "2"}) + "\n")
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(yaml.safe_dump({
-        "name": "t", "source": {"path": str(problems)}, "run_dir": str(tmp_path / "run"),
-        "generate": {"prefill": "<think>\n", "sampling": {"max_tokens": 6, "temperature": 0.7}},
-        "verify": {"math": {}},
-        "eval": {"n": 4, "k": [1, 4], "sampling": {"temperature": 0.6}},
-    }))
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "name": "t",
+                "source": {"path": str(problems)},
+                "run_dir": str(tmp_path / "run"),
+                "generate": {"prefill": "<think>\n", "sampling": {"max_tokens": 6, "temperature": 0.7}},
+                "verify": {"math": {}},
+                "eval": {"n": 4, "k": [1, 4], "sampling": {"temperature": 0.6}},
+            }
+        )
+    )
     # --problems without --field: `question`/`answer` are recognised; --n 2 replaces the k=4 it drops by k=2
-    args = ["eval", "--recipe", str(recipe), "--model", "m", "--problems", str(problems), "--n", "2", "--max-tokens", "9"]
+    args = [
+        "eval",
+        "--recipe",
+        str(recipe),
+        "--model",
+        "m",
+        "--problems",
+        str(problems),
+        "--n",
+        "2",
+        "--max-tokens",
+        "9",
+    ]
     assert main(args) == 0
     call = calls[-1]
     assert call["config"].n == 2 and call["config"].k == [1, 2]
@@ -195,13 +260,37 @@ def test_eval_command_maps_its_arguments(tmp_path: Path, capsys, monkeypatch) ->
     assert Path(call["output_dir"]) == tmp_path / "run" / "eval" / "m"
     assert "pass@1 42" in capsys.readouterr().out
     # Without a recipe: default verifiers; explicit --field mapping wins over guessing.
-    assert main(["eval", "--model", "m", "--problems", str(problems), "--field", "prompt=question", "--out", str(tmp_path / "o")]) == 0
-    assert calls[-1]["verify"] == {"math": {}, "format": {}} and calls[-1]["config"].problems.fields == {"prompt": "question"}
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                "m",
+                "--problems",
+                str(problems),
+                "--field",
+                "prompt=question",
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 0
+    )
+    assert calls[-1]["verify"] == {"math": {}, "format": {}} and calls[-1]["config"].problems.fields == {
+        "prompt": "question"
+    }
     # --limit also cuts the recipe's own eval.problems (it was ignored there once)
-    recipe.write_text(yaml.safe_dump({
-        "name": "t", "source": {"path": str(problems)}, "run_dir": str(tmp_path / "run"), "verify": {"math": {}},
-        "eval": {"problems": {"path": str(problems), "limit": 50}},
-    }))
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "name": "t",
+                "source": {"path": str(problems)},
+                "run_dir": str(tmp_path / "run"),
+                "verify": {"math": {}},
+                "eval": {"problems": {"path": str(problems), "limit": 50}},
+            }
+        )
+    )
     assert main(["eval", "--recipe", str(recipe), "--model", "m", "--limit", "3"]) == 0
     assert calls[-1]["config"].problems.limit == 3 and calls[-1]["config"].problems.path == str(problems)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from factory.recipe import RecipeError, parse_recipe
+from factory.errors import RecipeError
+from factory.recipe import parse_recipe
 
 RIGHT = "Two and three make 5.\n</think>\nThe answer is \\boxed{5}."  # after the "<think>\n" prefill
 WRONG = "Two and three make 6.\n</think>\nThe answer is \\boxed{6}."
@@ -19,16 +20,27 @@ MIXED = "Two and three. 所以答案是五。我们把二和三相加。\n</thin
 
 def recipe(tmp_path: Path, model: str = "embedded:smollm2", problems: int = 4, **grpo) -> object:
     path = tmp_path / "p.jsonl"
-    path.write_text("".join(json.dumps({"id": f"p{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
-                            for i in range(problems)))
-    return parse_recipe({
-        "name": "t", "run_dir": str(tmp_path / "run"),
-        "source": {"path": str(path), "fields": {"prompt": "problem", "gold": "answer"}},
-        "generate": {"model": model, "system_prompt": "Think, then answer in a box.", "prefill": "<think>\n",
-                     "sampling": {"max_tokens": 12, "temperature": 1.0}},
-        "verify": {"math": {}, "format": {"require_think": True}},
-        "grpo": grpo,
-    })
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"p{i}", "problem": f"What is {i} + 1?", "answer": str(i + 1)}) + "\n"
+            for i in range(problems)
+        )
+    )
+    return parse_recipe(
+        {
+            "name": "t",
+            "run_dir": str(tmp_path / "run"),
+            "source": {"path": str(path), "fields": {"prompt": "problem", "gold": "answer"}},
+            "generate": {
+                "model": model,
+                "system_prompt": "Think, then answer in a box.",
+                "prefill": "<think>\n",
+                "sampling": {"max_tokens": 12, "temperature": 1.0},
+            },
+            "verify": {"math": {}, "format": {"require_think": True}},
+            "grpo": grpo,
+        }
+    )
 
 
 def test_rewards_are_the_verifiers_verdicts_on_prefill_plus_completion(tmp_path: Path) -> None:
@@ -42,7 +54,11 @@ def test_rewards_are_the_verifiers_verdicts_on_prefill_plus_completion(tmp_path:
     assert weights == [1.0, 0.5, 0.25]
     accuracy, fmt, language = funcs
     completions = [RIGHT, WRONG, OPEN, RIGHT]
-    kwargs = {"gold": ["5", "5", "5", None], "language": ["en"] * 4, "completion_ids": [[1] * 5, [1] * 5, [1] * 12, [1] * 5]}
+    kwargs = {
+        "gold": ["5", "5", "5", None],
+        "language": ["en"] * 4,
+        "completion_ids": [[1] * 5, [1] * 5, [1] * 12, [1] * 5],
+    }
     assert accuracy(completions, **kwargs) == [1.0, 0.0, 0.0, None]  # no gold: no opinion (TRL leaves it out)
     assert fmt(completions, **kwargs) == [1.0, 1.0, 0.0, 1.0]
     # the same verdicts as the verify stage gives the traces, whose completion starts with the prefill
@@ -67,7 +83,9 @@ def test_grpo_config_is_checked_before_any_model_loads(tmp_path: Path, monkeypat
         raise AssertionError("a model was resolved before the config was checked")
 
     monkeypatch.setattr(factory.models, "resolve_model", no_model)
-    with pytest.raises(RecipeError, match=r"grpo.config.num_generation: not a trl.GRPOConfig field \(did you mean: .*num_generations"):
+    with pytest.raises(
+        RecipeError, match=r"grpo.config.num_generation: not a trl.GRPOConfig field \(did you mean: .*num_generations"
+    ):
         grpo_recipe(recipe(tmp_path, config={"num_generation": 4}))
     with pytest.raises(RecipeError, match="grpo.config.reward_weights: set the weights under grpo.rewards"):
         recipe(tmp_path, config={"reward_weights": [1.0]})
@@ -89,7 +107,9 @@ def text_length(completions, **kwargs):
 
 
 @pytest.mark.slow
-def test_grpo_on_the_tiny_model_moves_weights_and_is_rewarded_by_the_verifiers(tiny_model_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_grpo_on_the_tiny_model_moves_weights_and_is_rewarded_by_the_verifiers(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
     import torch
     from safetensors.torch import load_file
 
@@ -108,7 +128,13 @@ def test_grpo_on_the_tiny_model_moves_weights_and_is_rewarded_by_the_verifiers(t
 
     monkeypatch.setattr(VerdictReward, "__call__", spy)
     torch.manual_seed(0)
-    config = {"max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 4, "learning_rate": 1e-2, "beta": 0.0}
+    config = {
+        "max_steps": 2,
+        "per_device_train_batch_size": 4,
+        "num_generations": 4,
+        "learning_rate": 1e-2,
+        "beta": 0.0,
+    }
     r = recipe(tmp_path, model=str(tiny_model_dir), config=config)
     summary = grpo_recipe(r, extra_rewards=[text_length])
     out = tmp_path / "run" / "grpo"
@@ -125,8 +151,10 @@ def test_grpo_on_the_tiny_model_moves_weights_and_is_rewarded_by_the_verifiers(t
     assert len(accuracy) == 2
     for _, completions, kwargs, rewards in accuracy:
         assert len(completions) == 4 and all(g is not None for g in kwargs["gold"])
-        expected = [float(VERIFIERS["math"]({"completion": "<think>\n" + c, "gold": g}, MathConfig()).passed)
-                    for c, g in zip(completions, kwargs["gold"], strict=True)]
+        expected = [
+            float(VERIFIERS["math"]({"completion": "<think>\n" + c, "gold": g}, MathConfig()).passed)
+            for c, g in zip(completions, kwargs["gold"], strict=True)
+        ]
         assert rewards == expected
     # and what TRL logged per step is the mean of those verdicts
     for step, (_, _, _, rewards) in zip(steps, accuracy, strict=True):
@@ -156,10 +184,19 @@ def test_a_reward_that_is_always_zero_gives_zero_advantages(tiny_model_dir: Path
         return out
 
     monkeypatch.setattr(GRPOTrainer, "_generate_and_score_completions", record)
-    config = {"max_steps": 2, "per_device_train_batch_size": 4, "num_generations": 4, "learning_rate": 1e-2, "beta": 0.0}
+    config = {
+        "max_steps": 2,
+        "per_device_train_batch_size": 4,
+        "num_generations": 4,
+        "learning_rate": 1e-2,
+        "beta": 0.0,
+    }
     summary = factory.grpo.grpo_recipe(recipe(tmp_path, model=str(tiny_model_dir), config=config))
     assert len(advantages) == 2
     assert all(torch.count_nonzero(a) == 0 for a in advantages)  # reward - group mean = 0 for every completion
     assert summary["frac_reward_zero_std_mean"] == 1.0 and summary["train_loss"] == 0.0
-    before, after = load_file(tiny_model_dir / "model.safetensors"), load_file(tmp_path / "run" / "grpo" / "model.safetensors")
+    before, after = (
+        load_file(tiny_model_dir / "model.safetensors"),
+        load_file(tmp_path / "run" / "grpo" / "model.safetensors"),
+    )
     assert all(torch.equal(before[k], after[k]) for k in before)  # nothing to learn from: nothing moved

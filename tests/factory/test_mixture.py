@@ -13,7 +13,10 @@ from factory.mixture import MixInput, mix, parse_input, plan
 
 def make_set(folder, prefix: str, n: int, extra: bool = False):
     folder.mkdir(parents=True)
-    msgs = [[{"role": "user", "content": f"{prefix} q{i}"}, {"role": "assistant", "content": f"{prefix} a{i}"}] for i in range(n)]
+    msgs = [
+        [{"role": "user", "content": f"{prefix} q{i}"}, {"role": "assistant", "content": f"{prefix} a{i}"}]
+        for i in range(n)
+    ]
     cols = {"messages": msgs, "row_id": [f"{prefix}{i}" for i in range(n)]}
     if extra:
         cols["pass_rate"] = [0.5] * n

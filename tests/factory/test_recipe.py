@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from factory.recipe import RecipeError, apply_override, load_recipe, parse_recipe
+from factory.errors import RecipeError
+from factory.recipe import apply_override, load_recipe, parse_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = {"name": "t", "source": {"path": "data/math/train.jsonl"}, "verify": {"math": {}}}
@@ -78,15 +79,25 @@ def test_sampling_and_engine_keys_are_checked_against_the_installed_vllm_at_load
 
     base = {"name": "t", "source": {"path": "x.jsonl"}}
     start = time.perf_counter()
-    with pytest.raises(RecipeError, match=r"generate\.sampling\.temprature: not an argument of the installed vLLM \(did you mean temperature"):
+    with pytest.raises(
+        RecipeError,
+        match=r"generate\.sampling\.temprature: not an argument of the installed vLLM \(did you mean temperature",
+    ):
         parse_recipe({**base, "generate": {"sampling": {"temprature": 0.6}}})
     with pytest.raises(RecipeError, match=r"generate\.engine\.gpu_memory_utilisation: not an argument"):
         parse_recipe({**base, "generate": {"engine": {"gpu_memory_utilisation": 0.9}}})
     with pytest.raises(RecipeError, match=r"generate\.sampling: set n and seed as generate\.n and generate\.seed"):
         parse_recipe({**base, "generate": {"sampling": {"n": 4}}})
     assert time.perf_counter() - start < 1.0  # read from vLLM's source, not by importing it
-    r = parse_recipe({**base, "generate": {"sampling": {"temperature": 0.6, "stop": ["</s>"], "min_p": 0.05},
-                                           "engine": {"gpu_memory_utilization": 0.9, "max_model_len": 4096}}})
+    r = parse_recipe(
+        {
+            **base,
+            "generate": {
+                "sampling": {"temperature": 0.6, "stop": ["</s>"], "min_p": 0.05},
+                "engine": {"gpu_memory_utilization": 0.9, "max_model_len": 4096},
+            },
+        }
+    )
     assert r.generate.engine["max_model_len"] == 4096
     with pytest.raises(RecipeError, match=r"generate\.engine\.crash_after: not an option of the fake backend"):
         parse_recipe({**base, "generate": {"backend": "fake", "engine": {"crash_after": 3}}})
@@ -102,17 +113,25 @@ def test_a_missing_model_folder_is_named_before_any_engine_starts(tmp_path, caps
 
     (tmp_path / "p.jsonl").write_text(json.dumps({"id": "a", "problem": "1+1?", "answer": "2"}) + "\n")
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"name: t\nrun_dir: {tmp_path / 'run'}\nsource: {{path: {tmp_path / 'p.jsonl'}, fields: {{prompt: problem, gold: answer}}}}\n"
-                      f"generate: {{model: {tmp_path / 'no-such-model'}}}\nverify: {{math: {{}}}}\n")
+    recipe.write_text(
+        f"name: t\nrun_dir: {tmp_path / 'run'}\n"
+        f"source: {{path: {tmp_path / 'p.jsonl'}, fields: {{prompt: problem, gold: answer}}}}\n"
+        f"generate: {{model: {tmp_path / 'no-such-model'}}}\nverify: {{math: {{}}}}\n"
+    )
     start = time.perf_counter()
     assert main(["run", str(recipe), "-q"]) == 2
-    assert f"generate.model: {tmp_path / 'no-such-model'} is not a model folder (no such directory)" in capsys.readouterr().err
+    assert (
+        f"generate.model: {tmp_path / 'no-such-model'} is not a model folder (no such directory)"
+        in capsys.readouterr().err
+    )
     assert time.perf_counter() - start < 10  # vLLM was never imported
 
 
 def test_executor_section_defaults_to_local_and_is_checked():
     assert parse_recipe(MINIMAL).executor.kind == "local"
-    ray = parse_recipe({**MINIMAL, "executor": {"kind": "ray", "address": "auto", "replicas": 4, "gpus_per_replica": 1}})
+    ray = parse_recipe(
+        {**MINIMAL, "executor": {"kind": "ray", "address": "auto", "replicas": 4, "gpus_per_replica": 1}}
+    )
     assert (ray.executor.address, ray.executor.replicas, ray.executor.gpus_per_replica) == ("auto", 4, 1.0)
     with pytest.raises(RecipeError, match=r"executor\.kind: 'slurm' is not one of local, ray"):
         parse_recipe({**MINIMAL, "executor": {"kind": "slurm"}})

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from fakes import recipe_for
 
-import factory.pipeline as pipeline
+import factory.run as factory_run
 from factory.cli import main
 from factory.report import write_report
-from fakes import recipe_for
 
 
 @pytest.fixture
@@ -19,12 +19,17 @@ def run_dir(tmp_path):
     bench = tmp_path / "bench.jsonl"
     bench.write_text(json.dumps({"id": "b-3", "problem": "What is 3 + 3?"}) + "\n")
     src = tmp_path / "p.jsonl"
-    recipe = recipe_for(tmp_path, max_pass_rate=0.9, trace_dedup={"scope": "problem"}, problem_dedup={},
-                        decontaminate={"benchmarks": [{"path": str(bench), "name": "tiny-bench"}]})
+    recipe = recipe_for(
+        tmp_path,
+        max_pass_rate=0.9,
+        trace_dedup={"scope": "problem"},
+        problem_dedup={},
+        decontaminate={"benchmarks": [{"path": str(bench), "name": "tiny-bench"}]},
+    )
     with src.open("a") as f:
         f.write(json.dumps({"id": "copy5", "problem": "What is 5 + 5?", "answer": "10", "source": "other"}) + "\n")
         f.write(json.dumps({"id": "x1", "problem": "What is 21 + 21?", "answer": "42", "source": "other"}) + "\n")
-    pipeline.run_recipe(recipe, progress=False)
+    factory_run.run_recipe(recipe, progress=False)
     return tmp_path / "run"
 
 
@@ -56,11 +61,24 @@ def test_report_numbers_match_the_data(run_dir):
     stages = {r[0]: r for r in table(readme, "## Counts at every stage")}
     assert int(stages["select"][1]) == len(sel) and int(stages["select"][2]) == int(sel.keep.sum()) == len(sft)
     # the read step: the reader, then each problem filter on what the one before it kept
-    assert [list(map(int, stages[s][1:3])) for s in ("read", "decontaminate", "dedup_problems")] == [[12, 12], [12, 11], [11, 10]]
-    assert int(stages["dedup_problems"][2]) == len(pd.read_parquet(run_dir / "problems"))
-    assert stages["decontaminate"][3] == "contaminated 1" and stages["dedup_problems"][3] == "duplicate_problem 1"
-    assert list(stages) == ["read", "decontaminate", "dedup_problems", "generate", "verify", "select", "difficulty",
-                            "export_sft", "export_rejected"]  # the plan's order
+    assert [list(map(int, stages[s][1:3])) for s in ("read", "decontaminate", "problem_dedup")] == [
+        [12, 12],
+        [12, 11],
+        [11, 10],
+    ]
+    assert int(stages["problem_dedup"][2]) == len(pd.read_parquet(run_dir / "problems"))
+    assert stages["decontaminate"][3] == "contaminated 1" and stages["problem_dedup"][3] == "duplicate_problem 1"
+    assert list(stages) == [
+        "read",
+        "decontaminate",
+        "problem_dedup",
+        "generate",
+        "verify",
+        "select",
+        "difficulty",
+        "export_sft",
+        "export_rejected",
+    ]  # the plan's order
 
     reasons = {r[0]: int(r[1]) for r in table(readme, "## Drop reasons")}
     assert reasons == sel[~sel.keep].reject_reason.value_counts().to_dict()

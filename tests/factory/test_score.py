@@ -11,8 +11,12 @@ def test_score_file_jsonl_to_parquet_and_jsonl(tmp_path):
     from factory.score import score_file
 
     src = tmp_path / "in.jsonl"
-    rows = [{"id": 1, "response": "\\boxed{4}", "gold": "4"}, {"id": 2, "response": "\\boxed{5}", "gold": "4"},
-            {"id": 3, "response": "no idea", "gold": "\\frac12"}, {"id": 4, "response": "\\boxed{x>1}", "gold": "(1,\\infty)"}]
+    rows = [
+        {"id": 1, "response": "\\boxed{4}", "gold": "4"},
+        {"id": 2, "response": "\\boxed{5}", "gold": "4"},
+        {"id": 3, "response": "no idea", "gold": "\\frac12"},
+        {"id": 4, "response": "\\boxed{x>1}", "gold": "(1,\\infty)"},
+    ]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     counts = score_file(src, tmp_path / "out.parquet", workers=1)
     assert counts["rows"] == 4 and counts["passed"] == 2
@@ -31,7 +35,9 @@ def test_score_file_bad_rows_name_file_and_row(tmp_path):
     from factory.score import score_file
 
     src = tmp_path / "bad.jsonl"
-    src.write_text(json.dumps({"response": "\\boxed{1}", "gold": "1"}) + "\n" + json.dumps({"response": "\\boxed{1}"}) + "\n")
+    src.write_text(
+        json.dumps({"response": "\\boxed{1}", "gold": "1"}) + "\n" + json.dumps({"response": "\\boxed{1}"}) + "\n"
+    )
     with pytest.raises(ValueError, match=r"bad\.jsonl: row 2"):
         score_file(src, tmp_path / "out.jsonl")
     src.write_text("{not json\n")
@@ -44,8 +50,12 @@ def test_score_file_reads_bare_answers_with_extract(tmp_path):
     from factory.cli import main
 
     src = tmp_path / "bare.jsonl"
-    rows = [{"response": "-5", "gold": "-5"}, {"response": "The answer is 5.", "gold": "5"},
-            {"response": "\\frac{10}{9}", "gold": "10/9"}, {"response": "7", "gold": "8"}]
+    rows = [
+        {"response": "-5", "gold": "-5"},
+        {"response": "The answer is 5.", "gold": "5"},
+        {"response": "\\frac{10}{9}", "gold": "10/9"},
+        {"response": "7", "gold": "8"},
+    ]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main(["score", str(src), "--out", str(tmp_path / "boxed.jsonl"), "--workers", "1"]) == 0
     boxed = [json.loads(line)["reason"] for line in (tmp_path / "boxed.jsonl").read_text().splitlines()]

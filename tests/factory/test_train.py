@@ -25,7 +25,8 @@ CHATML = (
 # DeepSeek-R1 style: keeps only what follows </think> in an assistant turn (DeepSeek-R1 issue 633).
 STRIPS_THINK = CHATML.replace(
     "message['content'] + '<|im_end|>'",
-    "(message['content'].split('</think>')[-1] if message['role'] == 'assistant' else message['content']) + '<|im_end|>'",
+    "(message['content'].split('</think>')[-1] if message['role'] == 'assistant' else message['content'])"
+    " + '<|im_end|>'",
 )
 # Closes the assistant turn with <|endoftext|> instead of the EOS <|im_end|>.
 WRONG_EOS = (
@@ -44,13 +45,17 @@ def sft_rows(count: int = 8) -> list[dict]:
         prompt = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": f"What is {a} + {b}?"}]
         answer = f"<think>\n{a} plus {b} is {a + b}.\n</think>\n\nThe answer is \\boxed{{{a + b}}}."
         completion = [{"role": "assistant", "content": answer}]
-        rows.append({"trace_id": f"p{i}/0", "prompt": prompt, "completion": completion, "messages": prompt + completion})
+        rows.append(
+            {"trace_id": f"p{i}/0", "prompt": prompt, "completion": completion, "messages": prompt + completion}
+        )
     return rows
 
 
 def write_sft(folder: Path, rows: list[dict]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    schema = pa.schema([("trace_id", pa.string()), ("prompt", MESSAGES), ("completion", MESSAGES), ("messages", MESSAGES)])
+    schema = pa.schema(
+        [("trace_id", pa.string()), ("prompt", MESSAGES), ("completion", MESSAGES), ("messages", MESSAGES)]
+    )
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "shard-00000.parquet")
     return folder
 
@@ -96,9 +101,14 @@ def test_render_check_refuses_a_turn_that_does_not_end_in_eos(tokenizer) -> None
 
 def test_render_check_counts_every_row_over_max_length(tokenizer) -> None:
     rows = sft_rows(6)
-    rows[2]["completion"] = [{"role": "assistant", "content": rows[2]["completion"][0]["content"] + " 1 2 3 4 5 6 7 8 9" * 20}]
+    rows[2]["completion"] = [
+        {"role": "assistant", "content": rows[2]["completion"][0]["content"] + " 1 2 3 4 5 6 7 8 9" * 20}
+    ]
     rows[4]["completion"] = [{"role": "assistant", "content": rows[4]["completion"][0]["content"] + " 9 8 7" * 40}]
-    short = max(len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)["input_ids"]) for r in sft_rows(6))
+    short = max(
+        len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)["input_ids"])
+        for r in sft_rows(6)
+    )
     report = render_check(tokenizer, rows, max_length=short, sample_rows=1)  # lengths: every row, not the sample
     assert report.too_long == ["p2/0", "p4/0"]
     assert report.longest > short
@@ -121,7 +131,9 @@ def test_train_refuses_before_training(tiny_model_dir: Path, tmp_path: Path) -> 
 def test_train_on_a_list_of_sets_takes_their_rows_in_order(tiny_model_dir: Path, tmp_path: Path) -> None:
     first = write_sft(tmp_path / "cold_start", sft_rows(8))
     second = write_sft(tmp_path / "rejection_sample", [{**r, "trace_id": f"q{i}/0"} for i, r in enumerate(sft_rows(4))])
-    config = TrainConfig(max_length=256, sft={"max_steps": 1, "per_device_train_batch_size": 4, "dataloader_num_workers": 0})
+    config = TrainConfig(
+        max_length=256, sft={"max_steps": 1, "per_device_train_batch_size": 4, "dataloader_num_workers": 0}
+    )
     summary = train(config, student=str(tiny_model_dir), data=[first, second], output_dir=tmp_path / "student")
     assert summary["rows"] == 12 and summary["settings"]["data"] == [str(first), str(second)]
     with pytest.raises(ValueError, match="an empty list"):
@@ -137,7 +149,9 @@ def _weights(folder: Path) -> dict:
     return load_file(folder / "model.safetensors")
 
 
-@pytest.mark.parametrize("lora", [None, {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}], ids=["full", "lora"])
+@pytest.mark.parametrize(
+    "lora", [None, {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}], ids=["full", "lora"]
+)
 def test_train_changes_weights_and_the_student_generates_in_vllm(tiny_model_dir: Path, tmp_path: Path, lora) -> None:
     data = write_sft(tmp_path / "sft", sft_rows())
     config = TrainConfig(
@@ -166,13 +180,26 @@ def test_train_changes_weights_and_the_student_generates_in_vllm(tiny_model_dir:
         return  # one vLLM start is enough
     from factory.stages.generate import TraceGenerator
 
-    gen = TraceGenerator(GenerateConfig(
-        model=str(out), n=2, sampling={"max_tokens": 8, "temperature": 1.0},
-        engine={"enforce_eager": True, "max_model_len": 256, "enable_prefix_caching": False},
-    ))
+    gen = TraceGenerator(
+        GenerateConfig(
+            model=str(out),
+            n=2,
+            sampling={"max_tokens": 8, "temperature": 1.0},
+            engine={"enforce_eager": True, "max_model_len": 256, "enable_prefix_caching": False},
+        )
+    )
     try:
-        problem = {"id": "q1", "source": "t", "prompt": "What is 3 + 4?", "messages": None, "gold": "7",
-                   "tests": None, "domain": "math", "language": "en", "metadata": "{}"}
+        problem = {
+            "id": "q1",
+            "source": "t",
+            "prompt": "What is 3 + 4?",
+            "messages": None,
+            "gold": "7",
+            "tests": None,
+            "domain": "math",
+            "language": "en",
+            "metadata": "{}",
+        }
         traces = list(gen.generate([problem]))
     finally:
         gen.close()
@@ -181,12 +208,17 @@ def test_train_changes_weights_and_the_student_generates_in_vllm(tiny_model_dir:
 
 
 def test_recipes_with_train_and_eval_sections_parse_and_check_keys() -> None:
-    from factory.recipe import RecipeError, load_recipe
+    from factory.errors import RecipeError
+    from factory.recipe import load_recipe
 
     root = Path(__file__).resolve().parents[2]
     recipe = load_recipe(root / "recipes" / "demo" / "loop.yaml")
     assert recipe.train.student == "embedded:smollm2" and recipe.train.sft["num_train_epochs"] == 2
-    assert recipe.eval.problems.path == "data/arith/test.jsonl" and recipe.source.path == "data/arith/train.jsonl" and recipe.eval.k == [1, 4]
+    assert (
+        recipe.eval.problems.path == "data/arith/test.jsonl"
+        and recipe.source.path == "data/arith/train.jsonl"
+        and recipe.eval.k == [1, 4]
+    )
     assert load_recipe(root / "recipes" / "distill" / "r1_qwen_math.yaml").train.student.startswith("Qwen/")
     with pytest.raises(RecipeError, match="train.sft_args: unknown key"):
         load_recipe(root / "recipes" / "demo" / "loop.yaml", ["train.sft_args.x=1"])
@@ -197,10 +229,12 @@ def test_recipes_with_train_and_eval_sections_parse_and_check_keys() -> None:
 
 
 def test_sft_arguments_pass_through_with_defaults_only_for_missing_keys(tmp_path: Path) -> None:
-    from factory.recipe import RecipeError
+    from factory.errors import RecipeError
     from factory.train import sft_arguments
 
-    args = sft_arguments(TrainConfig(max_length=300, sft={"learning_rate": 1e-4, "logging_steps": 7}), tmp_path / "student")
+    args = sft_arguments(
+        TrainConfig(max_length=300, sft={"learning_rate": 1e-4, "logging_steps": 7}), tmp_path / "student"
+    )
     assert args["learning_rate"] == 1e-4 and args["logging_steps"] == 7  # unchanged
     assert args["max_length"] == 300 and args["completion_only_loss"] is True and args["report_to"] == "none"
     assert args["output_dir"] == str(tmp_path / "student-trainer")

@@ -17,7 +17,6 @@ from verifiers.math.symbolic import slow_compare
 from verifiers.verdict import Verdict
 
 
-
 def _load_cases(name: str):
     spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
     module = importlib.util.module_from_spec(spec)

@@ -123,10 +123,9 @@ CHATML = (
 
 
 def _build_tiny_model(path: Path) -> Path:
+    import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
-
-    import torch
 
     torch.manual_seed(0)
     special = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]

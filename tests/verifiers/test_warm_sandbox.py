@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from verifiers import VERIFIERS, CodeConfig
+from verifiers import warm_sandbox as warm_mod
 from verifiers.code import verify_code
 from verifiers.sandbox import Limits, Sandbox
-from verifiers import warm_sandbox as warm_mod
 from verifiers.warm_sandbox import WarmSandbox
 
 sys.path.insert(0, str(Path(__file__).parent))

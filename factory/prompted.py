@@ -39,8 +39,14 @@ class PromptedModel:
     """``complete(fields)``: one reply per row, from ``config``'s model, prompted with
     ``config.system_prompt`` / ``config.prompt`` or the stage's defaults given here."""
 
-    def __init__(self, config: ModelConfig, system_prompt: str | None, user_template: str, sampling: dict[str, Any],
-                 backend: Backend | None = None) -> None:
+    def __init__(
+        self,
+        config: ModelConfig,
+        system_prompt: str | None,
+        user_template: str,
+        sampling: dict[str, Any],
+        backend: Backend | None = None,
+    ) -> None:
         self.config = config
         self.generate_config = config.generate_config(
             config.system_prompt if config.system_prompt is not None else system_prompt,
@@ -48,7 +54,9 @@ class PromptedModel:
             {**DEFAULT_SAMPLING, **sampling},
         )
         g = self.generate_config
-        self.prompt_hash = hashlib.sha256(json.dumps([g.system_prompt, g.user_template, g.prefill]).encode()).hexdigest()[:12]
+        self.prompt_hash = hashlib.sha256(
+            json.dumps([g.system_prompt, g.user_template, g.prefill]).encode()
+        ).hexdigest()[:12]
         self.sampling = {k: v for k, v in g.sampling.items() if k != "n"}
         self._backend = backend
         self._renderer: PromptRenderer | None = None
@@ -81,8 +89,16 @@ class PromptedModel:
         requests = []
         for fields in rows:
             chat = self.renderer.messages(fields)
-            requests.append(Request(problem=fields, messages=chat, prompt=self.renderer.render(chat), n=1,
-                                    seed=problem_seed(self.config.seed, fields["id"]), sampling=self.sampling))
+            requests.append(
+                Request(
+                    problem=fields,
+                    messages=chat,
+                    prompt=self.renderer.render(chat),
+                    n=1,
+                    seed=problem_seed(self.config.seed, fields["id"]),
+                    sampling=self.sampling,
+                )
+            )
         out = []
         for completion in self.backend.generate(requests):
             if completion.error is not None or not completion.samples:

@@ -10,14 +10,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import factory.pipeline as pipeline
+import factory.run as factory_run
 from factory.recipe import BenchmarkFile, DecontaminateConfig, parse_recipe
 from factory.stages.base import StageStats
 from factory.stages.decontaminate import BenchmarkIndex, ProblemDecontaminator, read_benchmark, words
 
-ROOT = Path(__file__).parents[2]
-BENCH = ("In triangle ABC, the angle bisector from A meets side BC at D. If AB equals 13, AC equals 15 and "
-         "BC equals 14, find the length of the segment BD.")
+ROOT = Path(__file__).parents[3]
+BENCH = (
+    "In triangle ABC, the angle bisector from A meets side BC at D. If AB equals 13, AC equals 15 and "
+    "BC equals 14, find the length of the segment BD."
+)
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -33,7 +35,9 @@ def test_13_gram_overlap_is_found_with_benchmark_item_and_ngram():
     index = BenchmarkIndex(13)
     index.add("geo", [("g1", BENCH), ("g2", "Completely unrelated benchmark text about prime numbers and their sums.")])
     ws = words(BENCH)
-    leaked = "Homework: " + " ".join(ws[3:16]).upper() + "!!! then something else"  # exactly 13 words, case and punctuation changed
+    leaked = (
+        "Homework: " + " ".join(ws[3:16]).upper() + "!!! then something else"
+    )  # exactly 13 words, case and punctuation changed
     near_miss = "Homework: " + " ".join(ws[3:15]) + " then something else"  # 12 words
     hit, miss, clean = check(index, leaked, near_miss, "What is 2 + 2?")
     assert hit is not None and hit.benchmark == "geo" and hit.benchmark_id == "g1" and hit.matches == 1
@@ -74,8 +78,10 @@ def test_benchmark_files_jsonl_parquet_and_field_detection(tmp_path):
 def test_stage_marks_rows_and_counts_hits(tmp_path):
     bench = write_jsonl(tmp_path / "aime.jsonl", [{"id": "a1", "problem": BENCH}])
     stage = ProblemDecontaminator(DecontaminateConfig(benchmarks=[BenchmarkFile(path=str(bench))]))
-    rows = [{"id": "p1", "prompt": "What is 2 + 2?"}, {"id": "p2", "prompt": None,
-            "messages": [{"role": "user", "content": "Solve: " + BENCH}]}]
+    rows = [
+        {"id": "p1", "prompt": "What is 2 + 2?"},
+        {"id": "p2", "prompt": None, "messages": [{"role": "user", "content": "Solve: " + BENCH}]},
+    ]
     stats = StageStats()
     out = list(stage.run(rows, stats))
     assert out[0].get("reject_reason") is None and out[1]["reject_reason"] == "contaminated"
@@ -95,19 +101,25 @@ def test_fixture_is_reproducible_and_the_pipeline_never_generates_for_contaminat
     # a training file with two held-out test problems leaked into it
     train = [json.loads(line) for line in (ROOT / "data/math/train.jsonl").read_text().splitlines()[:8]]
     leaked = [b for b in bench if b["benchmark"] == "math-test"][:2]
-    src = write_jsonl(tmp_path / "train.jsonl", train + [{"id": b["id"], "problem": b["problem"], "answer": b["answer"]}
-                                                         for b in leaked])
-    recipe = parse_recipe({
-        "name": "decon", "run_dir": str(tmp_path / "run"),
-        "source": {"path": str(src), "fields": {"prompt": "problem", "gold": "answer"}, "shard_size": 4},
-        "generate": {"n": 2, "backend": "fake"}, "verify": {"math": {}},
-        "decontaminate": {"benchmarks": [{"path": str(fixture), "name": "fixture"}]},
-    })
-    summary = pipeline.run_recipe(recipe, progress=False)
+    src = write_jsonl(
+        tmp_path / "train.jsonl",
+        train + [{"id": b["id"], "problem": b["problem"], "answer": b["answer"]} for b in leaked],
+    )
+    recipe = parse_recipe(
+        {
+            "name": "decon",
+            "run_dir": str(tmp_path / "run"),
+            "source": {"path": str(src), "fields": {"prompt": "problem", "gold": "answer"}, "shard_size": 4},
+            "generate": {"n": 2, "backend": "fake"},
+            "verify": {"math": {}},
+            "decontaminate": {"benchmarks": [{"path": str(fixture), "name": "fixture"}]},
+        }
+    )
+    summary = factory_run.run_recipe(recipe, progress=False)
     run = tmp_path / "run"
     assert set(pd.read_parquet(run / "problems").id) == {t["id"] for t in train}
     assert set(pd.read_parquet(run / "traces").problem_id) == {t["id"] for t in train}  # never generated
     rejected = pd.read_parquet(run / "problems_rejected")
     assert set(rejected.id) == {b["id"] for b in leaked}
     assert {json.loads(d)["benchmark_id"] for d in rejected.reject_details} == {b["id"] for b in leaked}
-    assert summary["problems_filtered"] == {"contaminated": 2}
+    assert summary.problems_filtered == {"contaminated": 2}

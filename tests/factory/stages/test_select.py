@@ -4,22 +4,33 @@ import json
 
 import pandas as pd
 import pytest
+from fakes import recipe_for
 
-import factory.pipeline as pipeline
-from factory.recipe import DedupConfig, LengthConfig, MajorityVoteConfig, RecipeError, SelectConfig, parse_recipe
+import factory.run as factory_run
+from factory.errors import RecipeError
+from factory.recipe import DedupConfig, LengthConfig, MajorityVoteConfig, SelectConfig, parse_recipe
 from factory.stages.base import StageStats
 from factory.stages.difficulty import ProblemScorer
 from factory.stages.select import KeepK, LengthFilter, PassRateFilter, TraceSelector
 from factory.stages.vote import MajorityVoter
-from fakes import recipe_for
 
 
 def trace(pid: str, i: int, passed: bool = True, tokens: int = 10, completion: str | None = None, **extra) -> dict:
     row = {
-        "trace_id": f"{pid}/{i}", "problem_id": pid, "sample_index": i, "source": "s", "domain": "math",
-        "completion": completion or f"<think>\nwork {pid} {i}\n</think>\n\\boxed{{1}}", "reasoning": None, "answer": "",
-        "completion_tokens": tokens, "math_passed": passed, "math_reason": "ok" if passed else "wrong_answer",
-        "prompt_messages": [{"role": "user", "content": f"problem {pid}"}], "few_shot_turns": 0, "gold": "1",
+        "trace_id": f"{pid}/{i}",
+        "problem_id": pid,
+        "sample_index": i,
+        "source": "s",
+        "domain": "math",
+        "completion": completion or f"<think>\nwork {pid} {i}\n</think>\n\\boxed{{1}}",
+        "reasoning": None,
+        "answer": "",
+        "completion_tokens": tokens,
+        "math_passed": passed,
+        "math_reason": "ok" if passed else "wrong_answer",
+        "prompt_messages": [{"role": "user", "content": f"problem {pid}"}],
+        "few_shot_turns": 0,
+        "gold": "1",
     }
     row.update(extra)
     return row
@@ -31,8 +42,11 @@ def run(stage, rows):
 
 
 def test_pass_rate_is_written_on_every_trace_and_the_band_drops_always_solved():
-    rows = [trace("easy", i) for i in range(4)] + [trace("mid", i, passed=i < 2) for i in range(4)] + \
-           [trace("never", i, passed=False) for i in range(4)]
+    rows = (
+        [trace("easy", i) for i in range(4)]
+        + [trace("mid", i, passed=i < 2) for i in range(4)]
+        + [trace("never", i, passed=False) for i in range(4)]
+    )
     out, stats = run(PassRateFilter(["math"], 0.0, 0.9), rows)
     rates = {r["problem_id"]: r["pass_rate"] for r in out}
     assert rates == {"easy": 1.0, "mid": 0.5, "never": 0.0}
@@ -58,9 +72,13 @@ def test_keep_k_shortest_random_all():
     out, stats = run(KeepK(2, "shortest"), [dict(r) for r in rows])
     assert sorted(r["completion_tokens"] for r in out if r["keep"]) == [5, 10]
     assert stats.dropped == {"over_k": 3}
-    picks = {seed: tuple(r["sample_index"] for r in run(KeepK(2, "random", seed), [dict(r) for r in rows])[0] if r["keep"])
-             for seed in range(8)}
-    assert picks[3] == tuple(r["sample_index"] for r in run(KeepK(2, "random", 3), [dict(r) for r in rows])[0] if r["keep"])
+    picks = {
+        seed: tuple(r["sample_index"] for r in run(KeepK(2, "random", seed), [dict(r) for r in rows])[0] if r["keep"])
+        for seed in range(8)
+    }
+    assert picks[3] == tuple(
+        r["sample_index"] for r in run(KeepK(2, "random", 3), [dict(r) for r in rows])[0] if r["keep"]
+    )
     assert len(set(picks.values())) > 1  # the seed matters
     out, _ = run(KeepK(2, "all"), [dict(r) for r in rows])
     assert all(r["keep"] for r in out)
@@ -108,7 +126,10 @@ def test_majority_vote_labels_problems_without_gold():
     ],
 )
 def test_majority_vote_failures_are_dropped_and_counted(answers, config, reason):
-    rows = [trace("q", i, completion=boxed(a) if a else "<think>\nno idea\n</think>\nhmm", gold=None) for i, a in enumerate(answers)]
+    rows = [
+        trace("q", i, completion=boxed(a) if a else "<think>\nno idea\n</think>\nhmm", gold=None)
+        for i, a in enumerate(answers)
+    ]
     out, stats = run(MajorityVoter(config), rows)
     assert out == [] and stats.dropped == {reason: len(answers)}
 
@@ -117,9 +138,13 @@ def test_length_filter_uses_the_student_chat_template(tiny_model_dir):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    short, long_ = trace("p", 0, completion="<think>\nok\n</think>\n\\boxed{1}"), trace("p", 1, completion="word " * 300)
+    short, long_ = (
+        trace("p", 0, completion="<think>\nok\n</think>\n\\boxed{1}"),
+        trace("p", 1, completion="word " * 300),
+    )
     for r in (short, long_):
         r["reasoning"], r["answer"] = None, r["completion"]
+
     def tokens(r):
         chat = [*r["prompt_messages"], {"role": "assistant", "content": r["completion"]}]
         return len(tok(tok.apply_chat_template(chat, tokenize=False), add_special_tokens=False)["input_ids"])
@@ -144,10 +169,19 @@ def test_length_filter_needs_a_local_tokenizer(tmp_path):
 def test_selector_chain_stats_add_up_and_reasons_are_first_policy():
     rows = []
     for p in range(6):
-        rows += [trace(f"p{p}", i, passed=(i + p) % 3 != 0, tokens=10 + i,
-                       completion=f"<think>\nsolution {p} path {i % 2} " + "alpha beta gamma delta " * 3 + "\n</think>")
-                 for i in range(6)]
-    sel = TraceSelector(SelectConfig(k=2, strategy="shortest", max_pass_rate=0.9, trace_dedup=DedupConfig(scope="problem")), ["math"])
+        rows += [
+            trace(
+                f"p{p}",
+                i,
+                passed=(i + p) % 3 != 0,
+                tokens=10 + i,
+                completion=f"<think>\nsolution {p} path {i % 2} " + "alpha beta gamma delta " * 3 + "\n</think>",
+            )
+            for i in range(6)
+        ]
+    sel = TraceSelector(
+        SelectConfig(k=2, strategy="shortest", max_pass_rate=0.9, trace_dedup=DedupConfig(scope="problem")), ["math"]
+    )
     out, stats = run(sel, rows)
     assert len(out) == len(rows) and stats.rows_out == sum(r["keep"] for r in out)
     assert stats.rows_in == stats.rows_out + sum(stats.dropped.values())
@@ -161,10 +195,14 @@ def test_selector_chain_stats_add_up_and_reasons_are_first_policy():
 
 
 def test_problem_scorer_one_row_per_problem():
-    rows = [dict(trace("a", i), pass_rate=0.5, keep=i == 0) for i in range(4)] + [dict(trace("b", 0), pass_rate=0.0, keep=False)]
+    rows = [dict(trace("a", i), pass_rate=0.5, keep=i == 0) for i in range(4)] + [
+        dict(trace("b", 0), pass_rate=0.0, keep=False)
+    ]
     out, _ = run(ProblemScorer(), rows)
     assert [(r["problem_id"], r["traces"], r["passed"], r["kept"], r["difficulty"]) for r in out] == [
-        ("a", 4, 2, 1, "medium"), ("b", 1, 0, 0, "unsolved")]
+        ("a", 4, 2, 1, "medium"),
+        ("b", 1, 0, 0, "unsolved"),
+    ]
 
 
 def test_recipe_checks_select_keys():
@@ -194,16 +232,20 @@ def test_pipeline_majority_vote_end_to_end(tmp_path):
     src = tmp_path / "nogold.jsonl"
     src.write_text("".join(json.dumps({"id": f"n{i}", "problem": f"Compute {i} + 14 - {i}."}) + "\n" for i in range(3)))
     answers = [boxed(a) for a in ["14", "14.0", "\\frac{28}{2}", "13"]]
-    recipe = parse_recipe({
-        "name": "vote", "run_dir": str(tmp_path / "run"),
-        "source": {"path": str(src), "fields": {"prompt": "problem"}, "shard_size": 2},
-        "generate": {"n": 4, "backend": "fake", "engine": {"completions": answers}},
-        "verify": {"math": {}}, "vote": {"min_share": 0.6},
-    })
-    summary = pipeline.run_recipe(recipe, progress=False)
+    recipe = parse_recipe(
+        {
+            "name": "vote",
+            "run_dir": str(tmp_path / "run"),
+            "source": {"path": str(src), "fields": {"prompt": "problem"}, "shard_size": 2},
+            "generate": {"n": 4, "backend": "fake", "engine": {"completions": answers}},
+            "verify": {"math": {}},
+            "vote": {"min_share": 0.6},
+        }
+    )
+    summary = factory_run.run_recipe(recipe, progress=False)
     sel = pd.read_parquet(tmp_path / "run/selected")
     assert len(sel) == 12 and sel.pseudo_label.all() and (sel.gold == "14").all() and (sel.vote_share == 0.75).all()
-    assert sel.keep.sum() == summary["kept"] == 9  # "14", "14.0" and 28/2 verify against the pseudo-gold
+    assert sel.keep.sum() == summary.kept == 9  # "14", "14.0" and 28/2 verify against the pseudo-gold
     assert set(sel[~sel.keep].reject_reason) == {"math:wrong_answer"}
     scored = pd.read_parquet(tmp_path / "run/problems_scored")
     assert scored.pseudo_label.all() and (scored.pass_rate == 0.75).all()
@@ -211,22 +253,36 @@ def test_pipeline_majority_vote_end_to_end(tmp_path):
 
 
 def test_pipeline_default_recipe_still_selects(tmp_path):
-    summary = pipeline.run_recipe(recipe_for(tmp_path, min_pass_rate=0.1, max_pass_rate=0.7), progress=False)
+    summary = factory_run.run_recipe(recipe_for(tmp_path, min_pass_rate=0.1, max_pass_rate=0.7), progress=False)
     sel = pd.read_parquet(tmp_path / "run/selected")
     kept = sel[sel.keep]
-    assert len(kept) == summary["kept"] > 0
+    assert len(kept) == summary.kept > 0
     assert kept.pass_rate.between(0.1, 0.7).all()
-    assert set(sel[(sel.pass_rate > 0.7) & sel.math_passed & sel.format_passed].reject_reason) <= {"pass_rate_above_max"}
+    assert set(sel[(sel.pass_rate > 0.7) & sel.math_passed & sel.format_passed].reject_reason) <= {
+        "pass_rate_above_max"
+    }
 
 
 def test_default_requirement_is_the_verifiers_that_apply_and_one_must_judge_the_answer():
     na = {"math_passed": None, "math_reason": "not_applicable"}
 
     def rows():
-        return [trace("m", 0, format_passed=True, format_reason="ok", code_passed=None, code_reason="not_applicable"),
-                trace("c", 0, **na, format_passed=True, format_reason="ok", code_passed=True, code_reason="ok", domain="code"),
-                trace("s", 0, **na, format_passed=True, format_reason="ok", code_passed=None, code_reason="not_applicable",
-                      domain="stem")]
+        return [
+            trace("m", 0, format_passed=True, format_reason="ok", code_passed=None, code_reason="not_applicable"),
+            trace(
+                "c", 0, **na, format_passed=True, format_reason="ok", code_passed=True, code_reason="ok", domain="code"
+            ),
+            trace(
+                "s",
+                0,
+                **na,
+                format_passed=True,
+                format_reason="ok",
+                code_passed=None,
+                code_reason="not_applicable",
+                domain="stem",
+            ),
+        ]
 
     out, stats = run(PassRateFilter(["math", "code", "format"]), rows())
     assert [r["keep"] for r in out] == [True, True, False]
@@ -236,14 +292,28 @@ def test_default_requirement_is_the_verifiers_that_apply_and_one_must_judge_the_
 
 
 def test_require_per_domain():
-    rows = [trace("m", 0, format_passed=False, format_reason="unclosed_think"),
-            trace("c", 0, math_passed=None, math_reason="not_applicable", format_passed=False,
-                  format_reason="unclosed_think", domain="code"),
-            trace("x", 0, domain="other", format_passed=True, format_reason="ok")]
+    rows = [
+        trace("m", 0, format_passed=False, format_reason="unclosed_think"),
+        trace(
+            "c",
+            0,
+            math_passed=None,
+            math_reason="not_applicable",
+            format_passed=False,
+            format_reason="unclosed_think",
+            domain="code",
+        ),
+        trace("x", 0, domain="other", format_passed=True, format_reason="ok"),
+    ]
     out, _ = run(PassRateFilter(["math", "format"], require={"math": ["math"], "code": ["format"]}), rows)
     assert [(r["keep"], r["reject_reason"]) for r in out] == [
-        (True, None), (False, "format:unclosed_think"), (False, "no_requirement_for_domain")]
-    code = trace("c", 0, math_passed=None, math_reason="not_applicable", format_passed=True, format_reason="ok", domain="code")
+        (True, None),
+        (False, "format:unclosed_think"),
+        (False, "no_requirement_for_domain"),
+    ]
+    code = trace(
+        "c", 0, math_passed=None, math_reason="not_applicable", format_passed=True, format_reason="ok", domain="code"
+    )
     out, _ = run(PassRateFilter(["math", "format"], require=["math", "format"]), [code])
     assert out[0]["reject_reason"] == "math:not_applicable"  # a listed verifier must pass, applicable or not
 

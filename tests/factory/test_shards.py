@@ -6,11 +6,11 @@ import dataclasses
 import pandas as pd
 import pyarrow.fs as pafs
 import pytest
-
-import factory.pipeline as pipeline
-from factory.recipe import RecipeError
-from factory.shards import RunDir, open_location, redact
 from fakes import recipe_for
+
+import factory.run as factory_run
+from factory.errors import RecipeError
+from factory.shards import RunDir, open_location, redact
 
 pytest.importorskip("moto", reason="the test extra is not installed (pip install -e '.[test]')")
 from s3_server import s3_location, s3_server  # noqa: E402
@@ -44,52 +44,59 @@ def assert_same_data(local: str, remote: str) -> None:
 
 def test_a_run_on_s3_equals_a_run_on_disk(tmp_path, s3):
     location = s3_location(s3, "runs/same")
-    local = pipeline.run_recipe(recipe_for(tmp_path, **DEDUP), progress=False)
-    remote = pipeline.run_recipe(on_store(recipe_for(tmp_path, **DEDUP), location), progress=False)
-    assert remote["traces"] == local["traces"] == 40 and remote["kept"] == local["kept"] > 0
+    local = factory_run.run_recipe(recipe_for(tmp_path, **DEDUP), progress=False)
+    remote = factory_run.run_recipe(on_store(recipe_for(tmp_path, **DEDUP), location), progress=False)
+    assert remote.traces == local.traces == 40 and remote.kept == local.kept > 0
     assert (frame(location, "export/rejected", "trace_id").reject_reason == "near_duplicate_trace").any()
     assert_same_data(str(tmp_path / "run"), location)
     run = RunDir(location)
-    assert remote["sft_dir"] == f"s3://factory-test/runs/same/export/sft?{s3}"
-    assert remote["card"] == f"s3://factory-test/runs/same/README.md?{s3}"
+    assert remote.sft_dir == f"s3://factory-test/runs/same/export/sft?{s3}"
+    assert remote.card == f"s3://factory-test/runs/same/README.md?{s3}"
     assert "configs:" in run.read_text("README.md")
-    assert [p.rpartition("/")[2] for p in run.files("plots", suffix=".png")] == ["length.png", "pass_rate.png", "sources.png"]
+    assert [p.rpartition("/")[2] for p in run.files("plots", suffix=".png")] == [
+        "length.png",
+        "pass_rate.png",
+        "sources.png",
+    ]
     assert not [p for p in run.files("export/sft") if ".tmp" in p]  # nothing half-written was left behind
 
 
 def test_a_run_on_s3_resumes_and_redoes_only_what_changed(tmp_path, s3):
     location = s3_location(s3, "runs/resume")
     recipe = on_store(recipe_for(tmp_path), location)
-    pipeline.run_recipe(recipe, progress=False, stop_after="verify")
+    factory_run.run_recipe(recipe, progress=False, stop_after="verify")
     run = RunDir(location)
     assert run.exists("_markers/verify/_done.json") and not run.exists("selected")
     generated = [(i.path, i.mtime_ns) for i in run.fs.get_file_info(run.shards("traces"))]
-    summary = pipeline.run_recipe(recipe, progress=False)
-    assert summary["redone"] == [] and summary["kept"] > 0
+    summary = factory_run.run_recipe(recipe, progress=False)
+    assert summary.redone == [] and summary.kept > 0
     assert [(i.path, i.mtime_ns) for i in run.fs.get_file_info(run.shards("traces"))] == generated
     changed = on_store(recipe_for(tmp_path, k=1), location)
-    summary = pipeline.run_recipe(changed, progress=False)
-    assert summary["redone"] == ["select", "difficulty", "export_sft", "export_rejected"]
+    summary = factory_run.run_recipe(changed, progress=False)
+    assert summary.redone == ["select", "difficulty", "export_sft", "export_rejected"]
     assert [(i.path, i.mtime_ns) for i in run.fs.get_file_info(run.shards("traces"))] == generated
-    assert summary["problems_with_kept"] == summary["kept"]  # k=1: one trace a problem, from the same traces
-    direct = pipeline.run_recipe(on_store(recipe_for(tmp_path, k=1), s3_location(s3, "runs/direct")), progress=False)
+    assert summary.problems_with_kept == summary.kept  # k=1: one trace a problem, from the same traces
+    direct = factory_run.run_recipe(on_store(recipe_for(tmp_path, k=1), s3_location(s3, "runs/direct")), progress=False)
     assert_same_data(s3_location(s3, "runs/direct"), location)
-    assert direct["kept"] == summary["kept"]
+    assert direct.kept == summary.kept
 
 
 def test_a_second_run_on_the_same_s3_folder_is_refused(tmp_path, s3):
     recipe = on_store(recipe_for(tmp_path), s3_location(s3, "runs/locked"))
-    with pipeline._lock(RunDir(recipe.run_location)), pytest.raises(RecipeError, match="being written by another factory run"):
-        pipeline.run_recipe(recipe, progress=False)
+    with (
+        factory_run._lock(RunDir(recipe.run_location)),
+        pytest.raises(RecipeError, match="being written by another factory run"),
+    ):
+        factory_run.run_recipe(recipe, progress=False)
 
 
 def test_an_fsspec_protocol_pyarrow_lacks_is_opened_through_fsspec(tmp_path):
     location = f"memory://factory/{tmp_path.name}"  # fsspec's in-process store: one per test
     fs, path = open_location(location)
     assert isinstance(fs, pafs.PyFileSystem) and path == f"/factory/{tmp_path.name}"
-    summary = pipeline.run_recipe(on_store(recipe_for(tmp_path), location), progress=False)
-    local = pipeline.run_recipe(recipe_for(tmp_path), progress=False)
-    assert summary["kept"] == local["kept"] > 0
+    summary = factory_run.run_recipe(on_store(recipe_for(tmp_path), location), progress=False)
+    local = factory_run.run_recipe(recipe_for(tmp_path), progress=False)
+    assert summary.kept == local.kept > 0
     assert_same_data(str(tmp_path / "run"), location)
 
 
@@ -107,4 +114,3 @@ def test_train_and_eval_name_an_object_store_run_dir(tmp_path, s3):
     recipe = on_store(recipe_for(tmp_path), s3_location(s3, "runs/train"))
     with pytest.raises(RecipeError, match=r"run_dir: s3://factory-test/runs/train is not a local folder"):
         _ = recipe.output_dir
-

@@ -2,8 +2,8 @@
 
 import pytest
 
-from factory.stages.base import StageStats
 from factory.records import sft_row
+from factory.stages.base import StageStats
 from factory.stages.verify import TraceVerifier
 
 
@@ -36,7 +36,11 @@ def test_verify_stage_names_the_trace_of_a_bad_problem():
 def test_a_verifier_judges_only_the_traces_it_applies_to():
     rows = [
         {**trace(0, "<think>\nok\n</think>\n\\boxed{4}"), "domain": "math"},
-        {**trace(1, "<think>\nok\n</think>\n\\boxed{4}", gold=None), "domain": "code", "tests": '[{"input": "", "output": "4"}]'},
+        {
+            **trace(1, "<think>\nok\n</think>\n\\boxed{4}", gold=None),
+            "domain": "code",
+            "tests": '[{"input": "", "output": "4"}]',
+        },
         {**trace(2, "<think>\nok\n</think>\n\\boxed{4}"), "domain": "stem"},
     ]
     stats = StageStats()
@@ -49,7 +53,7 @@ def test_a_verifier_judges_only_the_traces_it_applies_to():
 
 
 def test_unknown_verifier_options_name_their_key_path():
-    from factory.recipe import RecipeError
+    from factory.errors import RecipeError
 
     with pytest.raises(RecipeError, match=r"verify\.math\.timeuot_s: unknown key \(known: domains, timeout_s"):
         TraceVerifier({"math": {"timeuot_s": 3}})
@@ -60,20 +64,48 @@ def test_unknown_verifier_options_name_their_key_path():
 def test_sft_row_drops_few_shot_turns_and_keeps_the_think_block():
     chat = [
         {"role": "system", "content": "S"},
-        {"role": "user", "content": "1+1?"}, {"role": "assistant", "content": "<think>\n1+1=2\n</think>\n\\boxed{2}"},
+        {"role": "user", "content": "1+1?"},
+        {"role": "assistant", "content": "<think>\n1+1=2\n</think>\n\\boxed{2}"},
         {"role": "user", "content": "2+2?"},
     ]
-    row = {"prompt_messages": chat, "few_shot_turns": 2, "reasoning": "2+2=4", "answer": "\\boxed{4}",
-           **{k: None for k in ("trace_id", "problem_id", "sample_index", "source", "domain", "language", "gold",
-                                "pass_rate", "prompt_tokens", "completion_tokens", "finish_reason", "model",
-                                "model_revision", "sampling_params", "seed", "chat_template_hash", "generator",
-                                "metadata")}}
+    row = {
+        "prompt_messages": chat,
+        "few_shot_turns": 2,
+        "reasoning": "2+2=4",
+        "answer": "\\boxed{4}",
+        **{
+            k: None
+            for k in (
+                "trace_id",
+                "problem_id",
+                "sample_index",
+                "source",
+                "domain",
+                "language",
+                "gold",
+                "pass_rate",
+                "prompt_tokens",
+                "completion_tokens",
+                "finish_reason",
+                "model",
+                "model_revision",
+                "sampling_params",
+                "seed",
+                "chat_template_hash",
+                "generator",
+                "metadata",
+            )
+        },
+    }
     out = sft_row(row)
     assert [m["content"] for m in out["prompt"]] == ["S", "2+2?"]
     assert out["completion"] == [{"role": "assistant", "content": "<think>\n2+2=4\n</think>\n\n\\boxed{4}"}]
     assert out["messages"] == out["prompt"] + out["completion"]
     assert [m["content"] for m in sft_row(row, keep_system=False, keep_few_shot=True)["prompt"]] == [
-        "1+1?", chat[2]["content"], "2+2?"]
+        "1+1?",
+        chat[2]["content"],
+        "2+2?",
+    ]
 
 
 def test_verify_stage_stops_on_a_broken_install(monkeypatch):

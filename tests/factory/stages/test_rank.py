@@ -5,12 +5,13 @@ import json
 
 import pandas as pd
 import pytest
+from fakes import recipe_for
 
-import factory.pipeline as pipeline
-from factory.recipe import RecipeError, parse_recipe
+import factory.run as factory_run
+from factory.errors import RecipeError
+from factory.recipe import parse_recipe
 from factory.stages.base import StageStats
 from factory.stages.select import KeepK
-from fakes import recipe_for
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +41,22 @@ def ranked_recipe(tmp_path, reward_model, k=2, **rank):
 
 
 def test_the_top_k_by_reward_score_are_kept(tmp_path, reward_model):
-    summary = pipeline.run_recipe(ranked_recipe(tmp_path, reward_model, k=1), progress=False)
+    summary = factory_run.run_recipe(ranked_recipe(tmp_path, reward_model, k=1), progress=False)
     sel = pd.read_parquet(tmp_path / "run/selected")
     scored = sel[sel.reward_score.notna()]
     # only traces that passed the filters are scored (cost): nothing the filters had rejected
-    assert set(sel[sel.reward_score.isna()].reject_reason) <= {"math:wrong_answer", "format:truncated", "math:no_final_answer_after_think"}
+    assert set(sel[sel.reward_score.isna()].reject_reason) <= {
+        "math:wrong_answer",
+        "format:truncated",
+        "math:no_final_answer_after_think",
+    }
     assert not scored.reject_reason.isin(["math:wrong_answer", "format:truncated"]).any()
     assert scored.reward_score.nunique() > 1
-    for pid, group in scored.groupby("problem_id"):
+    for _, group in scored.groupby("problem_id"):
         top = group.sort_values(["reward_score", "sample_index"], ascending=[False, True]).head(1)
         assert set(group[group.keep].trace_id) == set(top.trace_id)  # exactly the top k
         assert set(group[~group.keep].reject_reason) <= {"over_k"}
-    assert summary["rank"]["scored"] == len(scored)
+    assert summary.rank.scored == len(scored)
     sft = pd.read_parquet(tmp_path / "run/export/sft")
     assert sft.reward_score.notna().all() and len(sft) == sel.keep.sum()  # the score is a column of the export
     assert "## Reward ranking" in (tmp_path / "run/README.md").read_text()
@@ -63,7 +68,7 @@ def test_scores_are_the_models_own_batched_or_not(tmp_path, reward_model):
 
     from factory.records import assistant_content
 
-    pipeline.run_recipe(ranked_recipe(tmp_path, reward_model, k=2), progress=False)
+    factory_run.run_recipe(ranked_recipe(tmp_path, reward_model, k=2), progress=False)
     sel = pd.read_parquet(tmp_path / "run/selected")
     row = sel[sel.reward_score.notna()].iloc[0]
     tok = AutoTokenizer.from_pretrained(reward_model)
@@ -76,8 +81,17 @@ def test_scores_are_the_models_own_batched_or_not(tmp_path, reward_model):
 
 
 def test_keep_k_by_reward_breaks_ties_by_sample_index_and_puts_unscored_last():
-    rows = [{"problem_id": "p", "sample_index": i, "reward_score": s, "keep": True, "reject_reason": None, "reject_details": None}
-            for i, s in enumerate([0.5, 0.9, None, 0.9, 0.1])]
+    rows = [
+        {
+            "problem_id": "p",
+            "sample_index": i,
+            "reward_score": s,
+            "keep": True,
+            "reject_reason": None,
+            "reject_details": None,
+        }
+        for i, s in enumerate([0.5, 0.9, None, 0.9, 0.1])
+    ]
     out = list(KeepK(3, "reward").run(rows, StageStats()))
     assert [r["sample_index"] for r in out if r["keep"]] == [0, 1, 3]
     out = list(KeepK(4, "reward").run([dict(r, keep=True) for r in rows], StageStats()))
@@ -104,10 +118,10 @@ def test_the_judges_graded_score_ranks_when_asked(tmp_path):
     raw["select"] = {"rank": {"reward_model": "judge", "k": 1}}
     for key in ("train", "eval", "refine"):
         raw.pop(key, None)
-    summary = pipeline.run_recipe(parse_recipe(raw), progress=False)
+    summary = factory_run.run_recipe(parse_recipe(raw), progress=False)
     sel = pd.read_parquet(tmp_path / "run/selected")
     scored = sel[sel.reward_score.notna()]
     assert len(scored) and (scored.reward_score == 0.4).all()  # the judge's SCORE / 10
-    assert summary["rank"]["judge_calls"] == len(scored)  # judged here: the judge step had only undecided (none) to see
+    assert summary.rank.judge_calls == len(scored)  # judged here: the judge step had only undecided (none) to see
     for _, group in scored.groupby("problem_id"):  # all tied: the lowest sample index wins
         assert group[group.keep].sample_index.tolist() == [group.sample_index.min()]

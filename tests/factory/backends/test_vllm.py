@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from factory.pipeline import run_recipe
 from factory.recipe import parse_recipe
+from factory.run import run_recipe
 from factory.stages.generate import problem_seed
 
 pytestmark = pytest.mark.slow
@@ -16,9 +16,11 @@ pytestmark = pytest.mark.slow
 def engine_run(tiny_model_dir, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("engine")
     problems = tmp / "p.jsonl"
-    problems.write_text("".join(
-        json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(6)
-    ))
+    problems.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(6)
+        )
+    )
     raw = {
         "name": "tiny",
         "run_dir": str(tmp / "run"),
@@ -43,7 +45,7 @@ def engine_run(tiny_model_dir, tmp_path_factory):
 def test_traces_have_n_samples_per_problem_and_full_provenance(engine_run, tiny_model_dir):
     raw, summary, run = engine_run
     traces = pd.read_parquet(run / "traces")
-    assert summary["traces"] == len(traces) == 18
+    assert summary.traces == len(traces) == 18
     assert traces.groupby("problem_id").sample_index.apply(sorted).map(list).tolist() == [[0, 1, 2]] * 6
     row = traces.iloc[0]
     assert row.prompt_text.endswith("<|im_start|>assistant\n<think>\n")  # chat template, then the prefill
@@ -55,7 +57,7 @@ def test_traces_have_n_samples_per_problem_and_full_provenance(engine_run, tiny_
     assert row.generator.startswith("vllm==") and len(row.chat_template_hash) == 12
     assert (traces.completion_tokens <= 12).all() and (traces.prompt_tokens > 0).all()
     # a random model never closes its think block within 12 tokens: every trace is truncated
-    assert (traces.finish_reason == "length").sum() == summary["truncated"] > 0
+    assert (traces.finish_reason == "length").sum() == summary.truncated > 0
 
 
 def test_samples_differ_within_a_problem_and_verdicts_say_why(engine_run):
@@ -65,9 +67,9 @@ def test_samples_differ_within_a_problem_and_verdicts_say_why(engine_run):
     truncated = verified[verified.finish_reason == "length"]
     assert not truncated.format_passed.any()
     assert set(truncated.format_reason) == {"truncated"}
-    assert summary["kept"] + summary["rejected"] == 18
+    assert summary.kept + summary.rejected == 18
     rejected = pd.read_parquet(run / "export/rejected")
-    assert len(rejected) == summary["rejected"] and rejected.reject_reason.notna().all()
+    assert len(rejected) == summary.rejected and rejected.reject_reason.notna().all()
 
 
 def test_same_seed_same_samples(engine_run):
@@ -85,11 +87,27 @@ def test_many_seeded_long_prompts_on_cpu(tiny_model_dir):
     from factory.recipe import GenerateConfig
     from factory.stages.generate import TraceGenerator
 
-    config = GenerateConfig(model=str(tiny_model_dir), n=2, sampling={"max_tokens": 4},
-                            engine={"max_model_len": 2048, "enforce_eager": True})
+    config = GenerateConfig(
+        model=str(tiny_model_dir),
+        n=2,
+        sampling={"max_tokens": 4},
+        engine={"max_model_len": 2048, "enforce_eager": True},
+    )
     generator = TraceGenerator(config)
-    problems = [{"id": f"p{i}", "source": "s", "prompt": "1 + 2 = 3. " * (150 + i), "messages": None, "gold": "3",
-                 "tests": None, "domain": "math", "language": "en", "metadata": "{}"} for i in range(48)]
+    problems = [
+        {
+            "id": f"p{i}",
+            "source": "s",
+            "prompt": "1 + 2 = 3. " * (150 + i),
+            "messages": None,
+            "gold": "3",
+            "tests": None,
+            "domain": "math",
+            "language": "en",
+            "metadata": "{}",
+        }
+        for i in range(48)
+    ]
     traces = list(generator.generate(problems))
     assert len(traces) == 96 and {t["problem_id"] for t in traces} == {p["id"] for p in problems}
     assert min(t["prompt_tokens"] for t in traces) > 1000
@@ -104,12 +122,27 @@ def test_a_recipe_chat_template_is_what_renders_the_prompts(tiny_model_dir, tmp_
     from factory.stages.generate import TraceGenerator
 
     template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant] "
-    generator = TraceGenerator(GenerateConfig(
-        model=str(tiny_model_dir), n=1, chat_template=template, system_prompt="Be brief.", seed=0,
-        sampling={"max_tokens": 4}, engine={"max_model_len": 256, "enforce_eager": True},
-    ))
-    problem = {"id": "q", "prompt": "What is 2 + 2?", "gold": "4", "source": "s", "domain": "math",
-               "language": "en", "tests": None, "metadata": "{}"}
+    generator = TraceGenerator(
+        GenerateConfig(
+            model=str(tiny_model_dir),
+            n=1,
+            chat_template=template,
+            system_prompt="Be brief.",
+            seed=0,
+            sampling={"max_tokens": 4},
+            engine={"max_model_len": 256, "enforce_eager": True},
+        )
+    )
+    problem = {
+        "id": "q",
+        "prompt": "What is 2 + 2?",
+        "gold": "4",
+        "source": "s",
+        "domain": "math",
+        "language": "en",
+        "tests": None,
+        "metadata": "{}",
+    }
     (row,) = generator.generate([problem])
     assert row["prompt_text"] == "[system] Be brief.\n[user] What is 2 + 2?\n[assistant] "
     assert row["chat_template_hash"] == hashlib.sha256(template.encode()).hexdigest()[:12]
@@ -119,22 +152,31 @@ def test_a_prompt_longer_than_the_engine_takes_fails_that_problem_only(tiny_mode
     """One bad request used to fail its whole shard on every rerun; now it is that problem's error."""
     import pandas as pd
 
-    import factory.pipeline as pipeline
+    import factory.run as factory_run
     from factory.recipe import parse_recipe
 
     src = tmp_path / "p.jsonl"
-    rows = [{"id": "short", "problem": "What is 2 + 2?", "answer": "4"},
-            {"id": "long", "problem": "1 + 2 = 3. " * 400, "answer": "3"}]
+    rows = [
+        {"id": "short", "problem": "What is 2 + 2?", "answer": "4"},
+        {"id": "long", "problem": "1 + 2 = 3. " * 400, "answer": "3"},
+    ]
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    recipe = parse_recipe({
-        "name": "long", "run_dir": str(tmp_path / "run"),
-        "source": {"path": str(src), "fields": {"prompt": "problem", "gold": "answer"}},
-        "generate": {"model": str(tiny_model_dir), "n": 2, "sampling": {"max_tokens": 4},
-                     "engine": {"max_model_len": 256, "enforce_eager": True}},
-        "verify": {"math": {}},
-    })
-    summary = pipeline.run_recipe(recipe, progress=False)
-    assert summary["traces"] == 2 and summary["failed_problems"] == {"generate:prompt_too_long": 1}
+    recipe = parse_recipe(
+        {
+            "name": "long",
+            "run_dir": str(tmp_path / "run"),
+            "source": {"path": str(src), "fields": {"prompt": "problem", "gold": "answer"}},
+            "generate": {
+                "model": str(tiny_model_dir),
+                "n": 2,
+                "sampling": {"max_tokens": 4},
+                "engine": {"max_model_len": 256, "enforce_eager": True},
+            },
+            "verify": {"math": {}},
+        }
+    )
+    summary = factory_run.run_recipe(recipe, progress=False)
+    assert summary.traces == 2 and summary.failed_problems == {"generate:prompt_too_long": 1}
     failed = pd.read_parquet(tmp_path / "run/traces_failed")
     assert list(failed.problem_id) == ["long"] and list(failed.reject_reason) == ["generate:prompt_too_long"]
     assert set(pd.read_parquet(tmp_path / "run/traces").problem_id) == {"short"}

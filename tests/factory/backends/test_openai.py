@@ -22,24 +22,29 @@ from fakes import make_problems
 from servers import free_port
 from vllm_server import vllm_server
 
-from factory import pipeline
+import factory.run as factory_run
 from factory.backends import NOT_READY, Request
 from factory.backends.openai import OpenAIBackend, merge_reasoning, retry_after
-from factory.recipe import GenerateConfig, RecipeError, parse_recipe
+from factory.errors import RecipeError
+from factory.recipe import GenerateConfig, parse_recipe
 
 # -- the stub server ------------------------------------------------------------------------
 
 Reply = tuple[int, dict[str, str], bytes]
 
 
-def answer(body: dict[str, Any], content: str = "<think>\nfine\n</think>\nThe answer is \\boxed{0}.", **message: Any) -> Reply:
+def answer(
+    body: dict[str, Any], content: str = "<think>\nfine\n</think>\nThe answer is \\boxed{0}.", **message: Any
+) -> Reply:
     """A chat (or completions) reply with ``body['n']`` choices and usage."""
     n = body.get("n", 1)
     if "prompt" in body:
         choices = [{"index": i, "text": content, "finish_reason": "stop"} for i in range(n)]
     else:
-        choices = [{"index": i, "message": {"role": "assistant", "content": content, **message}, "finish_reason": "stop"}
-                   for i in range(n)]
+        choices = [
+            {"index": i, "message": {"role": "assistant", "content": content, **message}, "finish_reason": "stop"}
+            for i in range(n)
+        ]
     usage = {"prompt_tokens": 11, "completion_tokens": 7 * n, "total_tokens": 11 + 7 * n}
     return 200, {}, json.dumps({"id": "x", "choices": choices, "usage": usage}).encode()
 
@@ -53,7 +58,11 @@ class Stub:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # /v1/models and /version, as vLLM answers them
-                data = {"data": [{"id": "teacher", "owned_by": "stubllm"}]} if self.path.endswith("/models") else {"version": "9.9"}
+                data = (
+                    {"data": [{"id": "teacher", "owned_by": "stubllm"}]}
+                    if self.path.endswith("/models")
+                    else {"version": "9.9"}
+                )
                 self._send(200, {}, json.dumps(data).encode())
 
             def do_POST(self) -> None:
@@ -105,19 +114,30 @@ def backend(url: str, **engine: Any) -> OpenAIBackend:
 
 
 def request(pid: str = "p0", n: int = 2, seed: int = 7) -> Request:
-    return Request(problem={"id": pid}, messages=[{"role": "user", "content": "What is 0 + 0?"}], prompt="user: What is 0 + 0?\n\n",
-                   n=n, seed=seed, sampling={"temperature": 0.6, "max_tokens": 32, "top_k": 20})
+    return Request(
+        problem={"id": pid},
+        messages=[{"role": "user", "content": "What is 0 + 0?"}],
+        prompt="user: What is 0 + 0?\n\n",
+        n=n,
+        seed=seed,
+        sampling={"temperature": 0.6, "max_tokens": 32, "top_k": 20},
+    )
 
 
 def recipe(tmp_path: Path, url: str, n_problems: int = 4, **generate: Any):
-    return parse_recipe({
-        "name": "t",
-        "run_dir": str(tmp_path / "run"),
-        "source": {"path": str(make_problems(tmp_path / "p.jsonl", n_problems)), "fields": {"prompt": "problem", "gold": "answer"},
-                   "shard_size": 2},
-        "generate": {"model": "teacher", "backend": "openai", "base_url": url, "n": 2, "engine": FAST, **generate},
-        "verify": {"math": {}},
-    })
+    return parse_recipe(
+        {
+            "name": "t",
+            "run_dir": str(tmp_path / "run"),
+            "source": {
+                "path": str(make_problems(tmp_path / "p.jsonl", n_problems)),
+                "fields": {"prompt": "problem", "gold": "answer"},
+                "shard_size": 2,
+            },
+            "generate": {"model": "teacher", "backend": "openai", "base_url": url, "n": 2, "engine": FAST, **generate},
+            "verify": {"math": {}},
+        }
+    )
 
 
 # -- settings ---------------------------------------------------------------------------------
@@ -136,8 +156,14 @@ def test_recipe_settings_are_checked_when_it_loads(tmp_path):
 
 def test_a_request_carries_the_chat_prefill_sampling_seed_and_key(stub, monkeypatch):
     monkeypatch.setenv("TEACHER_KEY", "sk-test")
-    config = GenerateConfig(model="teacher", backend="openai", base_url=stub.url, api_key_env="TEACHER_KEY",
-                            prefill="<think>\n", engine=FAST)
+    config = GenerateConfig(
+        model="teacher",
+        backend="openai",
+        base_url=stub.url,
+        api_key_env="TEACHER_KEY",
+        prefill="<think>\n",
+        engine=FAST,
+    )
     b = OpenAIBackend(config)
     (out,) = b.generate([request(n=2, seed=7)])
     body, headers = stub.bodies[0], stub.headers[0]
@@ -154,8 +180,9 @@ def test_a_request_carries_the_chat_prefill_sampling_seed_and_key(stub, monkeypa
 
 
 def test_a_strict_api_gets_no_extensions_and_the_prefill_is_not_repeated(stub):
-    config = GenerateConfig(model="teacher", backend="openai", base_url=stub.url, prefill="<think>\n",
-                            engine={**FAST, "extensions": False})
+    config = GenerateConfig(
+        model="teacher", backend="openai", base_url=stub.url, prefill="<think>\n", engine={**FAST, "extensions": False}
+    )
     (out,) = OpenAIBackend(config).generate([request(n=1)])
     assert {"continue_final_message", "return_token_ids", "chat_template"}.isdisjoint(stub.bodies[0])
     assert stub.bodies[0]["messages"][-1]["role"] == "user"
@@ -226,7 +253,15 @@ def test_a_server_that_rejects_n_gets_single_requests_with_their_own_seeds(stub)
     first, second = b.generate([request("a", n=3, seed=100), request("b", n=3, seed=200)])
     assert [s.index for s in first.samples] == [0, 1, 2] and len(second.samples) == 3
     # one refused n=3, then singles; the second problem goes straight to singles
-    assert [(body["n"], body["seed"]) for body in stub.bodies] == [(3, 100), (1, 100), (1, 101), (1, 102), (1, 200), (1, 201), (1, 202)]
+    assert [(body["n"], body["seed"]) for body in stub.bodies] == [
+        (3, 100),
+        (1, 100),
+        (1, 101),
+        (1, 102),
+        (1, 200),
+        (1, 201),
+        (1, 202),
+    ]
     assert first.token_count == "usage" and first.prompt_tokens == 11
 
 
@@ -242,10 +277,12 @@ def test_reasoning_fields_are_merged_back_into_think_tags(stub, tmp_path):
     # older servers name it reasoning_content; vLLM 0.32 names it reasoning
     fields = ["reasoning", "reasoning_content"]
     stub.behave = lambda body, i: answer(body, content="The answer is \\boxed{0}.", **{fields[i % 2]: "0 + 0 is 0."})
-    pipeline.run_recipe(recipe(tmp_path, stub.url, n_problems=2, prefill="<think>\n"), progress=False)
+    factory_run.run_recipe(recipe(tmp_path, stub.url, n_problems=2, prefill="<think>\n"), progress=False)
     traces = pd.read_parquet(tmp_path / "run/traces")
     assert len(traces) == 4
-    assert (traces.completion == "<think>\n0 + 0 is 0.\n</think>\n\nThe answer is \\boxed{0}.").all()  # one <think>, not two
+    assert (
+        traces.completion == "<think>\n0 + 0 is 0.\n</think>\n\nThe answer is \\boxed{0}."
+    ).all()  # one <think>, not two
     assert (traces.reasoning == "0 + 0 is 0.").all() and (traces.answer == "The answer is \\boxed{0}.").all()
     assert set(traces.generator) == {"openai-api:stubllm==9.9"} and set(traces.model) == {"teacher"}
     # no local model folder: prompt_text is the plain rendering of the chat, never a guessed template
@@ -266,11 +303,11 @@ def test_the_backend_pickles_for_a_worker_after_use(stub):
 
 def test_no_server_records_every_problem_as_failed_and_the_run_finishes(tmp_path, caplog):
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there: connection refused
-    summary = pipeline.run_recipe(recipe(tmp_path, url, engine={**FAST, "max_retries": 1}), progress=False)
+    summary = factory_run.run_recipe(recipe(tmp_path, url, engine={**FAST, "max_retries": 1}), progress=False)
     stats = json.loads((tmp_path / "run/stats/generate.json").read_text())
-    assert summary["problems"] == 4 and summary["traces"] == 0
+    assert summary.problems == 4 and summary.traces == 0
     assert stats["dropped"] == {"generate:request_failed:connection_error": 4}
-    assert summary["failed_problems"] == {"generate:request_failed:connection_error": 4}
+    assert summary.failed_problems == {"generate:request_failed:connection_error": 4}
     assert len(pd.read_parquet(tmp_path / "run/traces_failed")) == 4  # one row per failed problem, with the reason
     assert "problem 'p00' got no samples: request_failed:connection_error" in caplog.text
 
@@ -280,24 +317,26 @@ def test_one_failing_problem_loses_its_traces_the_others_keep_theirs(stub, tmp_p
         return (503, {}, b"down") if "What is 1 + 1?" in json.dumps(body) else answer(body)
 
     stub.behave = behave
-    summary = pipeline.run_recipe(recipe(tmp_path, stub.url), progress=False)
+    summary = factory_run.run_recipe(recipe(tmp_path, stub.url), progress=False)
     traces = pd.read_parquet(tmp_path / "run/traces")
-    assert summary["traces"] == 6 and "p01" not in set(traces.problem_id)
+    assert summary.traces == 6 and "p01" not in set(traces.problem_id)
     assert (traces.groupby("problem_id").size() == 2).all()
 
 
 def test_a_run_resumes_across_client_knobs_and_another_server(stub, tmp_path):
-    pipeline.run_recipe(recipe(tmp_path, stub.url), progress=False)
+    factory_run.run_recipe(recipe(tmp_path, stub.url), progress=False)
     sent = len(stub.bodies)
     other = Stub()
     try:
         again = recipe(tmp_path, other.url, engine={**FAST, "concurrency": 64, "timeout_s": 9.0, "max_retries": 0})
-        pipeline.run_recipe(again, progress=False)  # no "different recipe" error
+        factory_run.run_recipe(again, progress=False)  # no "different recipe" error
         assert len(stub.bodies) == sent and other.bodies == []  # nothing was generated again
     finally:
         other.close()
     with pytest.raises(ValueError, match=r"sections changed: generate"):
-        pipeline.run_recipe(recipe(tmp_path, stub.url, engine={**FAST, "api": "chat", "batch_n": False}), progress=False)
+        factory_run.run_recipe(
+            recipe(tmp_path, stub.url, engine={**FAST, "api": "chat", "batch_n": False}), progress=False
+        )
 
 
 # -- a real vLLM server -----------------------------------------------------------------------
@@ -305,20 +344,34 @@ def test_a_run_resumes_across_client_knobs_and_another_server(stub, tmp_path):
 
 @pytest.fixture(scope="module")
 def server(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with vllm_server(tiny_model_dir, "tiny", tmp_path_factory.mktemp("vllm-serve"), ["--max-model-len", "512", "--seed", "0"]) as url:
+    with vllm_server(
+        tiny_model_dir, "tiny", tmp_path_factory.mktemp("vllm-serve"), ["--max-model-len", "512", "--seed", "0"]
+    ) as url:
         yield url
 
 
 def real_recipe(tmp_path: Path, url: str, folder: Path, **engine: Any):
-    return parse_recipe({
-        "name": "real",
-        "run_dir": str(tmp_path / "run"),
-        "source": {"path": str(make_problems(tmp_path / "p.jsonl", 3)), "fields": {"prompt": "problem", "gold": "answer"}},
-        "generate": {"model": "tiny", "backend": "openai", "base_url": url, "tokenizer": str(folder), "n": 3,
-                     "prefill": "<think>\n", "sampling": {"max_tokens": 16, "temperature": 1.0},
-                     "engine": {"concurrency": 4, **engine}},
-        "verify": {"math": {}},
-    })
+    return parse_recipe(
+        {
+            "name": "real",
+            "run_dir": str(tmp_path / "run"),
+            "source": {
+                "path": str(make_problems(tmp_path / "p.jsonl", 3)),
+                "fields": {"prompt": "problem", "gold": "answer"},
+            },
+            "generate": {
+                "model": "tiny",
+                "backend": "openai",
+                "base_url": url,
+                "tokenizer": str(folder),
+                "n": 3,
+                "prefill": "<think>\n",
+                "sampling": {"max_tokens": 16, "temperature": 1.0},
+                "engine": {"concurrency": 4, **engine},
+            },
+            "verify": {"math": {}},
+        }
+    )
 
 
 @pytest.mark.slow
@@ -328,12 +381,17 @@ def test_a_real_vllm_server_end_to_end(server, tiny_model_dir, tmp_path):
     runs = {}
     for api in ("chat", "completions"):
         (tmp_path / api).mkdir()
-        summary = pipeline.run_recipe(real_recipe(tmp_path / api, server, tiny_model_dir, api=api), progress=False)
-        runs[api] = traces = pd.read_parquet(tmp_path / api / "run/traces").sort_values("trace_id").reset_index(drop=True)
-        assert summary["traces"] == 9 and (traces.groupby("problem_id").size() == 3).all()
+        summary = factory_run.run_recipe(real_recipe(tmp_path / api, server, tiny_model_dir, api=api), progress=False)
+        runs[api] = traces = (
+            pd.read_parquet(tmp_path / api / "run/traces").sort_values("trace_id").reset_index(drop=True)
+        )
+        assert summary.traces == 9 and (traces.groupby("problem_id").size() == 3).all()
         assert set(traces.model) == {"tiny"} and set(traces.generator) == {"openai-api:vllm==0.32.0"}
         assert set(traces.finish_reason) <= {"stop", "length"} and "length" in set(traces.finish_reason)
-        assert traces.completion.str.startswith("<think>\n").all() and not traces.completion.str.startswith("<think>\n<think>").any()
+        assert (
+            traces.completion.str.startswith("<think>\n").all()
+            and not traces.completion.str.startswith("<think>\n<think>").any()
+        )
         # token counts are the server's own (token_ids per choice), and a length cut is max_tokens
         assert (traces[traces.finish_reason == "length"].completion_tokens == 16).all()
         assert (traces.completion_tokens <= 16).all() and traces.completion_tokens.min() >= 1
@@ -364,14 +422,33 @@ def test_a_judge_behind_a_server_is_sent_the_traces_in_one_batch_and_its_reasoni
         return answer(body, "SCORE: 9\nVERDICT: CORRECT")
 
     stub.behave = behave
-    recipe = parse_recipe({"name": "t", "source": {"path": "x"}, "verify": {"math": {}}, "judge": {
-        "backend": "openai", "base_url": stub.url, "model": "judge-70b", "engine": FAST}})
-    rows = [{"trace_id": f"p{i}/0", "problem_id": f"p{i}", "domain": "proof", "gold": None,
-             "prompt_messages": [{"role": "user", "content": f"Prove {i}."}], "completion": f"<think>\nok\n</think>\n\\boxed{{{i}}}",
-             "math_passed": None, "math_reason": "not_applicable", "math_details": None} for i in range(3)]
+    recipe = parse_recipe(
+        {
+            "name": "t",
+            "source": {"path": "x"},
+            "verify": {"math": {}},
+            "judge": {"backend": "openai", "base_url": stub.url, "model": "judge-70b", "engine": FAST},
+        }
+    )
+    rows = [
+        {
+            "trace_id": f"p{i}/0",
+            "problem_id": f"p{i}",
+            "domain": "proof",
+            "gold": None,
+            "prompt_messages": [{"role": "user", "content": f"Prove {i}."}],
+            "completion": f"<think>\nok\n</think>\n\\boxed{{{i}}}",
+            "math_passed": None,
+            "math_reason": "not_applicable",
+            "math_details": None,
+        }
+        for i in range(3)
+    ]
     out = list(TraceJudge(recipe.judge, recipe.verify).run(rows, StageStats()))
     assert [r["judge_reason"] for r in out] == ["ok", "unparseable", "ok"]
     assert out[0]["judge_score"] == pytest.approx(0.9) and out[0]["judge_model"] == "judge-70b"
     assert out[1]["judge_raw"].startswith("<think>\nVERDICT: CORRECT\n</think>")
-    assert len(stub.bodies) == 3 and all(b["model"] == "judge-70b" and b["n"] == 1 and b["temperature"] == 0.0 for b in stub.bodies)
+    assert len(stub.bodies) == 3 and all(
+        b["model"] == "judge-70b" and b["n"] == 1 and b["temperature"] == 0.0 for b in stub.bodies
+    )
     assert stub.bodies[0]["messages"][0]["role"] == "system"

@@ -2,15 +2,15 @@
 
 import pandas as pd
 import pytest
-
-import factory.pipeline as pipeline
 from fakes import recipe_for
+
+import factory.run as factory_run
 
 
 @pytest.fixture(scope="module")
 def sft_dir(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
-    pipeline.run_recipe(recipe_for(tmp), progress=False)
+    factory_run.run_recipe(recipe_for(tmp), progress=False)
     return tmp / "run" / "export" / "sft"
 
 
@@ -37,8 +37,15 @@ def test_trl_sft_trainer_trains_on_the_completion_only(sft_dir, tiny_model_dir, 
     trainer = SFTTrainer(
         model=str(tiny_model_dir),
         train_dataset=ds,
-        args=SFTConfig(output_dir=str(tmp_path / "out"), max_steps=2, per_device_train_batch_size=2,
-                       report_to="none", use_cpu=True, logging_steps=1, save_strategy="no"),
+        args=SFTConfig(
+            output_dir=str(tmp_path / "out"),
+            max_steps=2,
+            per_device_train_batch_size=2,
+            report_to="none",
+            use_cpu=True,
+            logging_steps=1,
+            save_strategy="no",
+        ),
     )
     batch = trainer.data_collator([trainer.train_dataset[0]])
     labels = batch["labels"][0]

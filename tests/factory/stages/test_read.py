@@ -21,12 +21,22 @@ def write_jsonl(path, rows):
 
 def test_jsonl_fields_are_mapped_and_unmapped_columns_kept_in_metadata(tmp_path):
     path = write_jsonl(tmp_path / "p.jsonl", [{"qid": "a", "problem": "1+1?", "answer": 2, "level": 3}])
-    rows, stats = read(path=str(path), fields={"id": "qid", "prompt": "problem", "gold": "answer"},
-                       defaults={"source": "toy"})
-    assert rows == [{
-        "id": "a", "source": "toy", "prompt": "1+1?", "messages": None, "gold": "2", "tests": None,
-        "domain": "math", "language": "en", "metadata": json.dumps({"level": 3}),
-    }]
+    rows, stats = read(
+        path=str(path), fields={"id": "qid", "prompt": "problem", "gold": "answer"}, defaults={"source": "toy"}
+    )
+    assert rows == [
+        {
+            "id": "a",
+            "source": "toy",
+            "prompt": "1+1?",
+            "messages": None,
+            "gold": "2",
+            "tests": None,
+            "domain": "math",
+            "language": "en",
+            "metadata": json.dumps({"level": 3}),
+        }
+    ]
     assert (stats.rows_in, stats.rows_out) == (1, 1)
 
 
@@ -52,14 +62,17 @@ def test_bad_row_names_file_and_row_and_fails_by_default(tmp_path):
 
 
 def test_bad_rows_are_skipped_and_counted_when_the_recipe_says_so(tmp_path):
-    path = write_jsonl(tmp_path / "p.jsonl", [
-        {"id": "a", "prompt": "x"},
-        "{not json",
-        {"id": "b"},  # no prompt
-        {"id": "a", "prompt": "dup"},  # duplicate id
-        {"id": "c", "prompt": "z", "gold": {"not": "text"}},
-        {"id": "d", "prompt": "w"},
-    ])
+    path = write_jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {"id": "a", "prompt": "x"},
+            "{not json",
+            {"id": "b"},  # no prompt
+            {"id": "a", "prompt": "dup"},  # duplicate id
+            {"id": "c", "prompt": "z", "gold": {"not": "text"}},
+            {"id": "d", "prompt": "w"},
+        ],
+    )
     rows, stats = read(path=str(path), on_bad_row="skip")
     assert [r["id"] for r in rows] == ["a", "d"]
     assert stats.dropped["bad_row"] == 4
@@ -73,9 +86,13 @@ def test_missing_mapped_column_names_it(tmp_path):
 
 def test_limit_and_chat_problems_and_tests_as_json(tmp_path):
     chat = [{"role": "user", "content": "hi"}]
-    path = write_jsonl(tmp_path / "p.jsonl", [
-        {"id": str(i), "messages": chat, "tests": [{"input": "1", "output": "1"}], "domain": "code"} for i in range(5)
-    ])
+    path = write_jsonl(
+        tmp_path / "p.jsonl",
+        [
+            {"id": str(i), "messages": chat, "tests": [{"input": "1", "output": "1"}], "domain": "code"}
+            for i in range(5)
+        ],
+    )
     rows, _ = read(path=str(path), limit=2)
     assert len(rows) == 2
     assert rows[0]["messages"] == chat and json.loads(rows[0]["tests"]) == [{"input": "1", "output": "1"}]

@@ -5,14 +5,14 @@ import random
 
 import numpy as np
 import pandas as pd
+from fakes import recipe_for
 
-import factory.pipeline as pipeline
+import factory.run as factory_run
+from factory.hashing import MinHasher, shingle_hashes, text_keys, token_hashes
 from factory.recipe import DedupConfig
 from factory.stages.base import StageStats
-from factory.hashing import MinHasher, shingle_hashes, text_keys, token_hashes
 from factory.stages.dedup import ProblemDeduplicator, TraceDeduplicator
 from factory.stages.select import TraceSelector
-from fakes import recipe_for
 
 
 def test_exact_keys_ignore_case_and_spacing_but_not_symbols():
@@ -28,8 +28,16 @@ def test_hashes_are_stable_across_processes():
     import sys
 
     code = "from factory.hashing import *; print(text_keys(*token_hashes(['a stable text, 42'])))"
-    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONHASHSEED": s,
-            "PATH": "/usr/bin"}, check=True).stdout for s in ("1", "2")}
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={"PYTHONHASHSEED": s, "PATH": "/usr/bin"},
+            check=True,
+        ).stdout
+        for s in ("1", "2")
+    }
     assert len(outs) == 1 and outs.pop().strip() == str(text_keys(*token_hashes(["a stable text, 42"])))
 
 
@@ -58,23 +66,42 @@ def problems(*texts):
 
 
 def test_problem_dedup_marks_exact_and_near_duplicates():
-    long = "A train leaves the station at noon going sixty miles per hour toward a city two hundred miles away. When does it arrive?"
-    rows = problems(long, "What is 2 + 3?", long.upper(), long.replace("When does", "At what time does"),
-                    "What is 2 - 3?", "Something else entirely about circles of radius five and their areas.")
+    long = ("A train leaves the station at noon going sixty miles per hour toward a city two hundred miles away. "
+            "When does it arrive?")
+    rows = problems(
+        long,
+        "What is 2 + 3?",
+        long.upper(),
+        long.replace("When does", "At what time does"),
+        "What is 2 - 3?",
+        "Something else entirely about circles of radius five and their areas.",
+    )
     stats = StageStats()
     out = list(ProblemDeduplicator(DedupConfig(threshold=0.6, ngram=3)).run(rows, stats))
     reasons = {r["id"]: r.get("reject_reason") for r in out}
-    assert reasons == {"p0": None, "p1": None, "p2": "duplicate_problem", "p3": "near_duplicate_problem", "p4": None, "p5": None}
+    assert reasons == {
+        "p0": None,
+        "p1": None,
+        "p2": "duplicate_problem",
+        "p3": "near_duplicate_problem",
+        "p4": None,
+        "p5": None,
+    }
     assert json.loads(out[3]["reject_details"])["duplicate_of"] == "p0"
     assert stats.rows_out == 4 and stats.dropped == {"duplicate_problem": 1, "near_duplicate_problem": 1}
     # exact only
-    out = list(ProblemDeduplicator(DedupConfig(near=False)).run(problems(long, long.replace("noon", "one")), StageStats()))
+    out = list(
+        ProblemDeduplicator(DedupConfig(near=False)).run(problems(long, long.replace("noon", "one")), StageStats())
+    )
     assert not any(r.get("reject_reason") for r in out)
 
 
 def test_trace_dedup_scope_problem_resets_per_problem():
-    rows = [{"trace_id": f"{p}/{i}", "problem_id": p, "completion": "the same reasoning text for all of them here"}
-            for p in ("a", "b") for i in range(2)]
+    rows = [
+        {"trace_id": f"{p}/{i}", "problem_id": p, "completion": "the same reasoning text for all of them here"}
+        for p in ("a", "b")
+        for i in range(2)
+    ]
     out = list(TraceDeduplicator(DedupConfig(scope="problem")).run([dict(r) for r in rows], StageStats()))
     assert [r["keep"] for r in out] == [True, False, True, False]
     out = list(TraceDeduplicator(DedupConfig(scope="run")).run([dict(r) for r in rows], StageStats()))
@@ -87,7 +114,7 @@ def _frame(path):
 
 def test_run_wide_trace_dedup_is_the_same_after_a_resume(tmp_path, monkeypatch):
     recipe = recipe_for(tmp_path, trace_dedup={"threshold": 0.7})
-    pipeline.run_recipe(recipe, progress=False)
+    factory_run.run_recipe(recipe, progress=False)
     run = tmp_path / "run"
     full = _frame(run / "selected")
     assert (full.reject_reason == "near_duplicate_trace").any()
@@ -101,13 +128,13 @@ def test_run_wide_trace_dedup_is_the_same_after_a_resume(tmp_path, monkeypatch):
                     marker.unlink()
 
     forget_after_shard_1()  # as if killed during shard 2 of select: a fresh process resumes
-    pipeline.run_recipe(recipe, progress=False)
+    factory_run.run_recipe(recipe, progress=False)
     pd.testing.assert_frame_equal(full, _frame(run / "selected"))
 
     # and the rebuild is what makes it so: without it, the resumed shards keep duplicates of shards 0..1
     forget_after_shard_1()
     monkeypatch.setattr(TraceSelector, "restore", lambda self, rows: None)
-    pipeline.run_recipe(recipe, progress=False)
+    factory_run.run_recipe(recipe, progress=False)
     assert not full.keep.equals(_frame(run / "selected").keep)
 
 
@@ -117,10 +144,10 @@ def test_problem_dedup_in_the_read_step(tmp_path):
     with src.open("a") as f:  # recipe_for wrote p00..p09; add copies of two of them
         f.write(json.dumps({"id": "copy3", "problem": "what is 3 +  3?", "answer": "6"}) + "\n")
         f.write(json.dumps({"id": "copy7", "problem": "What is 7 + 7?", "answer": "14"}) + "\n")
-    summary = pipeline.run_recipe(recipe, progress=False)
+    summary = factory_run.run_recipe(recipe, progress=False)
     run = tmp_path / "run"
     assert set(pd.read_parquet(run / "problems").id) == {f"p{i:02d}" for i in range(10)}
     rejected = pd.read_parquet(run / "problems_rejected")
     assert list(rejected.id) == ["copy3", "copy7"] and set(rejected.reject_reason) == {"duplicate_problem"}
-    assert summary["problems"] == 10 and summary["traces"] == 40  # nothing generated for the copies
-    assert json.loads((run / "stats/dedup_problems.json").read_text())["dropped"] == {"duplicate_problem": 2}
+    assert summary.problems == 10 and summary.traces == 40  # nothing generated for the copies
+    assert json.loads((run / "stats/problem_dedup.json").read_text())["dropped"] == {"duplicate_problem": 2}

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-import factory.pipeline as pipeline
-from factory.recipe import ExecutorConfig
-from factory.stages.base import StageStats
 from fakes import recipe_for
 from s3_server import CREDENTIALS, s3_location, s3_server
+
+import factory.run as factory_run
+from factory.recipe import ExecutorConfig
+from factory.stages.base import StageStats
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
@@ -28,15 +28,23 @@ DEDUP = {"trace_dedup": {"scope": "run", "threshold": 0.8, "ngram": 5}}
 @pytest.fixture(scope="module")
 def ray_cluster():
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths are length-limited
-    # the workers' object-store credentials (for a run folder on the test's S3 server), as a cluster's nodes have their own
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", _temp_dir=temp,
-             runtime_env={"env_vars": CREDENTIALS})
+    # the workers' object-store credentials (for a run folder on the test's S3 server),
+    # as a cluster's nodes have their own
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        _temp_dir=temp,
+        runtime_env={"env_vars": CREDENTIALS},
+    )
     yield
     ray.shutdown()
 
 
 def on_ray(recipe, **settings):
-    return dataclasses.replace(recipe, executor=ExecutorConfig(kind="ray", cpus_per_replica=0.25, cpus_per_task=0.5, **settings))
+    return dataclasses.replace(
+        recipe, executor=ExecutorConfig(kind="ray", cpus_per_replica=0.25, cpus_per_task=0.5, **settings)
+    )
 
 
 def frame(path: Path, key: str = "trace_id") -> pd.DataFrame:
@@ -55,10 +63,10 @@ def assert_same_data(local: Path, remote: Path) -> None:
 
 def test_ray_run_equals_local_run(tmp_path, ray_cluster):
     (tmp_path / "local").mkdir(), (tmp_path / "ray").mkdir()
-    pipeline.run_recipe(recipe_for(tmp_path / "local", **DEDUP), progress=False)
-    summary = pipeline.run_recipe(on_ray(recipe_for(tmp_path / "ray", **DEDUP), replicas=2), progress=False)
+    factory_run.run_recipe(recipe_for(tmp_path / "local", **DEDUP), progress=False)
+    summary = factory_run.run_recipe(on_ray(recipe_for(tmp_path / "ray", **DEDUP), replicas=2), progress=False)
     local, remote = tmp_path / "local/run", tmp_path / "ray/run"
-    assert summary["traces"] == 40 and summary["kept"] > 0
+    assert summary.traces == 40 and summary.kept > 0
     rejected = pd.read_parquet(remote / "export/rejected")
     assert (rejected.reject_reason == "near_duplicate_trace").any()  # run-wide dedup rejected some: order mattered
     assert_same_data(local, remote)
@@ -66,7 +74,7 @@ def test_ray_run_equals_local_run(tmp_path, ray_cluster):
 
 def test_replica_killed_mid_shard_loses_and_duplicates_nothing(tmp_path, ray_cluster, caplog):
     (tmp_path / "local").mkdir(), (tmp_path / "ray").mkdir()
-    pipeline.run_recipe(recipe_for(tmp_path / "local", **DEDUP), progress=False)
+    factory_run.run_recipe(recipe_for(tmp_path / "local", **DEDUP), progress=False)
     # ~0.1 s a sample, 12 samples a shard: a replica is always in the middle of one
     recipe = on_ray(recipe_for(tmp_path / "ray", engine={"seconds_per_token": 0.01}, **DEDUP), replicas=2)
     markers = tmp_path / "ray/run/_markers/generate"
@@ -84,13 +92,13 @@ def test_replica_killed_mid_shard_loses_and_duplicates_nothing(tmp_path, ray_clu
     killer = threading.Thread(target=kill_a_replica)
     killer.start()
     with caplog.at_level("WARNING", logger="factory.executors.ray"):
-        summary = pipeline.run_recipe(recipe, progress=False)
+        summary = factory_run.run_recipe(recipe, progress=False)
     killer.join()
     assert killed, "the replica was not killed while shards were left"
     assert "a replica died during shard" in caplog.text
     remote = tmp_path / "ray/run"
     traces = pd.read_parquet(remote / "traces")
-    assert len(traces) == summary["traces"] == 40 and traces.trace_id.is_unique
+    assert len(traces) == summary.traces == 40 and traces.trace_id.is_unique
     assert sorted(p.name for p in markers.glob("shard-*.json")) == [f"shard-{i:05d}.json" for i in range(4)]
     assert_same_data(tmp_path / "local/run", remote)
 
@@ -104,10 +112,11 @@ def test_ray_run_on_an_object_store_equals_local_run(tmp_path, ray_cluster):
 
     with s3_server(tmp_path) as query:
         location = s3_location(query, "runs/ray")
-        pipeline.run_recipe(recipe_for(tmp_path, **DEDUP), progress=False)
-        summary = pipeline.run_recipe(on_ray(dataclasses.replace(recipe_for(tmp_path, **DEDUP), run_dir=location), replicas=2),
-                                      progress=False)
-        assert summary["traces"] == 40 and summary["kept"] > 0
+        factory_run.run_recipe(recipe_for(tmp_path, **DEDUP), progress=False)
+        summary = factory_run.run_recipe(
+            on_ray(dataclasses.replace(recipe_for(tmp_path, **DEDUP), run_dir=location), replicas=2), progress=False
+        )
+        assert summary.traces == 40 and summary.kept > 0
         fs, root = open_location(location)
         copy = tmp_path / "copy"
         pafs.copy_files(root, str(copy), source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
@@ -124,7 +133,7 @@ def test_a_replica_streams_its_shards_through_one_engine_stream(tmp_path):
     from factory.shards import read_shard
 
     recipe = recipe_for(tmp_path)
-    pipeline.run_recipe(recipe, progress=False, stop_after="read")
+    factory_run.run_recipe(recipe, progress=False, stop_after="read")
     step = next(s for s in build_plan(recipe).steps if s.name == "generate")
     shards = [list(read_shard(tmp_path / f"run/problems/shard-0000{i}.parquet")) for i in range(4)]
     replica, streams = _Replica(step), []
@@ -146,7 +155,7 @@ def test_a_replica_whose_engine_fails_fails_its_shards_and_starts_again(tmp_path
     from factory.shards import read_shard
 
     recipe = recipe_for(tmp_path, engine={"crash_after_samples": 2})
-    pipeline.run_recipe(recipe, progress=False, stop_after="read")
+    factory_run.run_recipe(recipe, progress=False, stop_after="read")
     step = next(s for s in build_plan(recipe).steps if s.name == "generate")
     replica = _Replica(step)
     with pytest.raises(KeyboardInterrupt, match="simulated kill"):
@@ -156,10 +165,10 @@ def test_a_replica_whose_engine_fails_fails_its_shards_and_starts_again(tmp_path
 
 def test_executor_section_never_blocks_a_resume(tmp_path, ray_cluster):
     recipe = recipe_for(tmp_path)
-    pipeline.run_recipe(recipe, progress=False, stop_after="generate")
+    factory_run.run_recipe(recipe, progress=False, stop_after="generate")
     traces = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run/traces").glob("shard-*.parquet")}
-    summary = pipeline.run_recipe(on_ray(recipe), progress=False)
-    assert summary["redone"] == [] and summary["kept"] > 0
+    summary = factory_run.run_recipe(on_ray(recipe), progress=False)
+    assert summary.redone == [] and summary.kept > 0
     assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "run/traces").glob("shard-*.parquet")} == traces
 
 
@@ -167,26 +176,42 @@ def test_executor_section_never_blocks_a_resume(tmp_path, ray_cluster):
 def test_tiny_vllm_model_on_one_replica_equals_local(tmp_path, ray_cluster, tiny_model_dir):
     pytest.importorskip("vllm", reason="vLLM is not installed")
     problems = tmp_path / "p.jsonl"
-    problems.write_text("".join(
-        json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(6)))
+    problems.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(6)
+        )
+    )
     raw = {
         "name": "tiny",
         "source": {"path": str(problems), "fields": {"prompt": "problem", "gold": "answer"}, "shard_size": 2},
-        "generate": {"model": str(tiny_model_dir), "n": 3, "prefill": "<think>\n", "seed": 1,
-                     "sampling": {"temperature": 1.0, "max_tokens": 12},
-                     "engine": {"max_model_len": 512, "enforce_eager": True, "dtype": "float32"}},
+        "generate": {
+            "model": str(tiny_model_dir),
+            "n": 3,
+            "prefill": "<think>\n",
+            "seed": 1,
+            "sampling": {"temperature": 1.0, "max_tokens": 12},
+            "engine": {"max_model_len": 512, "enforce_eager": True, "dtype": "float32"},
+        },
         "verify": {"math": {}, "format": {}},
         "select": {"k": 1},
     }
     from factory.recipe import parse_recipe
 
-    pipeline.run_recipe(parse_recipe({**raw, "run_dir": str(tmp_path / "local")}), progress=False)
-    summary = pipeline.run_recipe(parse_recipe({**raw, "run_dir": str(tmp_path / "ray"), "executor": {
-        "kind": "ray", "replicas": 1, "cpus_per_replica": 1, "cpus_per_task": 0.5}}), progress=False)
-    assert summary["traces"] == 18
+    factory_run.run_recipe(parse_recipe({**raw, "run_dir": str(tmp_path / "local")}), progress=False)
+    summary = factory_run.run_recipe(
+        parse_recipe(
+            {
+                **raw,
+                "run_dir": str(tmp_path / "ray"),
+                "executor": {"kind": "ray", "replicas": 1, "cpus_per_replica": 1, "cpus_per_task": 0.5},
+            }
+        ),
+        progress=False,
+    )
+    assert summary.traces == 18
     assert_same_data(tmp_path / "local", tmp_path / "ray")
 
 
 def test_ray_is_imported_only_by_a_run_on_it():
-    code = "import sys, factory.pipeline, factory.cli; assert 'ray' not in sys.modules, 'ray was imported'"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+    code = "import sys, factory.run, factory.cli; assert 'ray' not in sys.modules, 'ray was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])
