@@ -54,12 +54,12 @@ def score_file(
                 raise ValueError(f"{src}: row {i}: {gold_field!r} must be a string, got {type(gold).__name__}")
 
     if verifier == "math":
+        from verifiers import MathConfig
         from verifiers.math import verify_math_batch
 
-        verdicts = verify_math_batch(
-            ((row[response_field], str(row[gold_field])) for row in rows), timeout_s=timeout_s, workers=workers,
-            extract=extract,  # type: ignore[arg-type]  # checked by the verifier
-        )
+        config = MathConfig(timeout_s=timeout_s, extract=extract)  # type: ignore[arg-type]  # checked by the verifier
+        verdicts = verify_math_batch(((row[response_field], str(row[gold_field])) for row in rows), config=config,
+                                     workers=workers)
     else:
         fn = VERIFIERS[verifier]
         verdicts = []
