@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from verifiers.math import verify_math_batch  # noqa: E402
+from verifiers import MathConfig, verify_math_batch  # noqa: E402
 
 
 def load_cases(name: str, table: str) -> list:
@@ -105,7 +105,8 @@ def main() -> None:
     ours = [None] * len(cases)
     for mode in dict.fromkeys(modes):
         idx = [i for i, m in enumerate(modes) if m == mode]
-        verdicts = verify_math_batch([(cases[i].response, cases[i].gold) for i in idx], timeout_s=5.0, extract=mode)
+        config = MathConfig(timeout_s=5.0, extract=mode)
+        verdicts = verify_math_batch([(cases[i].response, cases[i].gold) for i in idx], config=config)
         for i, v in zip(idx, verdicts, strict=True):
             ours[i] = v
     t_ours = time.perf_counter() - t0

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from verifiers import MathConfig  # noqa: E402
 from verifiers.math import prestart_workers, verify_math, verify_math_batch  # noqa: E402
 
 WORDS = (
@@ -160,7 +161,7 @@ def main() -> None:
     print(f"{len(pairs)} pairs, mean response {size / 1000:.1f} KB")
 
     t0 = time.perf_counter()
-    ours = verify_math_batch(pairs, timeout_s=args.timeout, workers=args.workers)
+    ours = verify_math_batch(pairs, workers=args.workers, config=MathConfig(timeout_s=args.timeout))
     t_ours = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -190,7 +191,7 @@ def main() -> None:
 
         def timed(p: tuple[str, str]) -> tuple[float, str]:
             t = time.perf_counter()
-            v = verify_math(p[0], p[1], timeout_s=args.timeout)
+            v = verify_math(p[0], p[1], config=MathConfig(timeout_s=args.timeout))
             return time.perf_counter() - t, v.reason
 
         prestart_workers(2)  # worker start-up (~2 s each) is not part of per-item latency

@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from verifiers.code import verify_code_batch  # noqa: E402
+from verifiers import CodeConfig, verify_code_batch  # noqa: E402
 from verifiers.sandbox import PYTHON_FLAGS, default_python  # noqa: E402
 
 # (correct, wrong, input/expected generator): small problems
@@ -143,9 +143,8 @@ def run_verifier(
 ) -> tuple[float, list[float], int]:
     items = [(program, [{"input": stdin, "output": expected}]) for program, stdin, expected in programs]
     start = time.perf_counter()
-    verdicts = verify_code_batch(
-        items, workers=concurrency, python=python, time_limit_s=TIME_LIMIT_S, wall_limit_s=WALL_LIMIT_S, warm=warm
-    )
+    config = CodeConfig(python=python, time_limit_s=TIME_LIMIT_S, wall_limit_s=WALL_LIMIT_S, warm=warm)
+    verdicts = verify_code_batch(items, workers=concurrency, config=config)
     wall = time.perf_counter() - start
     return wall, [v.details["tests"][0]["time_s"] for v in verdicts], sum(v.passed for v in verdicts)
 

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from factory.files import file_format, read_records, write_records
-from verifiers import VERIFIERS
-from verifiers.math import verify_math_batch
+from verifiers import VERIFIERS, MathConfig, verify_math_batch
 
 
 def score_file(
@@ -58,11 +57,9 @@ def score_file(
                 raise ValueError(f"{src}: row {i}: {gold_field!r} must be a string, got {type(gold).__name__}")
 
     if verifier == "math":
+        config = MathConfig(timeout_s=timeout_s, extract=extract)  # type: ignore[arg-type]  # checked by the verifier
         verdicts = verify_math_batch(
-            ((row[response_field], str(row[gold_field])) for row in rows),
-            timeout_s=timeout_s,
-            workers=workers,
-            extract=extract,  # type: ignore[arg-type]  # checked by the verifier
+            ((row[response_field], str(row[gold_field])) for row in rows), config=config, workers=workers
         )
     else:
         fn = VERIFIERS[verifier]

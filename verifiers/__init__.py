@@ -2,7 +2,12 @@
 
 Public API::
 
-    from verifiers import verify_math, extract_answer, check_format, Verdict
+    from verifiers import verify_math, verify_math_batch, MathConfig, Verdict
+    from verifiers import verify_code, verify_code_response, verify_code_batch, CodeConfig
+    from verifiers import extract_answer, check_format
+
+``verify_math(response, gold)`` and ``verify_code(program, tests)`` judge with the defaults; their
+options are one frozen config passed whole (``config=MathConfig(extract="bare")``).
 
 ``VERIFIERS`` is the one explicit table the verify stage uses: a name (the key in a recipe's
 ``verify:`` section) mapped to a :class:`Verifier`: ``one(row, config) -> Verdict`` where ``row``
@@ -11,7 +16,7 @@ is a trace row (``completion``, ``finish_reason``, ``gold``, ``tests``, ``langua
 recipe when it loads). Verifiers that run work in other processes (math's sympy workers, code's
 sandboxes) also have a ``batch(rows, config)`` form that spreads a chunk of rows over the
 machine's cores; the verify stage prefers it. ``VERIFIERS["math"](row, timeout_s=2)`` judges one
-row from plain options. Verifier modules are imported lazily so that ``import verifiers`` stays
+row from plain options (they build the config). Verifier modules are imported lazily so that ``import verifiers`` stays
 cheap.
 """
 
@@ -38,6 +43,8 @@ _LAZY = {
     "prestart_workers": "verifiers.math",
     "check_format": "verifiers.format",
     "verify_code": "verifiers.code",
+    "verify_code_response": "verifiers.code",
+    "verify_code_batch": "verifiers.code",
     "extract_code": "verifiers.code",
     "language_consistency": "verifiers.language",
     "check_readability": "verifiers.readability",
@@ -76,7 +83,10 @@ class Verifier:
 
 
 def options(config: VerifierConfig) -> dict[str, Any]:
-    """The config's fields as the verifier function's keyword arguments (``domains`` is the stage's)."""
+    """The config's fields as keyword arguments of a text verifier (``domains`` is the stage's).
+
+    Math and code take their config whole; format, language and readability still take keywords.
+    """
     return {f.name: getattr(config, f.name) for f in fields(config) if f.name != "domains"}
 
 
@@ -97,25 +107,26 @@ def _gold(row: Mapping[str, Any]) -> str:
 def _math(row: Mapping[str, Any], config: MathConfig) -> Verdict:
     from verifiers.math import verify_math
 
-    return verify_math(row["completion"], _gold(row), **options(config))
+    return verify_math(row["completion"], _gold(row), config=config)
 
 
 def _math_batch(rows: Sequence[Mapping[str, Any]], config: MathConfig) -> list[Verdict]:
     from verifiers.math import verify_math_batch
 
-    return verify_math_batch([(row["completion"], _gold(row)) for row in rows], **options(config))
+    return verify_math_batch([(row["completion"], _gold(row)) for row in rows], config=config)
 
 
 def _code(row: Mapping[str, Any], config: CodeConfig) -> Verdict:
     from verifiers.code import verify_code_response
 
-    return verify_code_response(row["completion"], row.get("tests"), **options(config))
+    return verify_code_response(row["completion"], row.get("tests"), config=config)
 
 
 def _code_batch(rows: Sequence[Mapping[str, Any]], config: CodeConfig) -> list[Verdict]:
     from verifiers.code import verify_code_batch
 
-    return verify_code_batch([{"completion": r["completion"], "tests": r.get("tests")} for r in rows], **options(config))
+    items = [{"completion": r["completion"], "tests": r.get("tests")} for r in rows]
+    return verify_code_batch(items, config=config)
 
 
 def _format(row: Mapping[str, Any], config: FormatConfig) -> Verdict:

@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from verifiers.configs import CodeConfig
 from verifiers.sandbox import Execution, Limits, Sandbox
 from verifiers.text import THINK_CLOSE, THINK_OPEN, split_think
 from verifiers.verdict import Verdict
@@ -453,28 +454,15 @@ def _toolchain(language: str) -> str:
     raise ValueError(f"option 'language' must name one of {sorted(TOOLCHAINS)} (or 'auto'), got {language!r}")
 
 
-def _options(
-    checker: str,
-    time_limit_s: float,
-    memory_mb: int,
-    max_procs: int,
-    output_mb: float,
-    disk_mb: int,
-    wall_limit_s: float | None,
-    unsafe_no_sandbox: bool,
-    python: str | None,
-    detail_chars: int,
-    warm: bool,
-    compile_time_limit_s: float,
-    compile_memory_mb: int,
-) -> _Options:
-    check, tol = parse_checker(checker)
-    limits = Limits(time_s=time_limit_s, memory_mb=memory_mb, max_procs=max_procs, output_mb=output_mb,
-                    disk_mb=disk_mb, wall_s=wall_limit_s)
+def _options(config: CodeConfig) -> _Options:
+    check, tol = parse_checker(config.checker)
+    limits = Limits(time_s=config.time_limit_s, memory_mb=config.memory_mb, max_procs=config.max_procs,
+                    output_mb=config.output_mb, disk_mb=config.disk_mb, wall_s=config.wall_limit_s)
     # the compiler (g++ -> cc1plus, as, collect2 -> ld) needs more of everything than the program
-    compile_limits = Limits(time_s=compile_time_limit_s, memory_mb=compile_memory_mb, max_procs=8,
-                            output_mb=max(output_mb, 64.0), disk_mb=max(disk_mb, 256))
-    return _Options(check, tol, limits, compile_limits, (python, bool(unsafe_no_sandbox)), int(detail_chars), warm)
+    compile_limits = Limits(time_s=config.compile_time_limit_s, memory_mb=config.compile_memory_mb, max_procs=8,
+                            output_mb=max(config.output_mb, 64.0), disk_mb=max(config.disk_mb, 256))
+    return _Options(check, tol, limits, compile_limits, (config.python, bool(config.unsafe_no_sandbox)),
+                    int(config.detail_chars), config.warm)
 
 
 def _syntax_error(program: str) -> str | None:
@@ -569,18 +557,24 @@ def _cores() -> int:
 
 
 def verify_code(
-    program: str, tests: list[dict[str, Any]] | str, *, language: str = "python", workers: int = 1, **options: Any
+    program: str,
+    tests: list[dict[str, Any]] | str,
+    *,
+    language: str | None = None,
+    config: CodeConfig | None = None,
+    workers: int = 1,
 ) -> Verdict:
     """Run ``program`` on every test in the sandbox; see the module docstring.
 
-    Options (``checker``, limits, ``warm``, ...) are :func:`verify_code_batch`'s keywords, checked by its
-    signature. ``language`` picks the toolchain: ``python`` (default), ``cpp`` (also ``c++``, ``cc``,
-    ``cxx``) or ``c``, compiled once inside the sandbox (:data:`TOOLCHAINS`). Limits apply per test
-    execution: ``time_limit_s`` CPU seconds of the program's process tree (what it is judged
-    on), ``wall_limit_s`` wall clock (default ``3 * time_limit_s + 1``: stops sleepers without
-    failing correct programs on a busy machine), ``memory_mb`` address space, ``max_procs``
-    processes/threads, ``output_mb`` stdout/stderr/any file, ``disk_mb`` work dir. The compiler
-    has its own limits, ``compile_time_limit_s`` CPU seconds per compiler process and
+    ``config`` (a frozen :class:`verifiers.configs.CodeConfig`, default ``CodeConfig()``) holds
+    the checker, the limits and the sandbox options. ``language`` names the program's toolchain:
+    ``python``, ``cpp`` (also ``c++``, ``cc``, ``cxx``) or ``c``, compiled once inside the sandbox
+    (:data:`TOOLCHAINS`); by default ``config.language``, and Python where that is ``auto``.
+    Limits apply per test execution: ``time_limit_s`` CPU seconds of the program's process tree
+    (what it is judged on), ``wall_limit_s`` wall clock (default ``3 * time_limit_s + 1``: stops
+    sleepers without failing correct programs on a busy machine), ``memory_mb`` address space,
+    ``max_procs`` processes/threads, ``output_mb`` stdout/stderr/any file, ``disk_mb`` work dir.
+    The compiler has its own limits, ``compile_time_limit_s`` CPU seconds per compiler process and
     ``compile_memory_mb`` address space (8 processes, a work dir of at least 256 MB).
     ``warm`` (default) runs Python in the warm sandbox pool (:mod:`verifiers.warm_sandbox`)
     wherever it can; ``False`` starts a fresh sandbox per test. ``python`` is the interpreter
@@ -589,52 +583,46 @@ def verify_code(
     code only). Raises ``ValueError`` on bad tests or options,
     :class:`verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing.
     """
-    return verify_code_batch([{"program": program, "tests": tests, "language": language}], workers=workers, **options)[0]
+    item = {"program": program, "tests": tests, "language": language}
+    return verify_code_batch([item], config=config, workers=workers)[0]
 
 
-def verify_code_response(completion: str, tests: Any, *, workers: int = 1, **options: Any) -> Verdict:
+def verify_code_response(
+    completion: str, tests: Any, *, config: CodeConfig | None = None, workers: int = 1
+) -> Verdict:
     """The verify stage's adapter: extract the program from a model response, then verify it.
 
-    ``language="auto"`` (default) takes the last Python, C++ or C block and lets its fence tag pick
-    the toolchain; a language name takes only blocks of that language. No code block ->
+    ``config.language="auto"`` (default) takes the last Python, C++ or C block and lets its fence
+    tag pick the toolchain; a language name takes only blocks of that language. No code block ->
     ``Verdict.fail("no_code")``; missing or malformed ``tests`` is a bad problem -> ``ValueError``.
-    Options (checked by :func:`verify_code_batch`'s signature) as for :func:`verify_code`.
+    ``config`` as for :func:`verify_code`.
     """
-    return verify_code_batch([{"completion": completion, "tests": tests}], workers=workers, **options)[0]
+    return verify_code_batch([{"completion": completion, "tests": tests}], config=config, workers=workers)[0]
 
 
 def verify_code_batch(
     items: Iterable[tuple[str, Any] | Mapping[str, Any]],
-    workers: int | None = None,
     *,
-    language: str = "auto",
-    checker: str = "tokens",
-    time_limit_s: float = 2.0,
-    memory_mb: int = 256,
-    max_procs: int = 4,
-    output_mb: float = 16.0,
-    disk_mb: int = 64,
-    wall_limit_s: float | None = None,
-    unsafe_no_sandbox: bool = False,
-    python: str | None = None,
-    detail_chars: int = 256,
-    warm: bool = True,
-    compile_time_limit_s: float = 20.0,
-    compile_memory_mb: int = 2048,
+    config: CodeConfig | None = None,
+    workers: int | None = None,
 ) -> list[Verdict]:
     """Verify many programs at once, every compile and every test spread over ``workers`` threads.
 
     An item is ``(program, tests)``, ``{"program": ..., "tests": ..., "language": ...}`` or a
     trace row ``{"completion": ..., "tests": ...}`` (the program is then extracted as by
     :func:`verify_code_response`). A program given as such is Python unless its item or
-    ``language`` names another toolchain. ``workers`` defaults to the number of cores this
+    ``config.language`` names another toolchain. ``workers`` defaults to the number of cores this
     process may use: each thread drives one sandbox (a warm zygote or a cold bubblewrap) whose
     program runs on a core of its own. Compiled (C++, C) programs given call-based tests fail with
-    ``unsupported_test`` (only stdin/stdout tests run compiled programs). Options as for
+    ``unsupported_test`` (only stdin/stdout tests run compiled programs). ``config`` as for
     :func:`verify_code`. Verdicts come back in item order.
     """
-    opts = _options(checker, time_limit_s, memory_mb, max_procs, output_mb, disk_mb, wall_limit_s,
-                    unsafe_no_sandbox, python, detail_chars, warm, compile_time_limit_s, compile_memory_mb)
+    if config is None:
+        config = CodeConfig()
+    elif not isinstance(config, CodeConfig):
+        raise ValueError(f"code verifier config must be a CodeConfig, got {type(config).__name__}")
+    language = config.language
+    opts = _options(config)
     default = None if language == "auto" else _toolchain(language)
     if opts.sandbox_key[1]:
         warnings.warn("verify_code(unsafe_no_sandbox=True): model-written code runs WITHOUT isolation; "

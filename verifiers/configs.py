@@ -1,10 +1,11 @@
 """The options of each verifier, as frozen dataclasses (Math-Verify's style).
 
 A recipe's ``verify.<name>`` mapping becomes one of these when the recipe loads, so a misspelt or
-ill-typed option is an error naming its key path before anything runs; the verify stage passes
-the fields to the verifier function unchanged (``tests/verifiers/test_configs.py`` checks that
-every field is a keyword of that function with the same default). This module imports nothing
-heavy: a recipe is checked in milliseconds.
+ill-typed option is an error naming its key path before anything runs. The math and code
+verifiers take their config whole (``verify_math(response, gold, config=MathConfig(...))``); the
+verify stage passes the text verifiers' fields as keywords of their functions
+(``tests/verifiers/test_configs.py`` checks that every such field is a keyword of that function
+with the same default). This module imports nothing heavy: a recipe is checked in milliseconds.
 
 Every config also says which traces its verifier judges: ``domains`` (``None``: any domain)
 narrows what the verifier's own inputs allow (math needs a gold answer or a vote, code needs

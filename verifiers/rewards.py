@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from verifiers.configs import CodeConfig, MathConfig
 from verifiers.format import check_format
 from verifiers.language import DEFAULT_MAX_RUN, language_consistency
 
@@ -76,18 +77,19 @@ def _has_tests(tests: Any) -> bool:
 class AccuracyReward:
     """1.0 for a correct final answer, 0.0 for a wrong one, ``None`` for a row with no reference.
 
-    Math rows (a ``gold``/``solution``/``answer`` column) go through ``verify_math``; code rows
-    (a non-empty ``tests`` column) through ``verify_code_response``. ``partial_code_credit`` pays
-    the share of tests passed instead of all-or-nothing.
+    Math rows (a ``gold``/``solution``/``answer`` column) go through ``verify_math`` with
+    ``math_config``; code rows (a non-empty ``tests`` column) through ``verify_code_response`` with
+    ``code_config`` (default configs when None). ``partial_code_credit`` pays the share of tests
+    passed instead of all-or-nothing.
     """
 
     __name__ = "accuracy_reward"
 
-    def __init__(self, *, partial_code_credit: bool = False, math_options: Mapping[str, Any] | None = None,
-                 code_options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, *, partial_code_credit: bool = False, math_config: MathConfig | None = None,
+                 code_config: CodeConfig | None = None) -> None:
         self.partial_code_credit = partial_code_credit
-        self.math_options = dict(math_options or {})
-        self.code_options = dict(code_options or {})
+        self.math_config = math_config
+        self.code_config = code_config
 
     def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
         rewards: list[float | None] = []
@@ -97,7 +99,7 @@ class AccuracyReward:
             if _has_tests(tests):
                 from verifiers.code import verify_code_response
 
-                v = verify_code_response(text, tests, **self.code_options)
+                v = verify_code_response(text, tests, config=self.code_config)
                 rewards.append(float(v.score) if self.partial_code_credit else float(v.passed))
                 continue
             gold = _column(kwargs, GOLD_COLUMNS, i)
@@ -106,7 +108,7 @@ class AccuracyReward:
                 continue
             from verifiers.math import verify_math
 
-            rewards.append(float(verify_math(text, str(gold), **self.math_options).passed))
+            rewards.append(float(verify_math(text, str(gold), config=self.math_config).passed))
         return rewards
 
 

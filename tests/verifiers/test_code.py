@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from verifiers import VERIFIERS
+from verifiers import VERIFIERS, CodeConfig
 from verifiers import code as code_mod
 from verifiers import sandbox as sandbox_mod
 from verifiers.code import (
@@ -189,9 +189,9 @@ def test_response_adapter_contract():
     with pytest.raises(ValueError, match="tests"):
         verify_code_response("```python\nprint(3)\n```", "{not json")
     with pytest.raises(ValueError, match="checker"):
-        verify_code_response("```python\nprint(3)\n```", ADD, checker="fuzzy")
+        verify_code_response("```python\nprint(3)\n```", ADD, config=CodeConfig(checker="fuzzy"))
     with pytest.raises(ValueError, match="time_s"):
-        verify_code("print(3)", ADD, time_limit_s=0)
+        verify_code("print(3)", ADD, config=CodeConfig(time_limit_s=0))
 
 
 def test_syntax_error_is_reported_before_running():
@@ -213,13 +213,16 @@ def test_unsafe_no_sandbox_runs_with_a_loud_warning(monkeypatch):
     monkeypatch.setattr(sandbox_mod, "bwrap_path", lambda: None)
     monkeypatch.setattr(code_mod, "_SANDBOXES", {})
     with pytest.warns(RuntimeWarning, match="WITHOUT isolation"):
-        verdict = verify_code("a, b = map(int, input().split())\nprint(a + b)\n", ADD, unsafe_no_sandbox=True)
+        verdict = verify_code("a, b = map(int, input().split())\nprint(a + b)\n", ADD,
+                              config=CodeConfig(unsafe_no_sandbox=True))
     assert verdict.passed
     with pytest.warns(RuntimeWarning):
-        wrong = verify_code("print(int(input().split()[0]))\n", ADD, unsafe_no_sandbox=True, time_limit_s=1)
+        wrong = verify_code("print(int(input().split()[0]))\n", ADD,
+                            config=CodeConfig(unsafe_no_sandbox=True, time_limit_s=1))
     assert wrong.reason == "wrong_answer"
     with pytest.warns(RuntimeWarning):
-        slow = verify_code("import time\ntime.sleep(5)\n", ADD[:1], unsafe_no_sandbox=True, time_limit_s=0.3)
+        slow = verify_code("import time\ntime.sleep(5)\n", ADD[:1],
+                           config=CodeConfig(unsafe_no_sandbox=True, time_limit_s=0.3))
     assert slow.reason == "timeout"
 
 
@@ -229,13 +232,13 @@ def test_unsafe_no_sandbox_runs_with_a_loud_warning(monkeypatch):
 @pytest.mark.parametrize("problem", PROBLEMS, ids=[p["name"] for p in PROBLEMS])
 @sandboxed
 def test_problems(problem):
-    options = {"checker": problem["checker"], "time_limit_s": problem.get("time_limit_s", 2.0), "workers": 2}
+    config = CodeConfig(checker=problem["checker"], time_limit_s=problem.get("time_limit_s", 2.0))
     for program in problem["correct"]:
-        verdict = verify_code(program, problem["tests"], **options)
+        verdict = verify_code(program, problem["tests"], config=config, workers=2)
         assert verdict.passed and verdict.reason == "ok" and verdict.score == 1.0, verdict.details
         assert verdict.extracted == program
     for program, partial in problem["wrong"]:
-        verdict = verify_code(program, problem["tests"], **options)
+        verdict = verify_code(program, problem["tests"], config=config, workers=2)
         assert not verdict.passed and verdict.score < 1.0, program
         assert verdict.reason in {"wrong_answer", "timeout"}
         if partial:
@@ -261,7 +264,7 @@ CORRECT_VARIANTS = {
 @pytest.mark.parametrize("name", sorted(CORRECT_VARIANTS))
 @sandboxed
 def test_correct_programs_pass_despite_noise(name):
-    verdict = verify_code(CORRECT_VARIANTS[name], ADD, checker="exact")
+    verdict = verify_code(CORRECT_VARIANTS[name], ADD, config=CodeConfig(checker="exact"))
     assert verdict.passed, verdict.details
 
 
@@ -270,8 +273,8 @@ def test_floats_in_another_format_pass_with_float_checker():
     tests = [{"input": "1 3\n", "output": "0.3333333333\n"}, {"input": "1 2\n", "output": "0.5\n"}]
     for program in ["a, b = map(int, input().split())\nprint(a / b)\n",
                     "a, b = map(int, input().split())\nprint('%.8e' % (a / b))\n"]:
-        assert verify_code(program, tests, checker="float:1e-6").passed
-        assert not verify_code(program, tests, checker="tokens").passed
+        assert verify_code(program, tests, config=CodeConfig(checker="float:1e-6")).passed
+        assert not verify_code(program, tests, config=CodeConfig(checker="tokens")).passed
 
 
 @sandboxed
@@ -297,7 +300,7 @@ def test_call_based_compares_serialised_values():
 @sandboxed
 def test_details_are_truncated():
     verdict = verify_code("import sys\nprint('o' * 10000)\nprint('e' * 10000, file=sys.stderr)\n",
-                          [{"input": "", "output": "x"}], detail_chars=100)
+                          [{"input": "", "output": "x"}], config=CodeConfig(detail_chars=100))
     test = verdict.details["tests"][0]
     assert test["status"] == "wrong_answer" and test["exit_code"] == 0 and test["time_s"] > 0
     assert test["stdout"] == "o" * 100 and test["stderr"] == "e" * 99 + "\n"
@@ -368,7 +371,8 @@ def test_compiled_programs_compile_once_and_run_per_test():
         {"program": "int main(void) { return undeclared; }\n", "language": "c", "tests": ADD},
     ]
     start = time.monotonic()
-    good, wrong, broken, spin, call, c_good, c_broken = verify_code_batch(items, workers=2, time_limit_s=0.5)
+    verdicts = verify_code_batch(items, workers=2, config=CodeConfig(time_limit_s=0.5))
+    good, wrong, broken, spin, call, c_good, c_broken = verdicts
     assert good.passed and good.score == 1.0, good.details
     assert good.details["tests"][0]["cpu_s"] < 0.1  # no interpreter start-up counted
     assert wrong.reason == "wrong_answer" and wrong.score == 0.0
@@ -406,5 +410,6 @@ def test_cpp_cannot_write_outside_its_work_dir_or_reach_the_network():
     """)
     expected = ("/usr/escaped refused\n/escaped refused\n/code/escaped refused\n/code/main refused\n"
                 "/tmp/ok WROTE\nconnect blocked\n")
-    verdict = verify_code(program, [{"input": "", "output": expected}], language="cpp", checker="exact")
+    verdict = verify_code(program, [{"input": "", "output": expected}], language="cpp",
+                          config=CodeConfig(checker="exact"))
     assert verdict.passed, verdict.details

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from verifiers import MathConfig
 from verifiers.math import canonical_answer, extract_answer, verify_math, verify_math_batch
 from verifiers.math.symbolic import slow_compare
 from verifiers.verdict import Verdict
@@ -61,7 +62,7 @@ def test_extract_table_is_large_and_labelled():
 
 @pytest.mark.parametrize("case", EXTRACT_CASES, ids=[f"{c.category}-{i}" for i, c in enumerate(EXTRACT_CASES)])
 def test_extract_case(case):
-    v = verify_math(case.response, case.gold, extract=case.extract)
+    v = verify_math(case.response, case.gold, config=MathConfig(extract=case.extract))
     if case.expected is True:
         assert v.passed and v.reason == "ok", f"{case.why}: {v}"
     else:
@@ -74,15 +75,15 @@ def test_issue_14_answers_without_a_box():
     pairs = [("-5", "-5"), ("The answer is 5.", "5"), ("\\frac{10}{9}", "10/9")]
     assert [verify_math(r, g).reason for r, g in pairs] == ["no_answer"] * 3  # boxed stays the default
     for mode in ("bare", "auto"):
-        assert all(verify_math(r, g, extract=mode).passed for r, g in pairs)
-        assert [v.passed for v in verify_math_batch(pairs, extract=mode, workers=1)] == [True] * 3
+        assert all(verify_math(r, g, config=MathConfig(extract=mode)).passed for r, g in pairs)
+        assert [v.passed for v in verify_math_batch(pairs, workers=1, config=MathConfig(extract=mode))] == [True] * 3
 
 
 def test_auto_agrees_with_boxed_wherever_boxed_finds_an_answer():
     # auto only adds a fallback: on the whole boxed table it must give the same verdicts, except
     # where the boxed rule found no answer at all
     verdicts = verify_math_batch([(c.response, c.gold) for c in CASES], workers=2)
-    auto = verify_math_batch([(c.response, c.gold) for c in CASES], workers=2, extract="auto")
+    auto = verify_math_batch([(c.response, c.gold) for c in CASES], workers=2, config=MathConfig(extract="auto"))
     found = [(c, b, a) for c, b, a in zip(CASES, verdicts, auto, strict=True)
              if b.reason not in ("no_answer", "no_final_answer_after_think")]
     assert len(found) > 400
@@ -98,9 +99,9 @@ def test_extract_modes_of_extract_answer():
     with pytest.raises(ValueError, match="extract"):
         extract_answer("5", "loose")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="extract"):
-        verify_math("5", "5", extract="loose")  # type: ignore[arg-type]
+        verify_math("5", "5", config=MathConfig(extract="loose"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="extract"):
-        verify_math_batch([("5", "5")], extract="loose")  # type: ignore[arg-type]
+        verify_math_batch([("5", "5")], config=MathConfig(extract="loose"))  # type: ignore[arg-type]
 
 
 def test_registry_passes_extract_through():
@@ -139,8 +140,11 @@ def test_canonical_answer_groups_equal_answers():
 def test_bad_gold_and_options_raise():
     with pytest.raises(ValueError, match="empty"):
         verify_math("\\boxed{1}", "  ")
-    with pytest.raises(ValueError, match="tolerance"):
-        verify_math("\\boxed{1}", "1", tolerance=0.1)
+    # options live in the frozen config: an unknown one fails where it is written
+    with pytest.raises(TypeError, match="tolerance"):
+        verify_math("\\boxed{1}", "1", tolerance=0.1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="tolerance"):
+        MathConfig(tolerance=0.1)  # type: ignore[call-arg]
 
 
 def test_never_raises_on_model_output():
@@ -183,7 +187,7 @@ def test_batch_timeout_kills_and_recovers(monkeypatch):
     pairs = [("\\boxed{\\sqrt{8}}", "2\\sqrt{2}"), ("\\boxed{1+x}", "hang"), ("\\boxed{x>1}", "(1,\\infty)"),
              ("\\boxed{2+x}", "hang"), ("\\boxed{(x+1)^2}", "x^2+2x+1"), ("\\boxed{7}", "7")]
     t0 = time.monotonic()
-    verdicts = verify_math_batch(pairs, timeout_s=3.0, workers=2)
+    verdicts = verify_math_batch(pairs, workers=2, config=MathConfig(timeout_s=3.0))
     elapsed = time.monotonic() - t0
     assert [v.reason for v in verdicts] == ["ok", "timeout", "ok", "timeout", "ok", "ok"]
     assert elapsed < 50  # two killed workers, not two 60 s sleeps
@@ -197,7 +201,7 @@ def test_single_call_timeout_from_worker_thread(monkeypatch):
 
     def run():
         t0 = time.monotonic()
-        out["v"] = verify_math("\\boxed{x+1}", "hang", timeout_s=0.5)
+        out["v"] = verify_math("\\boxed{x+1}", "hang", config=MathConfig(timeout_s=0.5))
         out["t"] = time.monotonic() - t0
 
     th = threading.Thread(target=run)
@@ -224,7 +228,7 @@ def test_adversarial_inputs_are_quick():
     bad = ["2^{2^{2^{2^{2^{2}}}}}", "(10^{10})!", "10^{10^{10}}", "(1+10^{-30})^{10^{40}}", "9^{9^{9^{9}}}"]
     prestart_workers(1)  # time the rejections, not a worker start-up
     t0 = time.monotonic()
-    verdicts = [verify_math(f"\\boxed{{{b}}}", "5", timeout_s=5) for b in bad]
+    verdicts = [verify_math(f"\\boxed{{{b}}}", "5", config=MathConfig(timeout_s=5)) for b in bad]
     assert all(not v.passed for v in verdicts)
     assert all(v.reason == "too_large" for v in verdicts), verdicts
     assert time.monotonic() - t0 < 5  # rejected by size bounds, far below 5 x the 5 s timeout
@@ -236,7 +240,7 @@ def test_prestart_workers_then_fast_first_call():
     assert prestart_workers(1) >= 1
     t0 = time.monotonic()
     # needs sympy, served by a started worker; a generous timeout so a loaded machine judges, not kills
-    assert verify_math("\\boxed{(x+1)^2}", "x^2+2x+1", timeout_s=30).passed
+    assert verify_math("\\boxed{(x+1)^2}", "x^2+2x+1", config=MathConfig(timeout_s=30)).passed
     assert time.monotonic() - t0 < 10
 
 

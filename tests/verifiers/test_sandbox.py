@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from verifiers import CodeConfig
 from verifiers import sandbox as sandbox_mod
 from verifiers.code import verify_code
 from verifiers.sandbox import Limits, Sandbox
@@ -184,7 +185,8 @@ def test_expected_output_never_enters_the_sandbox(warm):
                         pass
         print("found" if any(needle in h for h in hay) else "absent")
     """)
-    verdict = verify_code(program, [{"input": "1 2\n", "output": secret}], time_limit_s=5.0, warm=warm)
+    verdict = verify_code(program, [{"input": "1 2\n", "output": secret}],
+                          config=CodeConfig(time_limit_s=5.0, warm=warm))
     assert not verdict.passed and verdict.reason == "wrong_answer"
     assert verdict.details["tests"][0]["stdout"].strip() == "absent"
 
@@ -379,7 +381,7 @@ EXIT_TRICKS = {
 @pytest.mark.parametrize("name", sorted(EXIT_TRICKS))
 def test_exit_tricks_fail(name, warm):
     program, reason = EXIT_TRICKS[name]
-    verdict = verify_code(program, [{"input": "21\n", "output": "42\n"}], warm=warm)
+    verdict = verify_code(program, [{"input": "21\n", "output": "42\n"}], config=CodeConfig(warm=warm))
     assert not verdict.passed
     assert verdict.reason == reason, verdict.details
 
@@ -393,5 +395,5 @@ def test_call_based_exit_tricks_fail(warm):
         "def double(x):\n    raise SystemExit(0)\n",
         "import atexit, os\natexit.register(lambda: os._exit(0))\ndef double(x):\n    raise ValueError\n",
     ]:
-        verdict = verify_code(program, tests, warm=warm)
+        verdict = verify_code(program, tests, config=CodeConfig(warm=warm))
         assert not verdict.passed, program

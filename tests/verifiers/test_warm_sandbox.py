@@ -370,7 +370,7 @@ def test_verify_code_runs_python_warm_by_default(warm):
     tests = [{"input": "", "output": "warm"}]
     program = "import os\nprint('warm' if os.getpid() != 1 else 'cold')\n"  # cold: the program is PID 1
     assert verify_code(program, tests).passed
-    assert not verify_code(program, tests, warm=False).passed
+    assert not verify_code(program, tests, config=CodeConfig(warm=False)).passed
     call = [{"fn_name": "f", "args": [], "expected": "warm"}]
     assert verify_code("import os\ndef f():\n    return 'warm' if os.getpid() != 1 else 'cold'\n", call).passed
     row = {"completion": f"</think>```python\n{program}```", "tests": tests}

@@ -2,10 +2,8 @@
 
 Public API::
 
-    verify_math(response, gold, *, timeout_s=5.0, memory_mb=2048, require_think_close=False,
-                extract="boxed") -> Verdict
-    verify_math_batch(pairs, *, timeout_s=5.0, workers=None, memory_mb=2048,
-                      require_think_close=False, extract="boxed") -> list[Verdict]
+    verify_math(response, gold, *, config=MathConfig()) -> Verdict
+    verify_math_batch(pairs, *, config=MathConfig(), workers=None) -> list[Verdict]
     extract_answer(response, extract="boxed") -> str | None
     canonical_answer(answer) -> str | None
     prestart_workers(n=None, memory_mb=2048) -> int
@@ -78,11 +76,12 @@ Reason codes (``Verdict.reason``):
 ``timeout``                     the checker ran past its wall-clock limit and was killed
 =============================== ============================================================
 
-Options (keyword arguments of ``verify_math``/``verify_math_batch``; an unknown one is a
-``ValueError``): ``timeout_s`` (5.0, the sympy check's wall-clock limit), ``memory_mb`` (2048, the
-worker's address-space cap), ``require_think_close`` (False: when True, a response without
-``</think>`` has no final answer), ``extract`` ("boxed", "bare" or "auto", above).
-``verify_math_batch`` also takes ``workers`` (checker subprocesses; default one per CPU).
+Options: one frozen :class:`verifiers.configs.MathConfig`, passed whole as ``config=`` (default:
+``MathConfig()``): ``timeout_s`` (5.0, the sympy check's wall-clock limit), ``memory_mb`` (2048,
+the worker's address-space cap), ``require_think_close`` (False: when True, a response without
+``</think>`` has no final answer), ``extract`` ("boxed", "bare" or "auto", above); a bad value
+is a ``ValueError``. ``verify_math_batch`` also takes ``workers`` (checker subprocesses; default
+one per CPU).
 """
 
 from __future__ import annotations
@@ -94,6 +93,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
+from verifiers.configs import MathConfig
 from verifiers.math.compare import fast_compare, is_choice_gold
 from verifiers.math.extract import EXTRACT_MODES, ExtractMode, extract_answer, extract_final, find_boxes, unwrap_box
 from verifiers.math.normalize import TEXT_ANSWER, clean, list_items, norm_text, strip_var
@@ -126,11 +126,16 @@ MAX_ANSWER_CHARS = 2_000
 
 
 
-def _check_options(unknown: dict[str, Any], extract: str) -> None:
-    if unknown:
-        raise ValueError(f"unknown math verifier option(s): {', '.join(sorted(unknown))}")
-    if extract not in EXTRACT_MODES:
-        raise ValueError(f"math verifier option extract must be one of {', '.join(EXTRACT_MODES)}, got {extract!r}")
+def _checked(config: MathConfig | None) -> MathConfig:
+    """The config to use (the defaults for None); ValueError on anything but a valid MathConfig."""
+    if config is None:
+        return MathConfig()
+    if not isinstance(config, MathConfig):
+        raise ValueError(f"math verifier config must be a MathConfig, got {type(config).__name__}")
+    if config.extract not in EXTRACT_MODES:
+        raise ValueError(f"math verifier option extract must be one of {', '.join(EXTRACT_MODES)}, "
+                         f"got {config.extract!r}")
+    return config
 
 
 def _prepare_gold(gold: str) -> str:
@@ -188,52 +193,38 @@ def _reply_verdict(reply: Reply, extracted: str | None) -> Verdict:
     return Verdict.fail(TIMEOUT, extracted=extracted, details=value)
 
 
-def verify_math(
-    response: str,
-    gold: str,
-    *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    memory_mb: int = DEFAULT_MEMORY_MB,
-    require_think_close: bool = False,
-    extract: ExtractMode = "boxed",
-    **unknown: Any,
-) -> Verdict:
+def verify_math(response: str, gold: str, *, config: MathConfig | None = None) -> Verdict:
     """Check the final answer of ``response`` against ``gold`` by exact mathematical equality.
 
-    ``extract`` says where the answer is: ``"boxed"`` (the last box, else a "Final Answer:" line;
-    for reasoning traces), ``"bare"`` (the whole response is the answer) or ``"auto"`` (a box or
-    answer line if there is one, else the last mathematical expression). ``timeout_s`` bounds the
-    sympy check, run in a pooled worker subprocess that is killed at the limit, so the call is
-    bounded from any thread; ``memory_mb`` caps that worker's address space;
-    ``require_think_close`` gives a response without ``</think>`` no answer.
+    ``config`` (default ``MathConfig()``) holds the options. Its ``extract`` says where the
+    answer is: ``"boxed"`` (the last box, else a "Final Answer:" line; for reasoning traces),
+    ``"bare"`` (the whole response is the answer) or ``"auto"`` (a box or answer line if there is
+    one, else the last mathematical expression). ``timeout_s`` bounds the sympy check, run in a
+    pooled worker subprocess that is killed at the limit, so the call is bounded from any thread;
+    ``memory_mb`` caps that worker's address space; ``require_think_close`` gives a response
+    without ``</think>`` no answer.
 
-    Never raises on model output; raises ``ValueError`` on an empty/non-string gold, an unknown
-    option or an unknown ``extract`` mode.
+    Never raises on model output; raises ``ValueError`` on an empty/non-string gold, a config that
+    is not a ``MathConfig`` or an unknown ``extract`` mode.
     """
-    _check_options(unknown, extract)
-    v, p, g, extracted = _front(response, gold, require_think_close, extract)
+    config = _checked(config)
+    v, p, g, extracted = _front(response, gold, config.require_think_close, config.extract)
     if v is not None:
         return v
-    return _reply_verdict(run_in_worker(_task_for(p or "", g), timeout_s, memory_mb), extracted)
+    return _reply_verdict(run_in_worker(_task_for(p or "", g), config.timeout_s, config.memory_mb), extracted)
 
 
 def verify_math_batch(
-    pairs: Iterable[tuple[str, str]],
-    *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    workers: int | None = None,
-    memory_mb: int = DEFAULT_MEMORY_MB,
-    require_think_close: bool = False,
-    extract: ExtractMode = "boxed",
-    **unknown: Any,
+    pairs: Iterable[tuple[str, str]], *, config: MathConfig | None = None, workers: int | None = None
 ) -> list[Verdict]:
     """Verify many ``(response, gold)`` pairs; results in input order, equal to ``verify_math``'s.
 
-    Options as for ``verify_math``. Fast paths run in this process; the rest go to ``workers``
-    checker subprocesses (default: one per CPU). An item that runs past ``timeout_s`` gets
+    ``config`` as for ``verify_math``. Fast paths run in this process; the rest go to ``workers``
+    checker subprocesses (default: one per CPU). An item that runs past ``config.timeout_s`` gets
     ``Verdict.fail("timeout")``, its worker is killed and replaced, and the batch continues.
     """
-    _check_options(unknown, extract)
+    config = _checked(config)
+    timeout_s, memory_mb = config.timeout_s, config.memory_mb
     items = list(pairs)
     n_workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     results: list[Verdict | None] = [None] * len(items)
@@ -244,7 +235,7 @@ def verify_math_batch(
     pool = get_pool()
     for idx, (response, gold) in enumerate(items):
         try:
-            v, p, g, extracted = _front(response, gold, require_think_close, extract)
+            v, p, g, extracted = _front(response, gold, config.require_think_close, config.extract)
         except ValueError as e:
             raise ValueError(f"pair {idx}: {e}") from e
         if v is not None:
