@@ -48,6 +48,7 @@ What the sandboxes isolate is stated in :mod:`verifiers.sandbox` and :mod:`verif
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -61,11 +62,13 @@ from decimal import Decimal
 from typing import Any
 
 from verifiers.configs import CodeConfig
+from verifiers.remote import RemoteProvider
 from verifiers.sandbox import Execution, Limits, Sandbox
 from verifiers.text import THINK_CLOSE, THINK_OPEN, split_think
 from verifiers.verdict import Verdict
 from verifiers.warm_sandbox import WarmSandbox
 
+log = logging.getLogger(__name__)
 WRONG_ANSWER = "wrong_answer"
 NO_CODE = "no_code"
 SYNTAX_ERROR = "syntax_error"
@@ -421,7 +424,7 @@ class _Options:
     compile_limits: Limits
     sandbox_key: tuple[str | None, bool]
     detail_chars: int
-    warm: bool
+    provider: LocalProvider | RemoteProvider
 
 
 _SANDBOXES: dict[tuple[str | None, bool], Sandbox] = {}
@@ -447,6 +450,77 @@ def _warm_sandbox(key: tuple[str | None, bool]) -> WarmSandbox | None:
         return _WARM[key]
 
 
+class LocalProvider:
+    """Runs programs in this machine's sandboxes: Python in the warm pool wherever it serves.
+
+    The code verifier's seam between *what* is judged and *where* it runs: this class and
+    :class:`verifiers.remote.RemoteProvider` (a Piston-API service) have the same methods, and
+    ``CodeConfig.remote`` picks one. ``compile`` returns the build's :class:`Execution` (its
+    ``result`` the built program); ``run`` one execution of a program on one stdin.
+    """
+
+    def __init__(self, sandbox_key: tuple[str | None, bool], warm: bool) -> None:
+        self.key, self.warm = sandbox_key, warm
+        self.workers = _cores()  # each thread drives one sandbox, whose program runs on a core of its own
+
+    def check(self, languages: Sequence[str] = ("python",)) -> None:
+        _sandbox(self.key).check()  # a broken sandbox raises here, once
+
+    def compile(self, language: str, source: str, limits: Limits) -> Execution:
+        source_name, command = TOOLCHAINS[language]
+        return _sandbox(self.key).run(COMPILE, limits=limits, args=command, files={source_name: source},
+                                      result_channel=True)
+
+    def run(self, language: str, source: str, stdin: bytes, limits: Limits, *, binary: bytes | None = None,
+            args: Sequence[str] = (), files: Mapping[str, str] | None = None, result_channel: bool = False,
+            compile_limits: Limits | None = None) -> Execution:
+        if binary is not None:
+            return _sandbox(self.key).run_binary(binary, stdin, limits=limits, args=args)
+        box: Sandbox | WarmSandbox | None = _warm_sandbox(self.key) if self.warm else None
+        if box is None or not box.serves(files):
+            box = _sandbox(self.key)
+        return box.run(source, stdin, limits=limits, args=args, files=files, result_channel=result_channel)
+
+
+_REMOTES: dict[tuple[Any, ...], RemoteProvider] = {}
+
+
+def code_provider(config: CodeConfig) -> LocalProvider | RemoteProvider:
+    """Where ``config``'s programs run: the local sandbox, or the remote pool it names (one per pool)."""
+    if config.remote is None:
+        return LocalProvider((config.python, bool(config.unsafe_no_sandbox)), config.warm)
+    urls = (config.remote,) if isinstance(config.remote, str) else tuple(config.remote)
+    token = None
+    if config.remote_token_env:
+        token = os.environ.get(config.remote_token_env)
+        if not token:
+            raise ValueError(f"option 'remote_token_env': environment variable {config.remote_token_env} is not set")
+    key = (urls, config.remote_concurrency, token, config.remote_retries)
+    with _SANDBOX_LOCK:
+        if key not in _REMOTES:
+            _REMOTES[key] = RemoteProvider(urls, concurrency=config.remote_concurrency, token=token,
+                                           retries=config.remote_retries)
+        return _REMOTES[key]
+
+
+def check_code_provider(config: CodeConfig) -> None:
+    """Check, before a run spends anything, that ``config``'s programs can run where it says.
+
+    A remote must answer and offer the runtimes ``config.language`` needs (``auto``: Python, and a
+    warning for a missing C++ or C); raises :class:`verifiers.remote.RemoteUnavailable` if not.
+    """
+    provider = code_provider(config)
+    if config.language != "auto":
+        provider.check([_toolchain(config.language)])
+        return
+    provider.check(["python"])
+    for language in ("cpp", "c"):
+        try:
+            provider.check([language])
+        except RuntimeError as exc:
+            log.warning("%s: %s programs will fail as sandbox_error", exc, language)
+
+
 def _toolchain(language: str) -> str:
     for name in TOOLCHAINS:
         if language.lower() in LANGUAGE_ALIASES[name]:
@@ -462,7 +536,7 @@ def _options(config: CodeConfig) -> _Options:
     compile_limits = Limits(time_s=config.compile_time_limit_s, memory_mb=config.compile_memory_mb, max_procs=8,
                             output_mb=max(config.output_mb, 64.0), disk_mb=max(config.disk_mb, 256))
     return _Options(check, tol, limits, compile_limits, (config.python, bool(config.unsafe_no_sandbox)),
-                    int(config.detail_chars), config.warm)
+                    int(config.detail_chars), code_provider(config))
 
 
 def _syntax_error(program: str) -> str | None:
@@ -477,9 +551,7 @@ def _syntax_error(program: str) -> str | None:
 
 def _compile(program: _Program, opts: _Options) -> _Program | Verdict:
     """The compiled program, or the failing verdict (``compile_error`` with the first errors)."""
-    source_name, command = TOOLCHAINS[program.language]
-    run = _sandbox(opts.sandbox_key).run(COMPILE, limits=opts.compile_limits, args=command,
-                                        files={source_name: program.source}, result_channel=True)
+    run = opts.provider.compile(program.language, program.source, opts.compile_limits)
     if run.ok and run.result:
         return _Program(program.language, program.source, run.result)
     if run.status == "sandbox_error":
@@ -493,18 +565,12 @@ def _compile(program: _Program, opts: _Options) -> _Program | Verdict:
 
 
 def _run_test(program: _Program, test: _Test, opts: _Options) -> dict[str, Any]:
-    if program.binary is not None:
-        run = _sandbox(opts.sandbox_key).run_binary(program.binary, test.stdin, limits=opts.limits)
-        return _judge(run, test, opts)
-    files = {"solution.py": program.source} if test.fn_name is not None else {}
-    box: Sandbox | WarmSandbox | None = _warm_sandbox(opts.sandbox_key) if opts.warm else None
-    if box is None or not box.serves(files):
-        box = _sandbox(opts.sandbox_key)
     if test.fn_name is None:
-        run = box.run(program.source, test.stdin, limits=opts.limits)
+        run = opts.provider.run(program.language, program.source, test.stdin, opts.limits, binary=program.binary,
+                                compile_limits=opts.compile_limits)
     else:
-        run = box.run(HARNESS, test.stdin, limits=opts.limits, args=[test.fn_name], files=files,
-                      result_channel=True)
+        run = opts.provider.run(program.language, HARNESS, test.stdin, opts.limits, args=[test.fn_name],
+                                files={"solution.py": program.source}, result_channel=True)
     return _judge(run, test, opts)
 
 
@@ -655,9 +721,9 @@ def verify_code_batch(
                 "error": f"call-based tests (fn_name) need a Python program; {lang} runs stdin/stdout tests only"})
         else:
             pending.append((i, _Program(lang, program), parsed))
-    workers = workers if workers is not None else _cores()
+    workers = workers if workers is not None else opts.provider.workers
     if pending:
-        _sandbox(opts.sandbox_key).check()  # a broken sandbox raises here, once
+        opts.provider.check(sorted({program.language for _, program, _ in pending}))
     to_compile = [k for k, (_, program, _) in enumerate(pending) if TOOLCHAINS[program.language]]
     for k, built in zip(to_compile, _pool_map(_compile, [(pending[k][1], opts) for k in to_compile], workers)):
         if isinstance(built, Verdict):
@@ -673,7 +739,8 @@ def verify_code_batch(
 
 
 __all__ = [
-    "COMPILE", "HARNESS", "TOOLCHAINS", "check_exact", "check_tokens", "extract_code",
+    "COMPILE", "HARNESS", "TOOLCHAINS", "LocalProvider", "check_code_provider", "check_exact", "check_tokens",
+    "code_provider", "extract_code",
     "extract_program", "float_checker", "normalize_tests", "parse_checker", "values_equal", "verify_code",
     "verify_code_batch", "verify_code_response",
 ]

@@ -47,6 +47,19 @@ class CodeConfig(VerifierConfig):
     warm: bool = True  # Python through the warm (forking) sandbox
     compile_time_limit_s: float = 20.0  # C/C++: the compiler's own limits
     compile_memory_mb: int = 2048
+    # a Piston-API execution service (URL, or a list: a pool) instead of the local sandbox
+    remote: str | list[str] | None = None
+    remote_concurrency: int = 16  # requests in flight to the remote, all URLs together
+    remote_token_env: str | None = None  # environment variable holding the remote's bearer token
+    remote_retries: int = 5  # further attempts of a failed request, with exponential backoff
+
+    def __post_init__(self) -> None:
+        if self.remote is not None:
+            from verifiers.remote import parse_urls  # stdlib only: a recipe still loads in milliseconds
+
+            parse_urls(self.remote)
+            if self.remote_concurrency < 1 or self.remote_retries < 0:
+                raise ValueError("remote_concurrency must be at least 1 and remote_retries at least 0")
 
 
 @dataclass(frozen=True)
