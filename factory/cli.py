@@ -11,6 +11,7 @@ factory chain RECIPE [--set ...]                 the recipe's model phases in or
 factory loop RECIPE [--set ...]                  the default chain: eval -> run -> train -> eval
 factory report RUN_DIR                           write the run's dataset card (README.md + plots)
 factory mix OUT --input PATH[=WEIGHT] ...        mix exported sets with weights
+factory sandbox serve [--host H] [--port P]      serve this machine's sandbox to remote code verifiers
 """
 
 from __future__ import annotations
@@ -197,6 +198,13 @@ def _mix(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sandbox_serve(args: argparse.Namespace) -> int:
+    from verifiers.sandbox_server import serve
+
+    token = os.environ.get(args.token_env) or None
+    return serve(args.host, args.port, token=token, workers=args.workers, queue=args.queue, python=args.python)
+
+
 def _add_overrides(p: argparse.ArgumentParser, example: str = "") -> None:
     help_ = "override a recipe key" + (f", {example}" if example else "")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help_)
@@ -298,6 +306,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--total", type=int, default=None, help="rescale the weights to give this many rows")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_mix)
+
+    p = sub.add_parser("sandbox", help="the code sandbox as a service (see docs/remote-sandbox.md)")
+    serve = p.add_subparsers(dest="action", required=True).add_parser(
+        "serve", help="serve the sandbox behind the Piston API (POST /execute, GET /runtimes, GET /health)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=2000, help="0: any free port (printed)")
+    serve.add_argument(
+        "--token-env",
+        default="FACTORY_SANDBOX_TOKEN",
+        help="environment variable holding the bearer token clients must send (unset: no token)",
+    )
+    serve.add_argument("--workers", type=int, default=None, help="programs run at once (default: the cores)")
+    serve.add_argument(
+        "--queue",
+        type=int,
+        default=None,
+        help="requests waiting beyond those (default 4 x workers); more are answered 429",
+    )
+    serve.add_argument("--python", default=None, help="the interpreter inside the sandbox")
+    serve.set_defaults(func=_sandbox_serve)
     return parser
 
 

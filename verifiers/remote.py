@@ -106,8 +106,15 @@ class RemoteProvider:
     service's ``Retry-After``.
     """
 
-    def __init__(self, urls: Sequence[str], *, concurrency: int = 16, token: str | None = None,
-                 retries: int = 5, backoff_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        concurrency: int = 16,
+        token: str | None = None,
+        retries: int = 5,
+        backoff_s: float = 0.5,
+    ) -> None:
         self.urls = parse_urls(urls)
         self.workers = concurrency
         self.retries = retries
@@ -130,8 +137,10 @@ class RemoteProvider:
             names = set().union(*(rt.names() for rt in offered)) if offered else set()
             missing = [lang for lang in languages if PISTON_LANGUAGES.get(lang, lang) not in names]
             if missing:
-                raise RemoteUnavailable(f"remote sandbox {url} has no runtime for {', '.join(missing)} "
-                                        f"(it offers: {', '.join(sorted(names)) or 'nothing'})")
+                raise RemoteUnavailable(
+                    f"remote sandbox {url} has no runtime for {', '.join(missing)} "
+                    f"(it offers: {', '.join(sorted(names)) or 'nothing'})"
+                )
 
     def runtimes(self) -> dict[str, list[Runtime]]:
         """Each URL's runtimes (asked once)."""
@@ -151,18 +160,43 @@ class RemoteProvider:
             return Execution("ok", 0, 0.0, b"", b"", b"remote")
         built = _execution(stage, limits)
         if built.ok:  # the service rebuilds (or finds its cached build) from source for each test
-            built = Execution("ok", built.exit_code, built.wall_s, built.stdout, built.stderr,
-                              hashlib.sha256(source.encode()).hexdigest().encode(), built.cpu_s)
+            built = Execution(
+                "ok",
+                built.exit_code,
+                built.wall_s,
+                built.stdout,
+                built.stderr,
+                hashlib.sha256(source.encode()).hexdigest().encode(),
+                built.cpu_s,
+            )
         return built
 
-    def run(self, language: str, source: str, stdin: bytes, limits: Limits, *, binary: bytes | None = None,
-            args: Sequence[str] = (), files: Mapping[str, str] | None = None, result_channel: bool = False,
-            compile_limits: Limits | None = None) -> Execution:
+    def run(
+        self,
+        language: str,
+        source: str,
+        stdin: bytes,
+        limits: Limits,
+        *,
+        binary: bytes | None = None,
+        args: Sequence[str] = (),
+        files: Mapping[str, str] | None = None,
+        result_channel: bool = False,
+        compile_limits: Limits | None = None,
+    ) -> Execution:
         """Run ``source`` (compiled by the service, from its cache) on ``stdin`` under ``limits``."""
         if result_channel and not self._serves_results():
             return _failed("this remote cannot run call-based tests (no result channel): use factory sandbox serve")
-        body = self._body(language, source, stdin.decode("utf-8", errors="surrogateescape"), limits,
-                          compile_limits or Limits(), args=args, files=files, result_channel=result_channel)
+        body = self._body(
+            language,
+            source,
+            stdin.decode("utf-8", errors="surrogateescape"),
+            limits,
+            compile_limits or Limits(),
+            args=args,
+            files=files,
+            result_channel=result_channel,
+        )
         answer = self._execute(body)
         if isinstance(answer, Execution):
             return answer
@@ -179,9 +213,19 @@ class RemoteProvider:
     def _serves_results(self) -> bool:
         return all(rt.factory for offered in self.runtimes().values() for rt in offered)
 
-    def _body(self, language: str, source: str, stdin: str, limits: Limits, compile_limits: Limits, *,
-              args: Sequence[str] = (), files: Mapping[str, str] | None = None, result_channel: bool = False,
-              compile_only: bool = False) -> dict[str, Any]:
+    def _body(
+        self,
+        language: str,
+        source: str,
+        stdin: str,
+        limits: Limits,
+        compile_limits: Limits,
+        *,
+        args: Sequence[str] = (),
+        files: Mapping[str, str] | None = None,
+        result_channel: bool = False,
+        compile_only: bool = False,
+    ) -> dict[str, Any]:
         extra = [{"name": name, "content": content} for name, content in (files or {}).items()]
         return {
             "language": PISTON_LANGUAGES.get(language, language),
@@ -192,9 +236,13 @@ class RemoteProvider:
             **limits_fields(limits, "run"),
             **limits_fields(compile_limits, "compile"),
             "factory": {
-                "max_procs": limits.max_procs, "output_mb": limits.output_mb, "disk_mb": limits.disk_mb,
-                "limits": asdict(limits), "compile_limits": asdict(compile_limits),
-                "result_channel": result_channel, "compile_only": compile_only,
+                "max_procs": limits.max_procs,
+                "output_mb": limits.output_mb,
+                "disk_mb": limits.disk_mb,
+                "limits": asdict(limits),
+                "compile_limits": asdict(compile_limits),
+                "result_channel": result_channel,
+                "compile_only": compile_only,
             },
         }
 
@@ -204,16 +252,23 @@ class RemoteProvider:
         except (OSError, http.client.HTTPException) as exc:
             raise RemoteUnavailable(f"remote sandbox {url} does not answer: {exc}") from None
         if status in (401, 403):
-            raise RemoteUnavailable(f"remote sandbox {url} refused us (HTTP {status}): set remote_token_env "
-                                    "to the variable that holds its token")
+            raise RemoteUnavailable(
+                f"remote sandbox {url} refused us (HTTP {status}): set remote_token_env "
+                "to the variable that holds its token"
+            )
         try:
             if status != 200:
                 raise ValueError(f"HTTP {status}")
-            return [Runtime(str(rt["language"]), str(rt["version"]), tuple(rt.get("aliases") or ()),
-                            bool(rt.get("factory"))) for rt in json.loads(data)]
+            return [
+                Runtime(
+                    str(rt["language"]), str(rt["version"]), tuple(rt.get("aliases") or ()), bool(rt.get("factory"))
+                )
+                for rt in json.loads(data)
+            ]
         except (ValueError, KeyError, TypeError) as exc:
-            raise RemoteUnavailable(f"remote sandbox {url}: GET /runtimes gave no runtime list ({exc}): "
-                                    f"{data[:200]!r}") from None
+            raise RemoteUnavailable(
+                f"remote sandbox {url}: GET /runtimes gave no runtime list ({exc}): {data[:200]!r}"
+            ) from None
 
     def _execute(self, body: dict[str, Any]) -> dict[str, Any] | Execution:
         """The service's answer, or a ``sandbox_error`` Execution once the retries are spent."""
@@ -251,8 +306,9 @@ class RemoteProvider:
         log.warning("remote sandbox failed after %d attempts: %s", self.retries + 1, error)
         return _failed(f"after {self.retries + 1} attempts: {error}")
 
-    def _request(self, url: str, method: str, path: str, payload: bytes | None,
-                 timeout: float) -> tuple[int, http.client.HTTPMessage, bytes]:
+    def _request(
+        self, url: str, method: str, path: str, payload: bytes | None, timeout: float
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
         """One request on this thread's kept-alive connection to ``url`` (reopened once if stale)."""
         conns = self._local.__dict__.setdefault("conns", {})
         parts = urllib.parse.urlsplit(url)
@@ -314,8 +370,15 @@ def _execution(stage: Mapping[str, Any], limits: Limits) -> Execution:
     ours = stage.get("factory")
     if isinstance(ours, Mapping):  # factory's server: the sandbox's own verdict, unchanged
         result = ours.get("result")
-        return Execution(ours["status"], ours.get("exit_code"), wall_s, stdout, stderr,
-                         base64.b64decode(result) if result is not None else None, cpu_s)
+        return Execution(
+            ours["status"],
+            ours.get("exit_code"),
+            wall_s,
+            stdout,
+            stderr,
+            base64.b64decode(result) if result is not None else None,
+            cpu_s,
+        )
     code, signal = stage.get("code"), stage.get("signal")
     exit_code = code if isinstance(code, int) else 128 + _SIGNALS.get(str(signal), 9) if signal else None
     status = _PISTON_STATUS.get(str(stage.get("status")))
