@@ -47,6 +47,7 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
 
     ``stop_after`` ends the run after the named step (used to inspect or test partial runs).
     """
+    _check_remote_sandbox(recipe)
     run = RunDir(recipe.run_location)
     plan = build_plan(recipe)
     run_executor = EXECUTORS[recipe.executor.kind](run, progress, recipe.executor)
@@ -60,6 +61,20 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
         if stop_after is None:
             summary.card = _write_card(run)
     return summary
+
+
+def _check_remote_sandbox(recipe: Recipe) -> None:
+    """A remote code sandbox must answer, with the runtimes the recipe needs, before anything starts."""
+    code = recipe.verify.get("code")
+    if code is None or code.remote is None:
+        return
+    from verifiers.code import check_code_provider
+    from verifiers.remote import RemoteUnavailable
+
+    try:
+        check_code_provider(code)
+    except (RemoteUnavailable, ValueError) as exc:
+        raise RecipeError(f"verify.code.remote: {exc}") from None
 
 
 def _write_card(run: RunDir) -> str | None:

@@ -13,7 +13,7 @@ Endpoints (``/api/v2`` in front of each is accepted too, as a Piston's URLs have
   Piston's fields (``run_cpu_time``/``run_timeout`` milliseconds, ``run_memory_limit`` bytes)
   and this server's defaults.
 - ``GET /runtimes``: the toolchains this machine has, Piston's shape.
-- ``GET /health``: 200 ``{"status": "ok", "running", "queued", "workers", "queue"}`` (503 while
+- ``GET /health``: 200 ``{"status": "ok", "running", "queued", "workers", "queue", "served"}`` (503 while
   shutting down); it needs no token.
 
 Requests beyond ``workers`` running and ``queue`` waiting are answered 429 with ``Retry-After``
@@ -81,6 +81,7 @@ class SandboxService:
         self._slots = threading.Semaphore(self.workers)
         self._lock = threading.Lock()
         self.admitted = 0  # running + waiting
+        self.served = 0  # executions answered since start
         self._builds: OrderedDict[str, Execution] = OrderedDict()
         self._building: dict[str, threading.Lock] = {}
         self._build_cache = build_cache
@@ -124,6 +125,7 @@ class SandboxService:
     def leave(self) -> None:
         with self._lock:
             self.admitted -= 1
+            self.served += 1
 
     def retry_after(self) -> int:
         return max(1, math.ceil(self.queue / self.workers * 0.05))  # a test takes milliseconds to seconds
@@ -292,14 +294,15 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
     def handle_one_request(self) -> None:
-        self.server.idle.discard(self)
-        try:
-            super().handle_one_request()
-        finally:
-            if self.server.stopping.is_set():
-                self.close_connection = True
-            else:
-                self.server.idle.add(self)
+        self.server.idle.add(self)  # waiting for a request line: close() may cut this connection
+        if self.server.stopping.is_set():
+            self.close_connection = True
+            return
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        self.server.idle.discard(self)  # a request is here: it will be answered
+        return super().parse_request()
 
     def finish(self) -> None:
         self.server.idle.discard(self)
@@ -318,6 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
                     "queued": service.admitted - running,
                     "workers": service.workers,
                     "queue": service.queue,
+                    "served": service.served,
                 },
             )
         elif self._authorized():
