@@ -43,6 +43,11 @@ program cannot reach: bwrap's parent, or the warm zygote; a wall clock of ``3 * 
 before any test runs.
 ``details["tests"]`` has one entry per test: status, time, exit code, truncated stdout/stderr.
 What the sandboxes isolate is stated in :mod:`verifiers.sandbox` and :mod:`verifiers.warm_sandbox`.
+
+Where programs run is a provider's business (:func:`code_provider`): :class:`LocalProvider`, the
+sandboxes above, or with ``CodeConfig.remote`` a pool of execution services speaking the Piston
+API (:mod:`verifiers.remote`, ``factory sandbox serve``; docs/remote-sandbox.md). Only running
+moves; extraction, checkers and verdicts stay here, so the reasons are the same.
 """
 
 from __future__ import annotations
@@ -646,8 +651,10 @@ def verify_code(
     wherever it can; ``False`` starts a fresh sandbox per test. ``python`` is the interpreter
     used inside; ``detail_chars`` caps stdout/stderr kept per test in the details; ``workers`` > 1
     runs this program's tests concurrently. ``unsafe_no_sandbox`` runs without isolation (trusted
-    code only). Raises ``ValueError`` on bad tests or options,
-    :class:`verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing.
+    code only). ``remote`` (a URL or a list) runs every compile and test on Piston-API services
+    instead (:mod:`verifiers.remote`). Raises ``ValueError`` on bad tests or options,
+    :class:`verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing,
+    :class:`verifiers.remote.RemoteUnavailable` when the remote does not answer.
     """
     item = {"program": program, "tests": tests, "language": language}
     return verify_code_batch([item], config=config, workers=workers)[0]

@@ -256,3 +256,20 @@ def test_a_machine_where_bubblewrap_cannot_start_verifies_code_through_the_remot
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.splitlines()[-1]) == ["ok", "wrong_answer"]
+
+
+def test_a_plain_pistons_answers_map_onto_the_sandboxs_statuses():
+    from verifiers.remote import _execution
+
+    def stage(**fields):
+        return {"stdout": "", "stderr": "", "code": 0, "signal": None, "status": None, "cpu_time": 5, **fields}
+
+    limits = Limits(time_s=1)
+    assert _execution(stage(stdout="4\n"), limits).status == "ok"
+    assert _execution(stage(code=None, signal="SIGKILL", status="TO"), limits).status == "timeout"
+    assert _execution(stage(code=None, signal="SIGKILL", status="OL"), limits).status == "output_limit"
+    assert _execution(stage(code=1, status="RE", stderr="MemoryError\n"), limits).status == "memory_limit"
+    crashed = _execution(stage(code=None, signal="SIGSEGV", status="SG"), limits)
+    assert (crashed.status, crashed.exit_code) == ("runtime_error", 139)
+    assert _execution(stage(status="XX"), limits).status == "sandbox_error"
+    assert _execution(stage(cpu_time=1500), limits).status == "timeout"  # exit 0, but over the CPU limit
