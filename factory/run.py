@@ -33,7 +33,7 @@ import yaml
 from factory.errors import RecipeError
 from factory.executors import EXECUTORS, Executor, step_stats
 from factory.plan import Plan, build_plan
-from factory.recipe import Recipe, changed_sections
+from factory.recipe import Recipe, changed_sections, verifier_config
 from factory.report import write_report
 from factory.shards import RunDir
 from factory.stages.base import StageStats
@@ -65,8 +65,10 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
 
 def _check_remote_sandbox(recipe: Recipe) -> None:
     """A remote code sandbox must answer, with the runtimes the recipe needs, before anything starts."""
-    code = recipe.verify.get("code")
-    if code is None or code.remote is None:
+    if "code" not in recipe.verify:
+        return
+    code = verifier_config("code", recipe.verify["code"])
+    if code.remote is None:
         return
     from verifiers.code import check_code_provider
     from verifiers.remote import RemoteUnavailable
