@@ -96,8 +96,15 @@ from typing import Any
 
 from verifiers.math.compare import fast_compare, is_choice_gold
 from verifiers.math.extract import EXTRACT_MODES, ExtractMode, extract_answer, extract_final, find_boxes, unwrap_box
-from verifiers.math.normalize import TEXT_ANSWER, clean, list_items, norm_text, strip_var
-from verifiers.math.numbers import fast_number
+from verifiers.math.normalize import TEXT_ANSWER, clean, list_items, norm_text, strip_name, strip_var, var_of
+from verifiers.math.numbers import (
+    DECIMAL_COMMA_MODES,
+    UNITS_MODES,
+    DecimalComma,
+    Units,
+    fast_number,
+    resolve_decimal_commas,
+)
 from verifiers.math.pool import DEFAULT_MEMORY_MB, Reply, Worker, dispatch, get_pool, prestart_workers, run_in_worker
 from verifiers.math.reasons import (
     EMPTY_BOX,
@@ -126,11 +133,13 @@ MAX_ANSWER_CHARS = 2_000
 
 
 
-def _check_options(unknown: dict[str, Any], extract: str) -> None:
+def _check_options(unknown: dict[str, Any], extract: str, units: str = "match", decimal_comma: str = "auto") -> None:
     if unknown:
         raise ValueError(f"unknown math verifier option(s): {', '.join(sorted(unknown))}")
-    if extract not in EXTRACT_MODES:
-        raise ValueError(f"math verifier option extract must be one of {', '.join(EXTRACT_MODES)}, got {extract!r}")
+    for name, value, allowed in (("extract", extract, EXTRACT_MODES), ("units", units, UNITS_MODES),
+                                 ("decimal_comma", decimal_comma, DECIMAL_COMMA_MODES)):
+        if value not in allowed:
+            raise ValueError(f"math verifier option {name} must be one of {', '.join(allowed)}, got {value!r}")
 
 
 def _prepare_gold(gold: str) -> str:
@@ -148,7 +157,8 @@ def _prepare_gold(gold: str) -> str:
 
 
 def _front(
-    response: str, gold: str, require_think_close: bool, extract: ExtractMode
+    response: str, gold: str, require_think_close: bool, extract: ExtractMode, units: Units = "match",
+    decimal_comma: DecimalComma = "auto",
 ) -> tuple[Verdict | None, str | None, str, str | None]:
     """Extraction and fast path: (final Verdict or None, cleaned prediction, cleaned gold, extracted)."""
     g = _prepare_gold(gold)
@@ -161,7 +171,10 @@ def _front(
     p = clean(extracted)
     if not p:
         return Verdict.fail(EMPTY_BOX, extracted=extracted), None, g, extracted
-    d = fast_compare(p, g)
+    if not (var_of(p) and var_of(g)):
+        p, g = strip_name(p), strip_name(g)  # "|AB| = 1" answers 1; two different names stay a mismatch
+    p, g = resolve_decimal_commas(p, g, decimal_comma)
+    d = fast_compare(p, g, units)
     if d is not None:
         return _verdict(d.passed, d.reason, extracted, d.details), None, g, extracted
     return None, p, g, extracted
@@ -196,6 +209,8 @@ def verify_math(
     memory_mb: int = DEFAULT_MEMORY_MB,
     require_think_close: bool = False,
     extract: ExtractMode = "boxed",
+    units: Units = "match",
+    decimal_comma: DecimalComma = "auto",
     **unknown: Any,
 ) -> Verdict:
     """Check the final answer of ``response`` against ``gold`` by exact mathematical equality.
@@ -210,8 +225,8 @@ def verify_math(
     Never raises on model output; raises ``ValueError`` on an empty/non-string gold, an unknown
     option or an unknown ``extract`` mode.
     """
-    _check_options(unknown, extract)
-    v, p, g, extracted = _front(response, gold, require_think_close, extract)
+    _check_options(unknown, extract, units, decimal_comma)
+    v, p, g, extracted = _front(response, gold, require_think_close, extract, units, decimal_comma)
     if v is not None:
         return v
     return _reply_verdict(run_in_worker(_task_for(p or "", g), timeout_s, memory_mb), extracted)
@@ -225,6 +240,8 @@ def verify_math_batch(
     memory_mb: int = DEFAULT_MEMORY_MB,
     require_think_close: bool = False,
     extract: ExtractMode = "boxed",
+    units: Units = "match",
+    decimal_comma: DecimalComma = "auto",
     **unknown: Any,
 ) -> list[Verdict]:
     """Verify many ``(response, gold)`` pairs; results in input order, equal to ``verify_math``'s.
@@ -233,7 +250,7 @@ def verify_math_batch(
     checker subprocesses (default: one per CPU). An item that runs past ``timeout_s`` gets
     ``Verdict.fail("timeout")``, its worker is killed and replaced, and the batch continues.
     """
-    _check_options(unknown, extract)
+    _check_options(unknown, extract, units, decimal_comma)
     items = list(pairs)
     n_workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     results: list[Verdict | None] = [None] * len(items)
@@ -244,7 +261,7 @@ def verify_math_batch(
     pool = get_pool()
     for idx, (response, gold) in enumerate(items):
         try:
-            v, p, g, extracted = _front(response, gold, require_think_close, extract)
+            v, p, g, extracted = _front(response, gold, require_think_close, extract, units, decimal_comma)
         except ValueError as e:
             raise ValueError(f"pair {idx}: {e}") from e
         if v is not None:

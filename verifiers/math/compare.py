@@ -11,11 +11,12 @@ from fractions import Fraction
 from typing import Any
 
 from verifiers.math.normalize import TEXT_ANSWER, list_items, match_paren, norm_text, split_top, strip_var, var_of
-from verifiers.math.numbers import fast_number, num_equal
+from verifiers.math.numbers import Units, fast_number, num_equal
 from verifiers.math.reasons import HEDGED_ANSWER, OK, WRONG_ANSWER
 
 _CHOICE = re.compile(r"^\(?\s*([A-J])\s*\)?(?:[\s.:)\\,]|$)")
 _CHOICE_WORD = re.compile(r"(?i)^(?:option|choice|answer)\s*:?\s*")
+_RATIO = re.compile(r"\s*\d+(?:\.\d+)?(?:\s*:\s*\d+(?:\.\d+)?)+\s*")
 def _choice_letters(s: str) -> list[str] | None:
     """Choice letters in a cleaned answer: ``(B)``, ``B``, ``(B) 17``, ``A, C``; None if not a choice."""
     s = _CHOICE_WORD.sub("", s).strip()
@@ -177,12 +178,21 @@ class Decision:
         self.details = details or {}
 
 
-def fast_compare(pred: str, gold: str) -> Decision | None:
-    """Decide cheaply and exactly, or return None to defer to the sympy path."""
+def fast_compare(pred: str, gold: str, units: Units = "match") -> Decision | None:
+    """Decide cheaply and exactly, or return None to defer to the sympy path (``units``: see
+    ``num_equal``)."""
     if pred == gold:
         return Decision(True, OK, {"path": "string"})
     if pred.replace(" ", "") == gold.replace(" ", ""):
         return Decision(True, OK, {"path": "string"})
+    # ratios and clock times, 7:32 and 12:00: the parts in order, exactly (12:00 is not 1:00)
+    if _RATIO.fullmatch(gold) or _RATIO.fullmatch(pred):
+        gr, pr = _RATIO.fullmatch(strip_var(gold)), _RATIO.fullmatch(strip_var(pred))
+        if gr and pr:
+            eq = [fast_number(x) and fast_number(x).value for x in gold.split(":")] == [  # type: ignore[union-attr]
+                fast_number(x) and fast_number(x).value for x in pred.split(":")  # type: ignore[union-attr]
+            ]
+            return Decision(eq, OK if eq else WRONG_ANSWER, {"path": "ratio"})
     # choices
     if is_choice_gold(gold):
         g = gold.strip("() ")
@@ -242,7 +252,7 @@ def fast_compare(pred: str, gold: str) -> Decision | None:
         return None
     p = fast_number(strip_var(pred))
     if p is not None:
-        eq = num_equal(p, g)
+        eq = num_equal(p, g, units)
         if not eq and g.unit and g.unit[0] == "angle" and not p.unit:
             return None  # "π/3" for 60°: sympy converts
         if not eq and p.unit and p.unit[0] == "angle" and not g.unit:
@@ -255,7 +265,8 @@ def fast_compare(pred: str, gold: str) -> Decision | None:
             distinct = {(x.value, x.base) for x in nums}  # type: ignore[union-attr]
             if len(distinct) > 1:
                 return Decision(False, HEDGED_ANSWER, {"path": "fast"})
-            return Decision(num_equal(nums[0], g), OK if num_equal(nums[0], g) else WRONG_ANSWER)  # type: ignore[arg-type]
+            eq = num_equal(nums[0], g, units)  # type: ignore[arg-type]
+            return Decision(eq, OK if eq else WRONG_ANSWER)
     return None
 
 
