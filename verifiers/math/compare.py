@@ -12,7 +12,8 @@ from typing import Any
 
 from verifiers.math.normalize import TEXT_ANSWER, list_items, match_paren, norm_text, split_top, strip_var, var_of
 from verifiers.math.numbers import Units, fast_number, num_equal
-from verifiers.math.reasons import HEDGED_ANSWER, OK, WRONG_ANSWER
+from verifiers.math.powers import certain, log2_size, power_factors
+from verifiers.math.reasons import HEDGED_ANSWER, OK, TOO_LARGE, WRONG_ANSWER
 
 _CHOICE = re.compile(r"^\(?\s*([A-J])\s*\)?(?:[\s.:)\\,]|$)")
 _CHOICE_WORD = re.compile(r"(?i)^(?:option|choice|answer)\s*:?\s*")
@@ -167,6 +168,34 @@ def _fast_surd(s: str) -> tuple[Fraction, int] | None:
     return (-value if neg else value), rad
 
 
+def _compare_powers(pred: str, gold: str) -> Decision | None:
+    """Equal factorisations are equal numbers. Different ones are different numbers when both are
+    full prime factorisations; an answer astronomically larger than a gold that is not keeps the
+    ``too_large`` verdict of the size bounds."""
+    pf = power_factors(pred) if "^" in pred else _literal_factors(pred)
+    gf = power_factors(gold) if "^" in gold else _literal_factors(gold)
+    if pf is None or gf is None:
+        return None
+    if pf == gf:
+        return Decision(True, OK, {"path": "powers"})
+    if not (certain(pf) and certain(gf)):
+        return None
+    from verifiers.math.symbolic import MAX_BITS
+
+    if log2_size(pf) > MAX_BITS >= log2_size(gf):
+        return Decision(False, TOO_LARGE, {"path": "powers"})
+    return Decision(False, WRONG_ANSWER, {"path": "powers"})
+
+
+def _literal_factors(s: str) -> dict[int, int] | None:
+    """A positive integer literal (thousands separators allowed) as powers, for ``2^{100}`` against
+    its digits."""
+    n = fast_number(s)
+    if n is None or n.unit or n.base or n.written is not None or n.value <= 0 or n.value.denominator != 1:
+        return None
+    return power_factors(f"{n.value.numerator}^1")
+
+
 class Decision:
     """What the fast path decided: passed, the reason, and details for the verdict."""
 
@@ -224,6 +253,11 @@ def fast_compare(pred: str, gold: str, units: Units = "match") -> Decision | Non
         if pi is not None:
             eq = all(_same_endpoint(x, y) for x, y in zip(gi, pi, strict=True))
             return Decision(eq, OK if eq else WRONG_ANSWER, {"path": "fast_interval"})
+    # products of integer powers, towers included: compared by their factorisations, never evaluated
+    if "^" in pred or "^" in gold:
+        d = _compare_powers(strip_var(pred), strip_var(gold))
+        if d is not None:
+            return d
     gs = _fast_surd(gold)
     if gs is not None:
         ps = _fast_surd(strip_var(pred))
