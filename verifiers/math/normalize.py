@@ -200,7 +200,7 @@ def strip_name(s: str) -> str:
     name of a quantity that is not a one-letter variable (those are ``strip_var``'s, which the
     equation policy reads), so the answer is what it names."""
     name = var_of(s)
-    if name is None or re.fullmatch(r"[a-zA-Z](?:_\w+)?|\\[a-zA-Z]+(?:_\w+)?", name):
+    if name is None or re.fullmatch(r"[a-zA-Z](?:_\w+)?|\\(?!frac)[a-zA-Z]+(?:_\w+)?", name):
         return s
     return strip_var(s)
 
