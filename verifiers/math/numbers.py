@@ -27,7 +27,7 @@ DECIMAL_COMMA_MODES: tuple[str, ...] = ("auto", "always", "never")
 Units = Literal["match", "ignore"]
 UNITS_MODES: tuple[str, ...] = ("match", "ignore")
 # a percent written as a sign or a word; "%" is what clean() leaves of "\\%"
-_PERCENT = re.compile(r"\s*(?:%|\bper\s*cent(?:age)?\b|\bpercent(?:age)?s?\b|\bpct\b)\.?$", re.I)
+_PERCENT = re.compile(r"\s*(?:%|\bper\s*cent(?:age)?\b|\bpercent(?:age)?s?\b|\bpct\b)\.?$", re.IGNORECASE)
 # a currency sign after the number ("1,000.99€", "5$")
 _CURRENCY_SUFFIX = re.compile(r"\s*(?:€|£|¥|₹|\\\$|\$)$")
 
