@@ -3,15 +3,17 @@
 Public API::
 
     verify_math(response, gold, *, timeout_s=5.0, memory_mb=2048, require_think_close=False,
-                extract="boxed") -> Verdict
+                extract="boxed", units="match", decimal_comma="auto") -> Verdict
     verify_math_batch(pairs, *, timeout_s=5.0, workers=None, memory_mb=2048,
-                      require_think_close=False, extract="boxed") -> list[Verdict]
+                      require_think_close=False, extract="boxed", units="match",
+                      decimal_comma="auto") -> list[Verdict]
     extract_answer(response, extract="boxed") -> str | None
     canonical_answer(answer) -> str | None
     prestart_workers(n=None, memory_mb=2048) -> int
 
 The package is split by job: ``extract`` (where the answer is), ``normalize`` (what is cosmetic),
-``numbers`` (exact rationals, units, bases), ``compare`` (the in-process exact fast path),
+``numbers`` (exact rationals, units, bases, decimal commas), ``powers`` (huge powers by their
+factorisations), ``compare`` (the in-process exact fast path),
 ``symbolic`` (the sympy path) and ``pool`` (the worker subprocesses that run it).
 
 Policy (the README states it for users):
@@ -45,15 +47,22 @@ Policy (the README states it for users):
   and vulgar fractions are cosmetic.
 - **Equality is the same whatever the extraction**: everything below applies to an answer found
   by any mode.
-- **Numbers** compare exactly as rationals (no tolerance, no x100 fallback; ``%`` means x0.01);
-  mixed numbers, repeating decimals, thousands separators, scientific notation, leading zeros,
-  base subscripts (``1011_2`` is not ``1011``) and a small table of units (converted when both
-  sides carry one, ignored when one side does) are understood.
+- **Numbers** compare exactly as rationals (no tolerance, no x100 fallback; ``%`` means x0.01,
+  and a percent sign on one side only also accepts the number as written: gold ``28\\%``
+  accepts ``28``); mixed numbers, repeating decimals, thousands separators, decimal commas (the
+  ``decimal_comma`` option), scientific notation, leading zeros, base subscripts (``1011_2`` is
+  not ``1011``) and a small table of units (the ``units`` option: converted when both sides carry
+  one of a dimension, a different dimension or word fails, ignored when one side has none) are
+  understood. Products of integer powers and towers (``9^{9^9}``) compare by their
+  factorisations, never evaluated (``powers``). docs/verifiers-math-notation.md states each rule.
 - **Structures** (sympy via latex2sympy2_extended): intervals keep endpoints, inequalities equal
   the sets they describe, tuples are ordered, lists and sets unordered, ``±5`` is ``{5,-5}``,
   equations are equal when they describe the same solution set (nonzero scaling), ``x=4``
   matches ``4``, a chain counts its final value, a false numeric equation is no answer,
-  matrices compare element-wise, ``j`` reads as ``i``.
+  matrices compare element-wise (sums, products and small powers of explicit matrices are worked
+  out; a vector equals the tuple of its entries), a named quantity (``AB = 4``, ``|AB| = 1``,
+  ``V_1:V_2 = 11:21``) answers its value, ratios and times compare part by part,
+  ``\\underbrace``/``\\overbrace`` labels are dropped, ``j`` reads as ``i``.
 - **Choices and text**: a choice letter with decoration matches; several letters is a hedge.
   Text compares case-insensitively. Several candidates for a single-valued gold is a hedge.
 - **Safety.** Cheap exact fast paths (canonical strings, rational arithmetic) run in-process.
@@ -81,7 +90,8 @@ Reason codes (``Verdict.reason``):
 Options (keyword arguments of ``verify_math``/``verify_math_batch``; an unknown one is a
 ``ValueError``): ``timeout_s`` (5.0, the sympy check's wall-clock limit), ``memory_mb`` (2048, the
 worker's address-space cap), ``require_think_close`` (False: when True, a response without
-``</think>`` has no final answer), ``extract`` ("boxed", "bare" or "auto", above).
+``</think>`` has no final answer), ``extract`` ("boxed", "bare" or "auto", above), ``units``
+("match" or "ignore"), ``decimal_comma`` ("auto", "always" or "never").
 ``verify_math_batch`` also takes ``workers`` (checker subprocesses; default one per CPU).
 """
 
@@ -220,10 +230,13 @@ def verify_math(
     answer line if there is one, else the last mathematical expression). ``timeout_s`` bounds the
     sympy check, run in a pooled worker subprocess that is killed at the limit, so the call is
     bounded from any thread; ``memory_mb`` caps that worker's address space;
-    ``require_think_close`` gives a response without ``</think>`` no answer.
+    ``require_think_close`` gives a response without ``</think>`` no answer. ``units`` ("match":
+    units on both sides must agree; "ignore": dropped) and ``decimal_comma`` ("auto": ``1,5`` is a
+    decimal against a single number, a list against a list; "always"; "never") are the notation
+    policy of docs/verifiers-math-notation.md.
 
     Never raises on model output; raises ``ValueError`` on an empty/non-string gold, an unknown
-    option or an unknown ``extract`` mode.
+    option or an unknown ``extract``/``units``/``decimal_comma`` value.
     """
     _check_options(unknown, extract, units, decimal_comma)
     v, p, g, extracted = _front(response, gold, require_think_close, extract, units, decimal_comma)
