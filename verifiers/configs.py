@@ -29,6 +29,8 @@ class MathConfig(VerifierConfig):
     memory_mb: int = 2048  # address-space cap of those workers
     require_think_close: bool = False  # no answer is read from a trace whose think block never closes
     extract: Literal["boxed", "bare", "auto"] = "boxed"  # where the answer is (see verifiers.math)
+    units: Literal["match", "ignore"] = "match"  # match: units on both sides must agree; ignore: drop them
+    decimal_comma: Literal["auto", "always", "never"] = "auto"  # is 1,5 one and a half (see verifiers.math)
 
 
 @dataclass(frozen=True)
