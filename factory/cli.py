@@ -1,6 +1,6 @@
 """The ``factory`` command.
 
-factory run RECIPE [--set key.path=value ...]    run or resume a recipe
+factory run RECIPE [--set key.path=value ...]    run or resume a recipe (exit 3: finished with errors to retry)
 factory prepare-model [NAME]                     convert the embedded default model once
 factory score INPUT --verifier math --out OUT    score a file of responses
 factory train RECIPE [--set ...]                 fine-tune the recipe's student on its SFT set
@@ -19,12 +19,14 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from factory.chain import REPORT, run_chain
 from factory.errors import RecipeError
 from factory.evaluate import eval_settings, evaluate, guess_fields
+from factory.failures import EXIT_ERRORS
 from factory.grpo import grpo_paths, grpo_recipe
 from factory.loop import eval_root, run_loop
 from factory.mixture import mix, parse_input
@@ -41,7 +43,23 @@ def _run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, args.set)
     summary = run_recipe(recipe, progress=not args.quiet)
     print_summary(summary)
+    if summary.errors:  # after the summary, last on screen: what failed, and how to retry it
+        retry = " ".join(["factory run", shlex.quote(str(args.recipe)), *(f"--set {shlex.quote(s)}" for s in args.set)])
+        print_errors(summary, retry)
+        return EXIT_ERRORS
     return 0
+
+
+def print_errors(s: RunSummary, retry: str) -> None:
+    """The infrastructure failures the run could not resolve (factory.failures), and the command that retries them."""
+    problems = sum(n for k, n in s.errors.items() if k.startswith("generate:"))
+    traces = sum(s.errors.values()) - problems
+    what = " and ".join(f"{n} {unit}" for n, unit in ((problems, "problems"), (traces, "traces")) if n)
+    print(f"NOT FINISHED: {what} could not be made because the machinery failed (not data; nothing is marked done):")
+    for cause, n in s.errors.items():
+        print(f"  {cause:<48} {n}")
+    print(f"fix the cause, then retry them (only the failed work is redone): {retry}")
+    print(f"(exit status {EXIT_ERRORS}: finished with errors to retry; see docs/failures.md)")
 
 
 def print_summary(s: RunSummary) -> None:
@@ -53,7 +71,7 @@ def print_summary(s: RunSummary) -> None:
     print(f"traces generated  {s.traces}  ({s.truncated} truncated)")
     if s.failed_problems:
         failed = ", ".join(f"{k} {v}" for k, v in s.failed_problems.items())
-        print(f"failed requests   {failed}  (those problems are in {s.run_dir}/traces_failed/)")
+        print(f"refused problems  {failed}  (those problems are in {s.run_dir}/traces_failed/)")
     if s.tokens_per_second is not None:
         print(f"generation        {s.completion_tokens} tokens in {s.generate_seconds} s = {s.tokens_per_second} tok/s")
     for name, rate in s.pass_rate.items():

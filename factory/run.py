@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,8 +143,11 @@ def summarize(recipe: Recipe, plan: Plan, run: RunDir) -> RunSummary:
         sft_dir=run.display("export", "sft"),
         rejected_dir=run.display("export", "rejected"),
     )
+    errors: Counter[str] = Counter()
     for step in plan.steps:
         stats = step_stats(run, step.name)
         for stage in step.stages:
             stage.summarize(stats.get(stage.name, StageStats()), summary)
+            errors.update(stage.errors(stats.get(stage.name, StageStats())))
+    summary.errors = dict(sorted(errors.items()))
     return summary
