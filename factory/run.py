@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -31,14 +32,16 @@ from pathlib import Path
 
 import yaml
 
-from factory.errors import RecipeError
+from factory.errors import EnvironmentProblem, RecipeError
 from factory.executors import EXECUTORS, Executor, step_stats
 from factory.plan import Plan, build_plan
-from factory.recipe import Recipe, changed_sections
+from factory.recipe import Recipe, changed_sections, verifier_config
 from factory.report import write_report
 from factory.shards import RunDir
 from factory.stages.base import StageStats
 from factory.summary import RunSummary
+from verifiers import VerifierConfig, options
+from verifiers.sandbox import INSTALL_HINT, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
 
     ``stop_after`` ends the run after the named step (used to inspect or test partial runs).
     """
+    check_environment(recipe)
     run = RunDir(recipe.run_location)
     plan = build_plan(recipe)
     run_executor = EXECUTORS[recipe.executor.kind](run, progress, recipe.executor)
@@ -61,6 +65,38 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
         if stop_after is None:
             summary.card = _write_card(run)
     return summary
+
+
+def check_environment(recipe: Recipe) -> None:
+    """What the recipe needs of this machine, checked before any engine starts or any sample is
+    drawn: a code verifier starts its sandbox and runs a real program. A machine that cannot is
+    refused in one line naming the fix, rather than judging every program ``sandbox_error``."""
+    if "code" in recipe.verify:
+        _check_sandbox(verifier_config("code", recipe.verify["code"], "verify"))
+
+
+@functools.cache  # once per process and settings: a working sandbox stays working
+def _check_sandbox(config: VerifierConfig) -> None:
+    from verifiers.code import verify_code
+
+    program, tests = "print(int(input()) * 2)", [{"input": "21", "output": "42"}]
+    sandbox_log = logging.getLogger("verifiers")
+    level = sandbox_log.level
+    sandbox_log.setLevel(logging.ERROR)  # its warnings are in the one line below
+    try:
+        verdict = verify_code(program, tests, **{**options(config), "language": "python"})
+    except (SandboxUnavailable, OSError) as e:  # OSError: bwrap there but not executable
+        cause = str(e).replace(INSTALL_HINT, "").strip() or "bubblewrap (`bwrap`) is not installed"
+    else:
+        if verdict.passed:
+            return
+        cause = f"a test program got {verdict.reason}: {str(verdict.details)[:300]}"
+    finally:
+        sandbox_log.setLevel(level)
+    raise EnvironmentProblem(
+        f"verify.code: the code sandbox cannot run here ({cause}); install bubblewrap "
+        "(`apt-get install bubblewrap`, or `make sandbox`) on a machine that allows user namespaces"
+    )
 
 
 def _write_card(run: RunDir) -> str | None:

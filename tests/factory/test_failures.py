@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +150,29 @@ def test_factory_run_says_what_failed_and_how_to_retry_with_its_own_exit_status(
     assert f"factory run {path} --set select.k=2" in out
     assert main(["run", str(path), "-q", "--set", "select.k=2"]) == 0
     assert "NOT FINISHED" not in capsys.readouterr().out
+
+
+# -- the environment ------------------------------------------------------------------------------
+
+
+def code_recipe(tmp_path: Path) -> Path:
+    data = recipe_for(tmp_path).to_dict()
+    data["verify"]["code"] = {}
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("bwrap"), reason="needs root")
+def test_a_machine_without_a_working_sandbox_is_refused_in_one_line_before_anything_runs(tmp_path):
+    bwrap = shutil.which("bwrap")
+    command = f"mount --bind /dev/null {bwrap} && exec {sys.executable} -m factory.cli run {code_recipe(tmp_path)} -q"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True, env=env)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith("factory: error: verify.code: the code sandbox cannot run here")
+    assert "apt-get install bubblewrap" in line
+    assert not (tmp_path / "run").exists()  # refused before the run folder, the engine or a sample
+    ok = subprocess.run([sys.executable, "-m", "factory.cli", "run", str(tmp_path / "r.yaml"), "-q"], env=env)
+    assert ok.returncode == 0  # the sandbox back: the same command runs
