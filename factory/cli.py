@@ -9,6 +9,7 @@ factory grpo RECIPE [--set ...]                  GRPO of the recipe's student, r
 factory chain RECIPE [--set ...]                 the recipe's model phases in order, each evaluated
                                                  (alias: factory pipeline)
 factory loop RECIPE [--set ...]                  the default chain: eval -> run -> train -> eval
+factory check RUN_DIR                            check a run's finished shards (exit 1: damage)
 factory report RUN_DIR                           write the run's dataset card (README.md + plots)
 factory mix OUT --input PATH[=WEIGHT] ...        mix exported sets with weights
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from factory.chain import REPORT, run_chain
 from factory.errors import RecipeError
 from factory.evaluate import eval_settings, evaluate, guess_fields
+from factory.executors.base import check_run
 from factory.failures import EXIT_ERRORS
 from factory.grpo import grpo_paths, grpo_recipe
 from factory.loop import eval_root, run_loop
@@ -35,6 +37,7 @@ from factory.recipe import SourceConfig, load_recipe
 from factory.report import write_report
 from factory.run import run_recipe
 from factory.score import score_file
+from factory.shards import RunDir
 from factory.summary import RunSummary
 from factory.train import train_paths, train_recipe
 
@@ -202,6 +205,17 @@ def _loop(args: argparse.Namespace) -> int:
     return 0 if result else 1
 
 
+def _check(args: argparse.Namespace) -> int:
+    damaged = check_run(RunDir(args.run_dir))
+    for line in damaged:
+        print(f"damaged: {line}")
+    if damaged:
+        print(f"{len(damaged)} damaged shard(s): `factory run RECIPE` redoes them and the steps after them")
+        return 1
+    print(f"{args.run_dir}: every finished shard matches its marker")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     print(write_report(args.run_dir))
     return 0
@@ -299,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars in the data run")
     p.set_defaults(func=_loop)
+
+    p = sub.add_parser("check", help="check a run folder's finished shards against their markers (redoes nothing)")
+    p.add_argument("run_dir", help="the run folder: a path or an object-store URI")
+    p.set_defaults(func=_check)
 
     p = sub.add_parser("report", help="write a run's dataset card: README.md with the HF header, and plots")
     p.add_argument("run_dir", help="the run folder: a path or an object-store URI (s3://bucket/runs/x)")
