@@ -56,6 +56,8 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
     plan = build_plan(recipe)
     run_executor = EXECUTORS[recipe.executor.kind](run, progress, recipe.executor)
     with _lock(run):
+        if stale := run.remove_temp_files():  # a killed run's half-written files: never read, now gone
+            log.info("%s: removed %d temporary file(s) a killed run left", run, len(stale))
         redone = _claim(run, recipe, plan, run_executor)
         run.write_json("plan.json", plan.describe())
         run_executor.run(plan, stop_after)

@@ -176,3 +176,13 @@ def test_a_machine_without_a_working_sandbox_is_refused_in_one_line_before_anyth
     assert not (tmp_path / "run").exists()  # refused before the run folder, the engine or a sample
     ok = subprocess.run([sys.executable, "-m", "factory.cli", "run", str(tmp_path / "r.yaml"), "-q"], env=env)
     assert ok.returncode == 0  # the sandbox back: the same command runs
+
+
+def test_the_temporary_files_a_killed_run_leaves_are_removed_by_the_next_run(tmp_path):
+    script = Path(__file__).parent / "kill_run.py"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    crash = subprocess.run([sys.executable, str(script), str(tmp_path), "crash"], capture_output=True, env=env)
+    assert crash.returncode == 17, crash.stderr
+    assert list((tmp_path / "run").rglob(".*.tmp-*"))  # killed in the middle of a write
+    subprocess.run([sys.executable, str(script), str(tmp_path), "finish"], check=True, env=env)
+    assert not list((tmp_path / "run").rglob(".*.tmp-*"))
