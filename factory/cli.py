@@ -1,6 +1,6 @@
 """The ``factory`` command.
 
-factory run RECIPE [--set key.path=value ...]    run or resume a recipe
+factory run RECIPE [--set key.path=value ...]    run or resume a recipe (exit 3: finished with errors to retry)
 factory prepare-model [NAME]                     convert the embedded default model once
 factory score INPUT --verifier math --out OUT    score a file of responses
 factory train RECIPE [--set ...]                 fine-tune the recipe's student on its SFT set
@@ -9,6 +9,7 @@ factory grpo RECIPE [--set ...]                  GRPO of the recipe's student, r
 factory chain RECIPE [--set ...]                 the recipe's model phases in order, each evaluated
                                                  (alias: factory pipeline)
 factory loop RECIPE [--set ...]                  the default chain: eval -> run -> train -> eval
+factory check RUN_DIR                            check a run's finished shards (exit 1: damage)
 factory report RUN_DIR                           write the run's dataset card (README.md + plots)
 factory mix OUT --input PATH[=WEIGHT] ...        mix exported sets with weights
 """
@@ -19,12 +20,15 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
 from factory.chain import REPORT, run_chain
 from factory.errors import RecipeError
 from factory.evaluate import eval_settings, evaluate, guess_fields
+from factory.executors.base import check_run
+from factory.failures import EXIT_ERRORS
 from factory.grpo import grpo_paths, grpo_recipe
 from factory.loop import eval_root, run_loop
 from factory.mixture import mix, parse_input
@@ -33,6 +37,7 @@ from factory.recipe import SourceConfig, load_recipe
 from factory.report import write_report
 from factory.run import run_recipe
 from factory.score import score_file
+from factory.shards import RunDir
 from factory.summary import RunSummary
 from factory.train import train_paths, train_recipe
 
@@ -41,7 +46,23 @@ def _run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, args.set)
     summary = run_recipe(recipe, progress=not args.quiet)
     print_summary(summary)
+    if summary.errors:  # after the summary, last on screen: what failed, and how to retry it
+        retry = " ".join(["factory run", shlex.quote(str(args.recipe)), *(f"--set {shlex.quote(s)}" for s in args.set)])
+        print_errors(summary, retry)
+        return EXIT_ERRORS
     return 0
+
+
+def print_errors(s: RunSummary, retry: str) -> None:
+    """The infrastructure failures the run could not resolve (factory.failures), and the command that retries them."""
+    problems = sum(n for k, n in s.errors.items() if k.startswith("generate:"))
+    traces = sum(s.errors.values()) - problems
+    what = " and ".join(f"{n} {unit}" for n, unit in ((problems, "problems"), (traces, "traces")) if n)
+    print(f"NOT FINISHED: {what} could not be made because the machinery failed (not data; nothing is marked done):")
+    for cause, n in s.errors.items():
+        print(f"  {cause:<48} {n}")
+    print(f"fix the cause, then retry them (only the failed work is redone): {retry}")
+    print(f"(exit status {EXIT_ERRORS}: finished with errors to retry; see docs/failures.md)")
 
 
 def print_summary(s: RunSummary) -> None:
@@ -53,7 +74,7 @@ def print_summary(s: RunSummary) -> None:
     print(f"traces generated  {s.traces}  ({s.truncated} truncated)")
     if s.failed_problems:
         failed = ", ".join(f"{k} {v}" for k, v in s.failed_problems.items())
-        print(f"failed requests   {failed}  (those problems are in {s.run_dir}/traces_failed/)")
+        print(f"refused problems  {failed}  (those problems are in {s.run_dir}/traces_failed/)")
     if s.tokens_per_second is not None:
         print(f"generation        {s.completion_tokens} tokens in {s.generate_seconds} s = {s.tokens_per_second} tok/s")
     for name, rate in s.pass_rate.items():
@@ -184,6 +205,17 @@ def _loop(args: argparse.Namespace) -> int:
     return 0 if result else 1
 
 
+def _check(args: argparse.Namespace) -> int:
+    damaged = check_run(RunDir(args.run_dir))
+    for line in damaged:
+        print(f"damaged: {line}")
+    if damaged:
+        print(f"{len(damaged)} damaged shard(s): `factory run RECIPE` redoes them and the steps after them")
+        return 1
+    print(f"{args.run_dir}: every finished shard matches its marker")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     print(write_report(args.run_dir))
     return 0
@@ -281,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_overrides(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars in the data run")
     p.set_defaults(func=_loop)
+
+    p = sub.add_parser("check", help="check a run folder's finished shards against their markers (redoes nothing)")
+    p.add_argument("run_dir", help="the run folder: a path or an object-store URI")
+    p.set_defaults(func=_check)
 
     p = sub.add_parser("report", help="write a run's dataset card: README.md with the HF header, and plots")
     p.add_argument("run_dir", help="the run folder: a path or an object-store URI (s3://bucket/runs/x)")

@@ -22,22 +22,26 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from factory.errors import RecipeError
+from factory.errors import EnvironmentProblem, RecipeError
 from factory.executors import EXECUTORS, Executor, step_stats
 from factory.plan import Plan, build_plan
-from factory.recipe import Recipe, changed_sections
+from factory.recipe import Recipe, changed_sections, verifier_config
 from factory.report import write_report
 from factory.shards import RunDir
 from factory.stages.base import StageStats
 from factory.summary import RunSummary
+from verifiers import VerifierConfig, options
+from verifiers.sandbox import INSTALL_HINT, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +51,13 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
 
     ``stop_after`` ends the run after the named step (used to inspect or test partial runs).
     """
+    check_environment(recipe)
     run = RunDir(recipe.run_location)
     plan = build_plan(recipe)
     run_executor = EXECUTORS[recipe.executor.kind](run, progress, recipe.executor)
     with _lock(run):
+        if stale := run.remove_temp_files():  # a killed run's half-written files: never read, now gone
+            log.info("%s: removed %d temporary file(s) a killed run left", run, len(stale))
         redone = _claim(run, recipe, plan, run_executor)
         run.write_json("plan.json", plan.describe())
         run_executor.run(plan, stop_after)
@@ -60,6 +67,38 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
         if stop_after is None:
             summary.card = _write_card(run)
     return summary
+
+
+def check_environment(recipe: Recipe) -> None:
+    """What the recipe needs of this machine, checked before any engine starts or any sample is
+    drawn: a code verifier starts its sandbox and runs a real program. A machine that cannot is
+    refused in one line naming the fix, rather than judging every program ``sandbox_error``."""
+    if "code" in recipe.verify:
+        _check_sandbox(verifier_config("code", recipe.verify["code"], "verify"))
+
+
+@functools.cache  # once per process and settings: a working sandbox stays working
+def _check_sandbox(config: VerifierConfig) -> None:
+    from verifiers.code import verify_code
+
+    program, tests = "print(int(input()) * 2)", [{"input": "21", "output": "42"}]
+    sandbox_log = logging.getLogger("verifiers")
+    level = sandbox_log.level
+    sandbox_log.setLevel(logging.ERROR)  # its warnings are in the one line below
+    try:
+        verdict = verify_code(program, tests, **{**options(config), "language": "python"})
+    except (SandboxUnavailable, OSError) as e:  # OSError: bwrap there but not executable
+        cause = str(e).replace(INSTALL_HINT, "").strip() or "bubblewrap (`bwrap`) is not installed"
+    else:
+        if verdict.passed:
+            return
+        cause = f"a test program got {verdict.reason}: {str(verdict.details)[:300]}"
+    finally:
+        sandbox_log.setLevel(level)
+    raise EnvironmentProblem(
+        f"verify.code: the code sandbox cannot run here ({cause}); install bubblewrap "
+        "(`apt-get install bubblewrap`, or `make sandbox`) on a machine that allows user namespaces"
+    )
 
 
 def _write_card(run: RunDir) -> str | None:
@@ -142,8 +181,11 @@ def summarize(recipe: Recipe, plan: Plan, run: RunDir) -> RunSummary:
         sft_dir=run.display("export", "sft"),
         rejected_dir=run.display("export", "rejected"),
     )
+    errors: Counter[str] = Counter()
     for step in plan.steps:
         stats = step_stats(run, step.name)
         for stage in step.stages:
             stage.summarize(stats.get(stage.name, StageStats()), summary)
+            errors.update(stage.errors(stats.get(stage.name, StageStats())))
+    summary.errors = dict(sorted(errors.items()))
     return summary

@@ -211,6 +211,15 @@ class RunDir:
         elif kind == pafs.FileType.File:
             self.fs.delete_file(path)
 
+    def remove_temp_files(self) -> list[str]:
+        """Delete the temporary files (``.NAME.tmp-PID``) that killed writers left; returns their paths.
+        Only for the run that holds the folder's lock: no other writer can be using them."""
+        infos = self.fs.get_file_info(pafs.FileSelector(self.root, recursive=True, allow_not_found=True))
+        stale = [i.path for i in infos if i.is_file and i.base_name.startswith(".") and ".tmp-" in i.base_name]
+        for path in stale:
+            self.fs.delete_file(path)
+        return stale
+
     def write_shard(self, path: str, rows: Iterable[dict[str, Any]], schema: pa.Schema) -> int:
         return write_shard(path, rows, schema, fs=self.fs)
 

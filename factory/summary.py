@@ -70,6 +70,9 @@ class RunSummary:
     refine: RefineSummary | None = None
     sft_dir: str = ""
     rejected_dir: str = ""
+    # infrastructure failures by cause (factory.failures): not data, retried by the next run; a
+    # generate:… count is problems, any other traces
+    errors: dict[str, int] = field(default_factory=dict)
     redone: list[str] = field(default_factory=list)  # steps a changed recipe section made run again
     card: str | None = None  # the dataset card, once written
 

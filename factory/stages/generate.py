@@ -13,12 +13,14 @@ import hashlib
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from factory.backends import BACKENDS, NOT_READY, Backend, Completion, Request, Sample
+from factory.failures import errors_in, is_error
 from factory.prompts import PromptRenderer
 from factory.recipe import GenerateConfig
 from factory.records import REJECT_FIELDS, TRACE_SCHEMA, Trace, merge_schemas
@@ -189,11 +191,15 @@ class TraceGenerator(Stage):
 
     def summarize(self, stats: StageStats, summary: RunSummary) -> None:
         summary.traces = stats.rows_out
-        summary.failed_problems = dict(stats.dropped)  # requests that got no samples (rows in traces_failed/)
+        # problems the engine refused as they are (rows in traces_failed/); failed requests are errors instead
+        summary.failed_problems = {k: v for k, v in stats.dropped.items() if not is_error(k)}
         summary.truncated = stats.counters.get("finish_length", 0)
         summary.completion_tokens = tokens = stats.counters.get("completion_tokens", 0)
         summary.generate_seconds = round(stats.seconds, 2)
         summary.tokens_per_second = round(tokens / stats.seconds, 1) if stats.seconds else None
+
+    def errors(self, stats: StageStats) -> Counter[str]:
+        return errors_in(stats.dropped)  # problems whose request failed: every one is asked again
 
     def close(self) -> None:
         self.backend.close()

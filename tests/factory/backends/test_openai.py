@@ -9,16 +9,15 @@ under vLLM's OpenAI server and run recipes through ``run_recipe`` end to end.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from fakes import make_problems
+from openai_stub import Reply, Stub, answer
 from servers import free_port
 from vllm_server import vllm_server
 
@@ -27,76 +26,6 @@ from factory.backends import NOT_READY, Request
 from factory.backends.openai import OpenAIBackend, merge_reasoning, retry_after
 from factory.errors import RecipeError
 from factory.recipe import GenerateConfig, parse_recipe
-
-# -- the stub server ------------------------------------------------------------------------
-
-Reply = tuple[int, dict[str, str], bytes]
-
-
-def answer(
-    body: dict[str, Any], content: str = "<think>\nfine\n</think>\nThe answer is \\boxed{0}.", **message: Any
-) -> Reply:
-    """A chat (or completions) reply with ``body['n']`` choices and usage."""
-    n = body.get("n", 1)
-    if "prompt" in body:
-        choices = [{"index": i, "text": content, "finish_reason": "stop"} for i in range(n)]
-    else:
-        choices = [
-            {"index": i, "message": {"role": "assistant", "content": content, **message}, "finish_reason": "stop"}
-            for i in range(n)
-        ]
-    usage = {"prompt_tokens": 11, "completion_tokens": 7 * n, "total_tokens": 11 + 7 * n}
-    return 200, {}, json.dumps({"id": "x", "choices": choices, "usage": usage}).encode()
-
-
-class Stub:
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.behave: Callable[[dict[str, Any], int], Reply | float] = lambda body, i: answer(body)
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # /v1/models and /version, as vLLM answers them
-                data = (
-                    {"data": [{"id": "teacher", "owned_by": "stubllm"}]}
-                    if self.path.endswith("/models")
-                    else {"version": "9.9"}
-                )
-                self._send(200, {}, json.dumps(data).encode())
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.bodies.append(body)
-                stub.headers.append(dict(self.headers))
-                reply = stub.behave(body, len(stub.bodies) - 1)
-                if isinstance(reply, float):  # sleep past the client's timeout, then answer
-                    time.sleep(reply)
-                    reply = answer(body)
-                self._send(*reply)
-
-            def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
-                try:
-                    self.send_response(status)
-                    for k, v in {"Content-Type": "application/json", **headers}.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-                    pass
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -301,13 +230,14 @@ def test_the_backend_pickles_for_a_worker_after_use(stub):
 # -- through the pipeline ---------------------------------------------------------------------
 
 
-def test_no_server_records_every_problem_as_failed_and_the_run_finishes(tmp_path, caplog):
+def test_no_server_records_every_problem_as_an_error_and_the_run_finishes(tmp_path, caplog):
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there: connection refused
     summary = factory_run.run_recipe(recipe(tmp_path, url, engine={**FAST, "max_retries": 1}), progress=False)
-    stats = json.loads((tmp_path / "run/stats/generate.json").read_text())
+    marker = json.loads((tmp_path / "run/_markers/generate/shard-00000.json").read_text())
     assert summary.problems == 4 and summary.traces == 0
-    assert stats["dropped"] == {"generate:request_failed:connection_error": 4}
-    assert summary.failed_problems == {"generate:request_failed:connection_error": 4}
+    assert marker["errors"] == {"generate:request_failed:connection_error": 2}
+    assert not (tmp_path / "run/_markers/generate/_done.json").exists()  # errors: the next run asks again
+    assert summary.errors == {"generate:request_failed:connection_error": 4} and summary.failed_problems == {}
     assert len(pd.read_parquet(tmp_path / "run/traces_failed")) == 4  # one row per failed problem, with the reason
     assert "problem 'p00' got no samples: request_failed:connection_error" in caplog.text
 
