@@ -40,7 +40,7 @@ from factory.report import write_report
 from factory.shards import RunDir
 from factory.stages.base import StageStats
 from factory.summary import RunSummary
-from verifiers import VerifierConfig, options
+from verifiers import VerifierConfig, verify_code
 from verifiers.sandbox import INSTALL_HINT, SandboxUnavailable
 
 log = logging.getLogger(__name__)
@@ -79,14 +79,12 @@ def check_environment(recipe: Recipe) -> None:
 
 @functools.cache  # once per process and settings: a working sandbox stays working
 def _check_sandbox(config: VerifierConfig) -> None:
-    from verifiers.code import verify_code
-
     program, tests = "print(int(input()) * 2)", [{"input": "21", "output": "42"}]
     sandbox_log = logging.getLogger("verifiers")
     level = sandbox_log.level
     sandbox_log.setLevel(logging.ERROR)  # its warnings are in the one line below
     try:
-        verdict = verify_code(program, tests, **{**options(config), "language": "python"})
+        verdict = verify_code(program, tests, language="python", config=config)
     except (SandboxUnavailable, OSError) as e:  # OSError: bwrap there but not executable
         cause = str(e).replace(INSTALL_HINT, "").strip() or "bubblewrap (`bwrap`) is not installed"
     else:
