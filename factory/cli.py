@@ -81,6 +81,8 @@ def print_summary(s: RunSummary) -> None:
     print(f"kept rows         {s.kept} from {s.problems_with_kept} problems; rejected {s.rejected}")
     print(f"SFT set           {s.sft_dir}/")
     print(f"rejects           {s.rejected_dir}/")
+    if s.pairs:
+        print(f"preference pairs  {s.pairs} in {s.run_dir}/export/pairs/  (prompt, chosen, rejected: TRL's DPOTrainer)")
     if s.card:
         print(f"dataset card      {s.card}  (and plots/)")
     print()

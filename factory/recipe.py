@@ -317,6 +317,12 @@ class ExportConfig:
     system_prompt: bool = True  # keep the generation system prompt in the exported messages
     few_shot: bool = False  # keep the few-shot demonstrations in the exported messages
     rejected: bool = True  # also write the rejected traces (with reasons) under export/rejected
+    pairs: bool = False  # also write preference pairs (a passing and a failing trace of a problem) under export/pairs
+    max_pairs_per_problem: int = 1  # the shortest passing traces against the first wrong ones (preference-and-rl.md)
+
+    def __post_init__(self) -> None:
+        if self.max_pairs_per_problem < 1:
+            raise RecipeError("export.max_pairs_per_problem: must be at least 1")
 
 
 @dataclass(frozen=True)
