@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from verifiers import Verdict
+from verifiers.text import split_think
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -237,7 +238,12 @@ MODEL_SCORES = [
     ("reward_score", pa.float64()),
     ("original_completion", pa.string()),
 ]
-SFT_SCHEMA = pa.schema([("messages", MESSAGES), ("prompt", MESSAGES), ("completion", MESSAGES), *PROVENANCE, *VOTE])
+# the assistant turn apart, for templates and trainers that keep the reasoning in a field of its own:
+# the think block's text (None: the turn has no </think>) and what follows it
+REASONING_APART = [("reasoning", pa.string()), ("answer", pa.string())]
+SFT_SCHEMA = pa.schema(
+    [("messages", MESSAGES), ("prompt", MESSAGES), ("completion", MESSAGES), *REASONING_APART, *PROVENANCE, *VOTE]
+)
 
 
 def sft_schema(traces: pa.Schema | None) -> pa.Schema:
@@ -267,8 +273,10 @@ def sft_row(trace: dict[str, Any], keep_system: bool = True, keep_few_shot: bool
     system = [chat.pop(0)] if chat and chat[0]["role"] == "system" else []
     shots = trace["few_shot_turns"]
     prompt = (system if keep_system else []) + (chat if keep_few_shot else chat[shots:])
-    completion = [{"role": "assistant", "content": assistant_content(trace)}]
+    content = assistant_content(trace)
+    completion = [{"role": "assistant", "content": content}]
     row = {"messages": prompt + completion, "prompt": prompt, "completion": completion}
+    row["reasoning"], row["answer"] = split_think(content)  # of the turn as exported (a rewrite's, after refine)
     row.update({name: trace[name] for name, _ in PROVENANCE})
     row["pseudo_label"] = bool(trace.get("pseudo_label"))
     row["vote_share"] = trace.get("vote_share")

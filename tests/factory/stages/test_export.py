@@ -8,7 +8,7 @@ from fakes import recipe_for
 
 import factory.run as factory_run
 from factory.recipe import ExportConfig, SelectConfig
-from factory.records import LenientRow
+from factory.records import LenientRow, sft_row
 from factory.stages.base import StageStats
 from factory.stages.export import PairWriter
 from verifiers import VERIFIERS
@@ -24,6 +24,17 @@ def sft_dir(tmp_path_factory):
 def test_pandas(sft_dir):
     df = pd.read_parquet(sft_dir)
     assert len(df) > 0 and df.messages.map(len).eq(2).all()
+
+
+def test_sft_rows_carry_the_reasoning_and_the_answer_apart(sft_dir):
+    df = pd.read_parquet(sft_dir)
+    for row in df.itertuples():
+        assert row.reasoning.startswith("Let me work it out") and row.answer.startswith("The answer is \\boxed{")
+        assert row.completion[0]["content"] == f"<think>\n{row.reasoning}\n</think>\n\n{row.answer}"
+    # a turn without a think block: no reasoning, the whole turn is the answer
+    chat = [{"role": "user", "content": "q"}]
+    trace = LenientRow(prompt_messages=chat, few_shot_turns=0, reasoning=None, answer="42")
+    assert {k: sft_row(trace)[k] for k in ("reasoning", "answer")} == {"reasoning": None, "answer": "42"}
 
 
 def test_datasets(sft_dir):
