@@ -166,6 +166,14 @@ def _grpo(args: argparse.Namespace) -> int:
             f"  {name:<20} {m['first'] if m['first'] is None else round(m['first'], 3)} -> "
             f"{m['last'] if m['last'] is None else round(m['last'], 3)}"
         )
+    chosen = s.get("prompt_selection")
+    if chosen:
+        print(
+            f"prompts           {chosen['selected']} of {chosen['problems']} with pass rate in {chosen['pass_rate']} "
+            f"({chosen['below']} below, {chosen['above']} above, {chosen['unscored']} unscored; {chosen['from']})"
+        )
+    if s.get("groups") is not None:
+        print(f"zero-variance     {s['zero_variance_groups']} of {s['groups']} groups ({s['zero_variance']})")
     out = grpo_paths(recipe)[3]
     print(f"model             {out}/  (rewards.jsonl, rewards.png, factory_grpo.json)")
     return 0
