@@ -102,6 +102,8 @@ def print_summary(s: RunSummary) -> None:
     print(f"kept rows         {s.kept} from {s.problems_with_kept} problems; rejected {s.rejected}")
     print(f"SFT set           {s.sft_dir}/")
     print(f"rejects           {s.rejected_dir}/")
+    if s.pairs:
+        print(f"preference pairs  {s.pairs} in {s.run_dir}/export/pairs/  (prompt, chosen, rejected: TRL's DPOTrainer)")
     if s.card:
         print(f"dataset card      {s.card}  (and plots/)")
     print()
@@ -185,6 +187,14 @@ def _grpo(args: argparse.Namespace) -> int:
             f"  {name:<20} {m['first'] if m['first'] is None else round(m['first'], 3)} -> "
             f"{m['last'] if m['last'] is None else round(m['last'], 3)}"
         )
+    chosen = s.get("prompt_selection")
+    if chosen:
+        print(
+            f"prompts           {chosen['selected']} of {chosen['problems']} with pass rate in {chosen['pass_rate']} "
+            f"({chosen['below']} below, {chosen['above']} above, {chosen['unscored']} unscored; {chosen['from']})"
+        )
+    if s.get("groups") is not None:
+        print(f"zero-variance     {s['zero_variance_groups']} of {s['groups']} groups ({s['zero_variance']})")
     out = grpo_paths(recipe)[3]
     print(f"model             {out}/  (rewards.jsonl, rewards.png, factory_grpo.json)")
     return 0

@@ -24,7 +24,7 @@ from factory.stages.base import Stage
 from factory.stages.decontaminate import ProblemDecontaminator
 from factory.stages.dedup import ProblemDeduplicator
 from factory.stages.difficulty import ProblemScorer
-from factory.stages.export import RejectWriter, SFTWriter
+from factory.stages.export import PairWriter, RejectWriter, SFTWriter
 from factory.stages.generate import TraceGenerator
 from factory.stages.judge import TraceJudge
 from factory.stages.read import ProblemReader
@@ -163,4 +163,14 @@ def build_plan(recipe: Recipe) -> Plan:
     )
     if export.rejected:
         plan.add("export_rejected", [RejectWriter()], selected, "export/rejected", sections=("export",))
+    if export.pairs:  # the traces as sampled and verified (not refine's rewrites): both sides on the same footing
+        pairs = PairWriter(
+            recipe.select,
+            list(recipe.verify),
+            judge=recipe.judge,
+            max_pairs=export.max_pairs_per_problem,
+            keep_system=export.system_prompt,
+            keep_few_shot=export.few_shot,
+        )
+        plan.add("export_pairs", [pairs], "selected", "export/pairs", sections=("export",))
     return plan

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import keyword
 import logging
 import types
 import typing
@@ -317,6 +318,12 @@ class ExportConfig:
     system_prompt: bool = True  # keep the generation system prompt in the exported messages
     few_shot: bool = False  # keep the few-shot demonstrations in the exported messages
     rejected: bool = True  # also write the rejected traces (with reasons) under export/rejected
+    pairs: bool = False  # also write preference pairs (a passing and a failing trace of a problem) under export/pairs
+    max_pairs_per_problem: int = 1  # the shortest passing traces against the first wrong ones (preference-and-rl.md)
+
+    def __post_init__(self) -> None:
+        if self.max_pairs_per_problem < 1:
+            raise RecipeError("export.max_pairs_per_problem: must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -344,6 +351,27 @@ class RewardWeights:
 
 
 @dataclass(frozen=True)
+class GrpoPrompts:
+    """Which of the GRPO problems it trains on (``grpo.prompts``): those whose pass rate, as the
+    factory measured it with the recipe's verifiers (a data run's ``problems_scored/``), is within
+    ``pass_rate`` (inclusive). A problem the run did not score is left out."""
+
+    pass_rate: list[float] = field(default_factory=lambda: [0.0, 1.0])  # [lo, hi]
+    # `from` in the recipe: a run folder with problems_scored/, or in a chain a rejection_sample phase's name;
+    # None: score first (a data run of the student on the GRPO problems, beside the output folder)
+    from_: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.pass_rate) != 2:
+            raise RecipeError(f"grpo.prompts.pass_rate: expected [lo, hi], got {self.pass_rate!r}")
+        lo, hi = self.pass_rate
+        _check_fraction("grpo.prompts.pass_rate[0]", lo)
+        _check_fraction("grpo.prompts.pass_rate[1]", hi)
+        if lo > hi:
+            raise RecipeError(f"grpo.prompts.pass_rate: {lo} is above {hi}")
+
+
+@dataclass(frozen=True)
 class GrpoConfig:
     """RL of a student with TRL's ``GRPOTrainer`` (``factory grpo``); rewards from the recipe's
     verifiers. ``config`` goes to ``trl.GRPOConfig`` unchanged (checked against its fields before
@@ -353,6 +381,10 @@ class GrpoConfig:
     problems: SourceConfig | None = None  # the RL prompts; default: source (the training split)
     output_dir: str | None = None  # where the trained model is saved; default: <run_dir>/grpo
     rewards: RewardWeights = field(default_factory=RewardWeights)
+    prompts: GrpoPrompts | None = None  # train on the problems the student solves only sometimes; None: all
+    # groups whose rewards are all equal (no advantage): counted always; filter: also out of the loss
+    # (their tokens no longer dilute it, nor does their KL term count)
+    zero_variance: Literal["keep", "filter"] = "keep"
     config: dict[str, Any] = field(default_factory=dict)  # trl.GRPOConfig(**config)
 
     def __post_init__(self) -> None:
@@ -781,14 +813,14 @@ def _build(tp: Any, value: Any, path: str) -> Any:
         if not isinstance(value, Mapping):
             raise RecipeError(f"{where}: expected a mapping, got {value!r}")
         hints = typing.get_type_hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+        fields = {_yaml_key(f.name): f for f in dataclasses.fields(tp) if f.init}
         for key in value:
             if key not in fields:
                 raise RecipeError(f"{_join(path, key)}: unknown key (known: {', '.join(fields)})")
         kwargs = {}
         for name, f in fields.items():
             if name in value:
-                kwargs[name] = _build(hints[name], value[name], _join(path, name))
+                kwargs[f.name] = _build(hints[f.name], value[name], _join(path, name))
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise RecipeError(f"{_join(path, name)}: required key is missing")
         return tp(**kwargs)
@@ -833,6 +865,12 @@ def _build(tp: Any, value: Any, path: str) -> Any:
             raise RecipeError(f"{where}: expected {tp.__name__}, got {value!r}")
         return value
     raise TypeError(f"recipe field type {tp!r} at {where} is not supported")  # a bug in this module
+
+
+def _yaml_key(name: str) -> str:
+    """A field's key in the recipe: ``from_`` is written ``from`` (a Python keyword cannot name a field)."""
+    bare = name.removesuffix("_")
+    return bare if bare != name and keyword.iskeyword(bare) else name
 
 
 def _type_name(tp: Any) -> str:

@@ -65,6 +65,7 @@ class RunSummary:
     rejected: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
     problems_with_kept: int = 0
+    pairs: int = 0  # preference pairs (export.pairs)
     judge: JudgeSummary | None = None
     rank: RankSummary | None = None
     refine: RefineSummary | None = None
