@@ -186,3 +186,52 @@ def test_the_temporary_files_a_killed_run_leaves_are_removed_by_the_next_run(tmp
     assert list((tmp_path / "run").rglob(".*.tmp-*"))  # killed in the middle of a write
     subprocess.run([sys.executable, str(script), str(tmp_path), "finish"], check=True, env=env)
     assert not list((tmp_path / "run").rglob(".*.tmp-*"))
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+
+def test_a_read_that_failed_resumes_with_other_source_settings(tmp_path, capsys):
+    data = recipe_for(tmp_path).to_dict()
+    source = Path(data["source"]["path"])
+    source.write_bytes(source.read_bytes() + b'{"id": "bad", "problem": "\xff", "answer": "1"}\n')
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["run", str(path), "-q"]) == 2
+    assert "p.jsonl:row 11: not valid UTF-8" in capsys.readouterr().err
+    assert main(["run", str(path), "-q", "--set", "source.on_bad_row=skip"]) == 0  # not "sections changed"
+    assert "(1 bad rows skipped)" in capsys.readouterr().out
+    # a read that finished is protected as before
+    assert main(["run", str(path), "-q", "--set", "source.on_bad_row=fail"]) == 2
+    assert "sections changed: source" in capsys.readouterr().err
+
+
+def test_a_missing_local_source_is_one_line_naming_it_at_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = recipe_for(tmp_path).to_dict()
+    data["source"]["path"] = "inputs/nope.jsonl"
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(data))
+    assert main(["run", "r.yaml", "-q"]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"factory: error: source.path: file not found: inputs/nope.jsonl (relative to {tmp_path})\n"
+    )
+
+
+def test_blank_gold_and_oversized_problems_are_rejected_at_read_into_problems_rejected(tmp_path):
+    recipe = recipe_for(tmp_path)
+    recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, max_prompt_chars=100))
+    source = Path(recipe.source.path)
+    rows = source.read_text().splitlines()
+    rows[2] = json.dumps({"id": "p02", "problem": "What is 2 + 2?", "answer": ""})
+    rows[5] = json.dumps({"id": "p05", "problem": "What is 5 + 5?" + " " * 200, "answer": "10"})
+    source.write_text("\n".join(rows) + "\n")
+    summary = factory_run.run_recipe(recipe, progress=False)
+    rejected = pd.read_parquet(tmp_path / "run/problems_rejected")
+    assert dict(zip(rejected.id, rejected.reject_reason, strict=True)) == {
+        "p02": "empty_gold",
+        "p05": "prompt_too_long_chars",
+    }
+    assert summary.problems == 8 and summary.problems_filtered == {"empty_gold": 1, "prompt_too_long_chars": 1}
+    assert not {"p02", "p05"} & set(pd.read_parquet(tmp_path / "run/traces").problem_id)
+
