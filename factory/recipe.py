@@ -547,7 +547,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         if not isinstance(child, dict):
             raise RecipeError(f"override {item!r}: {'.'.join(parents[: i + 1])} is not a section")
         node = child
-    node[leaf] = yaml.safe_load(value)
+    try:
+        node[leaf] = yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise RecipeError(f"override {item!r}: the value is not valid YAML ({problem})") from None
 
 
 # Keys that moved to a section of their own, named for the step they configure: old path -> new.

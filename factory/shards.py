@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,14 @@ def _atomic(fs: pafs.FileSystem, path: str) -> Iterator[str]:
         yield tmp
         fs.move(tmp, path)
         moved = True
+    except OSError as e:
+        if e.filename is not None:
+            raise
+        # Arrow's I/O errors name neither the file nor (as an attribute) the errno: one that does both
+        code = e.errno
+        if code is None and (m := re.search(r"\[errno (\d+)\]", str(e))):
+            code = int(m.group(1))
+        raise OSError(code, os.strerror(code) if code else str(e), path) from e
     finally:
         if not moved:
             with contextlib.suppress(OSError):  # FileNotFoundError included: it was never written

@@ -235,3 +235,64 @@ def test_blank_gold_and_oversized_problems_are_rejected_at_read_into_problems_re
     assert summary.problems == 8 and summary.problems_filtered == {"empty_gold": 1, "prompt_too_long_chars": 1}
     assert not {"p02", "p05"} & set(pd.read_parquet(tmp_path / "run/traces").problem_id)
 
+
+# -- the machine: one line naming the path, a traceback only with -v --------------------------------
+
+
+def machine_recipe(tmp_path: Path, run_dir: Path) -> Path:
+    data = recipe_for(tmp_path).to_dict()
+    data["run_dir"] = str(run_dir)
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def as_root_in_a_mount_namespace(mounts: str, recipe: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``factory run`` behind ``mounts`` (shell commands run first), which vanish when it ends."""
+    command = f"{mounts} && exec {sys.executable} -m factory.cli run {recipe} -q {' '.join(args)}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    return subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True, env=env)
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
+
+
+@pytest.mark.parametrize("where", ["file", "below_a_file"])
+def test_a_run_dir_that_is_a_file_is_one_line_naming_it(tmp_path, capsys, where):
+    (tmp_path / "f").write_text("not a folder")
+    run_dir = tmp_path / "f" if where == "file" else tmp_path / "f/run"
+    recipe = machine_recipe(tmp_path, run_dir)
+    assert main(["run", str(recipe), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"factory: error: {tmp_path / 'f'}") and "a file is where a folder must be" in err
+    assert len(err.splitlines()) == 1 and "-v shows the traceback" in err
+    assert main(["-v", "run", str(recipe), "-q"]) == 2
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+@needs_root
+def test_a_run_folder_that_cannot_be_written_is_one_line_naming_it(tmp_path):
+    (tmp_path / "ro").mkdir()
+    recipe = machine_recipe(tmp_path, tmp_path / "ro/run")
+    proc = as_root_in_a_mount_namespace(f"mount --bind -o ro {tmp_path / 'ro'} {tmp_path / 'ro'}", recipe)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"factory: error: {tmp_path / 'ro/run'}: Read-only file system"), line
+
+
+@needs_root
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    proc = as_root_in_a_mount_namespace(f"mount -t tmpfs -o size=16k tmpfs {run}", machine_recipe(tmp_path, run))
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("factory: error: ") and str(run) in line and "the disk is full" in line, line
+
+
+def test_an_override_that_is_not_yaml_is_one_line_naming_it(tmp_path, capsys):
+    recipe = machine_recipe(tmp_path, tmp_path / "run")
+    assert main(["run", str(recipe), "--set", "generate.sampling={temperature: [1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("factory: error: override 'generate.sampling={temperature: [1': the value is not valid YAML")
+    assert len(err.splitlines()) == 1
