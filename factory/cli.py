@@ -17,11 +17,13 @@ factory mix OUT --input PATH[=WEIGHT] ...        mix exported sets with weights
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import shlex
 import sys
+import traceback
 from pathlib import Path
 
 from factory.chain import REPORT, run_chain
@@ -360,6 +362,31 @@ def main(argv: list[str] | None = None) -> int:
     except (RecipeError, ValueError, FileNotFoundError) as e:
         print(f"factory: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the machine failed (permissions, a full disk, a file where a folder goes)
+        if args.verbose:
+            traceback.print_exc()
+        more = "" if args.verbose else "; -v shows the traceback"
+        print(f"factory: error: {machine_failure(e)}{more}", file=sys.stderr)
+        return 2
+
+
+# What to do about an OSError, by its errno; the path comes from the error itself.
+OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free space (or set run_dir on another disk), then rerun to resume",
+    errno.EDQUOT: "the disk quota is used up: free space, then rerun to resume",
+    errno.EACCES: "permission denied: make it writable by this user, or set run_dir to another folder",
+    errno.EPERM: "permission denied: make it writable by this user, or set run_dir to another folder",
+    errno.EROFS: "the filesystem is read-only: set run_dir to a writable folder",
+    errno.EEXIST: "a file is where a folder must be: move it, or set run_dir to another folder",
+    errno.ENOTDIR: "a file is where a folder must be: move it, or set run_dir to another folder",
+}
+
+
+def machine_failure(e: OSError) -> str:
+    """An OSError as one line: the path, what happened, what to do."""
+    what = f"{e.filename}: {e.strerror}" if e.filename is not None and e.strerror else str(e)
+    hint = OS_HINTS.get(e.errno) if e.errno is not None else None
+    return what + (f" ({hint})" if hint else "")
 
 
 if __name__ == "__main__":

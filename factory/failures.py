@@ -26,6 +26,8 @@ ERRORS: dict[str, str] = {
 
 # The problem or the model's output is at fault; doing the work again gives the same answer.
 VERDICTS: dict[str, str] = {
+    "empty_gold": "the problem's gold answer is blank and it has no tests (rejected at read)",
+    "prompt_too_long_chars": "the problem is longer than source.max_prompt_chars (rejected at read)",
     "prompt_too_long": "the rendered prompt does not fit the engine's context",
     "request_refused": "the engine's input checks refused the problem's request (the same request is refused again)",
     "compile_error": "the program does not compile",

@@ -27,7 +27,7 @@ from factory.stages.difficulty import ProblemScorer
 from factory.stages.export import PairWriter, RejectWriter, SFTWriter
 from factory.stages.generate import TraceGenerator
 from factory.stages.judge import TraceJudge
-from factory.stages.read import ProblemReader
+from factory.stages.read import ProblemChecker, ProblemReader
 from factory.stages.refine import TraceRefiner
 from factory.stages.select import TraceSelector
 from factory.stages.verify import TraceVerifier
@@ -107,7 +107,7 @@ class Plan:
 def build_plan(recipe: Recipe) -> Plan:
     """The steps of a data run, in order (see docs/recipes.md)."""
     plan = Plan(shard_size=recipe.source.shard_size)
-    filters: list[Stage] = []
+    filters: list[Stage] = [ProblemChecker(recipe.source)]
     if recipe.decontaminate is not None:
         filters.append(ProblemDecontaminator(recipe.decontaminate))
     if recipe.problem_dedup is not None:
@@ -120,7 +120,7 @@ def build_plan(recipe: Recipe) -> Plan:
         "problems",
         sections=read,
         fixed=True,
-        rejects="problems_rejected" if filters else None,
+        rejects="problems_rejected",
     )
     # a problem whose request failed (no samples) leaves one rejected row in traces_failed/
     plan.add(

@@ -40,8 +40,10 @@ class SourceConfig:
     fields: dict[str, str] = field(default_factory=dict)  # Problem field -> column in the source
     defaults: dict[str, Any] = field(default_factory=dict)  # value for a field the source lacks
     limit: int | None = None  # read only the first N problems
-    on_bad_row: Literal["fail", "skip"] = "fail"
+    on_bad_row: Literal["fail", "skip"] = "fail"  # skip: a row that cannot be read or mapped is counted, not fatal
     shard_size: int = 64  # problems per shard: the unit of resume
+    # a longer problem (its prompt, or its chat's turns together) is rejected at read: prompt_too_long_chars
+    max_prompt_chars: int | None = 100_000
 
 
 @dataclass(frozen=True)
@@ -577,7 +579,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         if not isinstance(child, dict):
             raise RecipeError(f"override {item!r}: {'.'.join(parents[: i + 1])} is not a section")
         node = child
-    node[leaf] = yaml.safe_load(value)
+    try:
+        node[leaf] = yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise RecipeError(f"override {item!r}: the value is not valid YAML ({problem})") from None
 
 
 # Keys that moved to a section of their own, named for the step they configure: old path -> new.
@@ -662,12 +668,17 @@ SECTION_ORDER = (
 WHERE_KEYS = ("base_url", "api_key_env")
 
 
+SOURCE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SourceConfig) if f.default is not dataclasses.MISSING}
+
+
 def data_settings(recipe: dict[str, Any]) -> dict[str, Any]:
     """The normal form a run folder resumes by: the recipe (as ``Recipe.to_dict`` writes it) as far
     as it decides the data. The backends' runtime-only engine options and the where-keys are set
     aside, keys that moved sections are read where they are now (a folder made before the move
     resumes), and verifier options get their defaults filled in (older folders kept only what was set)."""
     recipe = dict(recipe)
+    if isinstance(recipe.get("source"), dict):  # keys added since a folder was made: their defaults
+        recipe["source"] = {**SOURCE_DEFAULTS, **recipe["source"]}
     for (section, key), new in MOVED_KEYS.items():
         if key in (recipe.get(section) or {}):
             recipe[section] = dict(recipe[section])
@@ -716,6 +727,8 @@ def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
         raise RecipeError("generate.n: must be at least 1")
     if recipe.source.shard_size < 1:
         raise RecipeError("source.shard_size: must be at least 1")
+    if recipe.source.max_prompt_chars is not None and recipe.source.max_prompt_chars < 1:
+        raise RecipeError("source.max_prompt_chars: must be at least 1 (or null for no limit)")
     if recipe.train is not None and recipe.train.max_length < 1:
         raise RecipeError("train.max_length: must be at least 1")
     if recipe.eval is not None:

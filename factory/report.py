@@ -279,7 +279,7 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
 
     parts.append("## Problem filters (before generation)\n")
     hits = [r for r in data.problems_rejected if r["reject_reason"] == "contaminated"]
-    dups = [r for r in data.problems_rejected if r["reject_reason"] != "contaminated"]
+    dups = [r for r in data.problems_rejected if "duplicate_problem" in r["reject_reason"]]
     decon = recipe.get("decontaminate")
     if decon:
         benches = ", ".join(f"`{b.get('name') or Path(b['path']).stem}`" for b in decon["benchmarks"])

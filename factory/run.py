@@ -33,8 +33,8 @@ from pathlib import Path
 import yaml
 
 from factory.errors import EnvironmentProblem, RecipeError
-from factory.executors import EXECUTORS, Executor, step_stats
-from factory.plan import Plan, build_plan
+from factory.executors import EXECUTORS, Executor, is_done, step_stats
+from factory.plan import Plan, Step, build_plan
 from factory.recipe import Recipe, changed_sections, verifier_config
 from factory.report import write_report
 from factory.shards import RunDir
@@ -149,7 +149,7 @@ def _claim(run: RunDir, recipe: Recipe, plan: Plan, executor: Executor) -> list[
     if run.exists("recipe.json"):
         changed = changed_sections(run.read_json("recipe.json"), current)
         stale = plan.affected_by(changed)
-        fixed = [k for k in changed if any(k in step.sections and step.fixed for step in plan.steps)]
+        fixed = [k for k in changed if any(k in step.sections and _made(run, step, plan) for step in plan.steps)]
         if fixed:
             raise RecipeError(
                 f"{run} holds a run of a different recipe (sections changed: {', '.join(fixed)}); its traces "
@@ -169,6 +169,17 @@ def _claim(run: RunDir, recipe: Recipe, plan: Plan, executor: Executor) -> list[
     run.write_json("recipe.json", current)
     run.write_text("recipe.yaml", yaml.safe_dump(current, sort_keys=False, allow_unicode=True))
     return redone
+
+
+def _made(run: RunDir, step: Step, plan: Plan) -> bool:
+    """Whether a ``fixed`` step holds work a change to its sections would throw away: the read
+    step once it finished (a read that failed is cheap to redo, with other source settings), any
+    other once one of its shards is done."""
+    if not step.fixed:
+        return False
+    if step is plan.steps[0]:
+        return is_done(run, step.name)
+    return bool(run.files(f"_markers/{step.name}", "shard-", ".json"))
 
 
 def summarize(recipe: Recipe, plan: Plan, run: RunDir) -> RunSummary:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,16 +80,32 @@ def _tmp_name(path: str) -> str:
 @contextlib.contextmanager
 def _atomic(fs: pafs.FileSystem, path: str) -> Iterator[str]:
     """Yield a temporary path next to ``path``; on success move it into place, else remove it."""
-    fs.create_dir(path.rpartition("/")[0], recursive=True)
+    folder = path.rpartition("/")[0]
+    try:
+        fs.create_dir(folder, recursive=True)
+    except OSError as e:
+        raise _named(e, folder) from e
     tmp, moved = _tmp_name(path), False
     try:
         yield tmp
         fs.move(tmp, path)
         moved = True
+    except OSError as e:
+        raise _named(e, path) from e
     finally:
         if not moved:
             with contextlib.suppress(OSError):  # FileNotFoundError included: it was never written
                 fs.delete_file(tmp)
+
+
+def _named(e: OSError, path: str) -> OSError:
+    """``e`` as an OSError that names its file and errno (Arrow's I/O errors have them only in their text)."""
+    if e.filename is not None:
+        return e
+    code = e.errno
+    if code is None and (m := re.search(r"\[errno (\d+)\]", str(e))):
+        code = int(m.group(1))
+    return OSError(code, os.strerror(code) if code else str(e), path)
 
 
 def write_shard(

@@ -186,3 +186,113 @@ def test_the_temporary_files_a_killed_run_leaves_are_removed_by_the_next_run(tmp
     assert list((tmp_path / "run").rglob(".*.tmp-*"))  # killed in the middle of a write
     subprocess.run([sys.executable, str(script), str(tmp_path), "finish"], check=True, env=env)
     assert not list((tmp_path / "run").rglob(".*.tmp-*"))
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+
+def test_a_read_that_failed_resumes_with_other_source_settings(tmp_path, capsys):
+    data = recipe_for(tmp_path).to_dict()
+    source = Path(data["source"]["path"])
+    source.write_bytes(source.read_bytes() + b'{"id": "bad", "problem": "\xff", "answer": "1"}\n')
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["run", str(path), "-q"]) == 2
+    assert "p.jsonl:row 11: not valid UTF-8" in capsys.readouterr().err
+    assert main(["run", str(path), "-q", "--set", "source.on_bad_row=skip"]) == 0  # not "sections changed"
+    assert "(1 bad rows skipped)" in capsys.readouterr().out
+    # a read that finished is protected as before
+    assert main(["run", str(path), "-q", "--set", "source.on_bad_row=fail"]) == 2
+    assert "sections changed: source" in capsys.readouterr().err
+
+
+def test_a_missing_local_source_is_one_line_naming_it_at_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = recipe_for(tmp_path).to_dict()
+    data["source"]["path"] = "inputs/nope.jsonl"
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(data))
+    assert main(["run", "r.yaml", "-q"]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"factory: error: source.path: file not found: inputs/nope.jsonl (relative to {tmp_path})\n"
+    )
+
+
+def test_blank_gold_and_oversized_problems_are_rejected_at_read_into_problems_rejected(tmp_path):
+    recipe = recipe_for(tmp_path)
+    recipe = dataclasses.replace(recipe, source=dataclasses.replace(recipe.source, max_prompt_chars=100))
+    source = Path(recipe.source.path)
+    rows = source.read_text().splitlines()
+    rows[2] = json.dumps({"id": "p02", "problem": "What is 2 + 2?", "answer": ""})
+    rows[5] = json.dumps({"id": "p05", "problem": "What is 5 + 5?" + " " * 200, "answer": "10"})
+    source.write_text("\n".join(rows) + "\n")
+    summary = factory_run.run_recipe(recipe, progress=False)
+    rejected = pd.read_parquet(tmp_path / "run/problems_rejected")
+    assert dict(zip(rejected.id, rejected.reject_reason, strict=True)) == {
+        "p02": "empty_gold",
+        "p05": "prompt_too_long_chars",
+    }
+    assert summary.problems == 8 and summary.problems_filtered == {"empty_gold": 1, "prompt_too_long_chars": 1}
+    assert not {"p02", "p05"} & set(pd.read_parquet(tmp_path / "run/traces").problem_id)
+
+
+# -- the machine: one line naming the path, a traceback only with -v --------------------------------
+
+
+def machine_recipe(tmp_path: Path, run_dir: Path) -> Path:
+    data = recipe_for(tmp_path).to_dict()
+    data["run_dir"] = str(run_dir)
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def as_root_in_a_mount_namespace(mounts: str, recipe: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``factory run`` behind ``mounts`` (shell commands run first), which vanish when it ends."""
+    command = f"{mounts} && exec {sys.executable} -m factory.cli run {recipe} -q {' '.join(args)}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    return subprocess.run(["unshare", "-m", "sh", "-c", command], capture_output=True, text=True, env=env)
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
+
+
+@pytest.mark.parametrize("where", ["file", "below_a_file"])
+def test_a_run_dir_that_is_a_file_is_one_line_naming_it(tmp_path, capsys, where):
+    (tmp_path / "f").write_text("not a folder")
+    run_dir = tmp_path / "f" if where == "file" else tmp_path / "f/run"
+    recipe = machine_recipe(tmp_path, run_dir)
+    assert main(["run", str(recipe), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"factory: error: {tmp_path / 'f'}") and "a file is where a folder must be" in err
+    assert len(err.splitlines()) == 1 and "-v shows the traceback" in err
+    assert main(["-v", "run", str(recipe), "-q"]) == 2
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+@needs_root
+def test_a_run_folder_that_cannot_be_written_is_one_line_naming_it(tmp_path):
+    (tmp_path / "ro").mkdir()
+    recipe = machine_recipe(tmp_path, tmp_path / "ro/run")
+    proc = as_root_in_a_mount_namespace(f"mount --bind -o ro {tmp_path / 'ro'} {tmp_path / 'ro'}", recipe)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"factory: error: {tmp_path / 'ro/run'}: Read-only file system"), line
+
+
+@needs_root
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    proc = as_root_in_a_mount_namespace(f"mount -t tmpfs -o size=16k tmpfs {run}", machine_recipe(tmp_path, run))
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("factory: error: ") and str(run) in line and "the disk is full" in line, line
+
+
+def test_an_override_that_is_not_yaml_is_one_line_naming_it(tmp_path, capsys):
+    recipe = machine_recipe(tmp_path, tmp_path / "run")
+    assert main(["run", str(recipe), "--set", "generate.sampling={temperature: [1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("factory: error: override 'generate.sampling={temperature: [1': the value is not valid YAML")
+    assert len(err.splitlines()) == 1
