@@ -83,6 +83,9 @@ SYNTAX_ERROR = "syntax_error"
 COMPILE_ERROR = "compile_error"
 UNSUPPORTED_TEST = "unsupported_test"
 PASSED = "passed"
+# reasons that say the verification itself failed (the sandbox, a problem's checker program), not
+# the program: a run should retry them rather than keep them as verdicts
+INFRASTRUCTURE_REASONS = frozenset({"sandbox_error", CHECKER_ERROR})
 
 LANGUAGE_ALIASES = {
     "python": {"python", "py", "python3", "py3", "python 3"},
@@ -694,7 +697,9 @@ def _compile_checker(checker: _Checker, opts: _Options) -> _Checker | Verdict:
             "error": "the checker includes testlib.h: set the code verifier's testlib_h option to its path"})
     run = _build("cpp", checker.source, opts)
     if not (run.ok and run.result):
-        return Verdict.fail(CHECKER_ERROR, details={"error": "the checker does not compile", **_compile_error(run)})
+        details = _compile_error(run)
+        details["error"] = f"the checker does not compile:\n{details['error']}"
+        return Verdict.fail(CHECKER_ERROR, details=details)
     with _SANDBOX_LOCK:
         if len(_CHECKERS) >= 256:
             _CHECKERS.pop(next(iter(_CHECKERS)))
@@ -953,7 +958,8 @@ def verify_code_batch(
 
 
 __all__ = [
-    "COMPILE", "HARNESS", "TOOLCHAINS", "check_exact", "check_tokens", "extract_code",
-    "extract_program", "float_checker", "normalize_tests", "parse_checker", "values_equal", "verify_code",
+    "CHECKER_ERROR", "COMPILE", "HARNESS", "INFRASTRUCTURE_REASONS", "TOOLCHAINS", "ProblemSpec", "Toolchain",
+    "check_exact", "check_tokens", "extract_code", "extract_program", "float_checker", "java_main_class",
+    "normalize_tests", "parse_checker", "parse_problem", "tool_path", "values_equal", "verify_code",
     "verify_code_batch", "verify_code_response",
 ]
