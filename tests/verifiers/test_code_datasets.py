@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from verifiers import verify_code, verify_code_batch
 from verifiers import sandbox as sandbox_mod
+from verifiers import verify_code, verify_code_batch
 from verifiers.code import parse_problem
 from verifiers.code_datasets import ADAPTERS, convert, main, parse_quantity
 

@@ -19,7 +19,8 @@ pytestmark = [
 # .ci/run and `make sandbox` install both toolchains; elsewhere their tests say what is missing
 needs_java = pytest.mark.skipif(shutil.which("javac") is None,
                                 reason="no JDK: apt-get install default-jdk-headless (make sandbox does)")
-needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="no node: apt-get install nodejs (make sandbox does)")
+needs_node = pytest.mark.skipif(shutil.which("node") is None,
+                                reason="no node: apt-get install nodejs (make sandbox does)")
 needs_gxx = pytest.mark.skipif(shutil.which("g++") is None, reason="no g++: apt-get install g++ (make sandbox does)")
 
 ADD = [{"input": "1 2\n", "output": "3\n"}, {"input": "40 2\n", "output": "42\n"}]

@@ -75,8 +75,8 @@ PATCHES = {
     "patch_builtins_abs": ("import builtins\nbuiltins.abs = lambda x: 0\n", "assert abs(add(1, 2) - 4) < 1e-9\n"),
     "patch_math_isclose": ("import math\nmath.isclose = lambda *a, **k: True\n",
                            "import math\nassert math.isclose(add(0.5, 0.25), 1.0)\n"),
-    "patch_sys_modules_math": ("import sys, types\nfake = types.ModuleType('math')\nfake.isclose = lambda *a, **k: True\n"
-                               "sys.modules['math'] = fake\n",
+    "patch_sys_modules_math": ("import sys, types\nfake = types.ModuleType('math')\n"
+                               "fake.isclose = lambda *a, **k: True\nsys.modules['math'] = fake\n",
                                "import math\nassert math.isclose(add(0.5, 0.25), 1.0)\n"),
     "preset_pytest_module": ("import sys, types\nfake = types.ModuleType('pytest')\n"
                              "fake.approx = lambda *a, **k: type('E', (), {'__eq__': lambda s, o: True})()\n"
