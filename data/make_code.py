@@ -285,7 +285,7 @@ CHECKED: list[tuple[str, str, str, list[str], str]] = [
     ("any_order", "Read an integer n and print the numbers 1 to n, separated by spaces, in any order.",
      "n = int(input())\nprint(*range(1, n + 1))\n", ["1", "3", "6"],
      "import sys\nn = int(open(sys.argv[1]).read())\nactual = open(sys.argv[3]).read().split()\n"
-     "sys.exit(0 if sorted(actual, key=int) == [str(i) for i in range(1, n + 1)] else 1)\n"),
+     "sys.exit(0 if sorted(actual) == sorted(str(i) for i in range(1, n + 1)) else 1)\n"),
     ("two_summands", "Read an integer n (n >= 2) and print two positive integers a and b, separated by a space, "
      "such that a + b = n. Any such pair is accepted.",
      "n = int(input())\nprint(1, n - 1)\n", ["2", "10", "99"],

@@ -1,29 +1,43 @@
-"""Code verifier: run a model-written Python, C++ or C program against tests in the sandbox.
+"""Code verifier: run a model-written Python, C++, C, Java or JavaScript program against tests in the sandbox.
 
 Public API::
 
-    from verifiers.code import extract_code, verify_code, verify_code_response, verify_code_batch
+    from verifiers import verify_code, verify_code_response, verify_code_batch, CodeConfig
+    from verifiers.code import extract_code, parse_problem
 
 Toolchains: the fence tag of the extracted block picks one (```` ```python ```` and its aliases
 -> Python, the default for a bare program; ```` ```cpp ````, ```` ```c++ ````, ```` ```cc ````
--> C++; ```` ```c ```` -> C). Python runs in the warm sandbox (:mod:`verifiers.warm_sandbox`: a
-forked child of an already isolated interpreter per test) wherever it can, else a fresh
-bubblewrap sandbox per test (:mod:`verifiers.sandbox`). C++ and C are compiled once per program
-inside a fresh sandbox (``g++ -O2 -std=c++17 -pipe``, ``gcc -O2 -std=c11 -pipe ... -lm``: see
-:data:`TOOLCHAINS`) under their own, larger limits, then the binary runs for every test in a fresh
-sandbox; a program that does not compile (or whose compile exceeds those limits) fails
-``compile_error`` with the compiler's first error lines in ``details["error"]``. Compiled
-programs run stdin/stdout tests only: call-based tests fail them with ``unsupported_test``.
+-> C++; ```` ```c ```` -> C; ```` ```java ```` -> Java; ```` ```js ````, ```` ```javascript ````
+-> JavaScript). Python runs in the warm sandbox (:mod:`verifiers.warm_sandbox`: a forked child of
+an already isolated interpreter per test) wherever it can, else a fresh bubblewrap sandbox per
+test (:mod:`verifiers.sandbox`). The others are built once per program inside a fresh sandbox
+(:data:`TOOLCHAINS`: ``g++``/``gcc -O2``, ``javac`` into a jar, ``node --check``) under their own,
+larger limits, then run for every test in a fresh sandbox; a program that does not build (or
+whose build exceeds those limits) fails ``compile_error`` with the compiler's first error lines
+in ``details["error"]``. They run stdin/stdout tests only: call-based and script tests fail them
+with ``unsupported_test``. The JVM and node get ``memory_mb`` as their heap and an address-space
+allowance beyond it (:class:`Toolchain`).
 
-Tests come in two shapes, freely mixed in one list:
+Tests come in three shapes, freely mixed in one list:
 
 - stdin/stdout: ``{"input": "...", "output": "..."}`` (``input`` may be omitted: empty stdin).
-  The program runs as a script; its stdout is compared with ``output`` by the checker.
+  The program runs as a script; its stdout is compared with ``output`` by the checker, or judged
+  by the problem's checker program (:mod:`verifiers.checker_programs`).
 - call-based: ``{"fn_name": "...", "args": [...], "expected": ...}`` (``args`` a list of
   positional arguments or a dict of keyword arguments). The program defines ``fn_name`` at top
   level or as a method of a ``Solution`` class (LeetCode style); the return value is serialised
   to JSON inside the sandbox and compared as a JSON *value* outside, so an object whose
   ``__eq__`` is always true, or a ``str`` subclass, wins nothing.
+- assert script: ``{"script": "..."}``, Python test code run after the program in its namespace;
+  it passes by running to its end (and its ``test_*`` functions returning), confirmed by a nonce
+  the program cannot reach (:mod:`verifiers.script_tests`).
+
+A problem's ``tests`` may also be an object that adds a checker program and the problem's own
+limits: ``{"tests": [...], "checker_program": SOURCE, "checker_language": "python" | "cpp",
+"time_limit_s": 2, "memory_mb": 256}`` (:func:`parse_problem`); the limits replace the config's
+``time_limit_s`` / ``memory_mb``, capped by its ``max_time_limit_s`` / ``max_memory_mb``.
+:mod:`verifiers.code_datasets` writes that object from HumanEval, MBPP, KodCode, AceCode,
+APPS/TACO and Codeforces rows.
 
 Checkers (``checker=``): ``exact`` (line endings normalised, trailing whitespace of each line
 and trailing blank lines ignored), ``tokens`` (default: whitespace-insensitive, case-sensitive,
@@ -37,11 +51,13 @@ A test passes only when the checker accepts the output **and** the program exite
 without an uncaught exception, within ``time_limit_s`` of CPU time (measured by a process the
 program cannot reach: bwrap's parent, or the warm zygote; a wall clock of ``3 * time_limit_s +
 1`` by default stops sleepers and hangs). The verdict's ``score`` is the fraction of tests passed;
-``passed`` needs all of them; ``reason`` is ``ok`` or the status of the first failing test
-(``wrong_answer``, ``runtime_error``, ``timeout``, ``memory_limit``, ``output_limit``,
-``sandbox_error``), or ``syntax_error`` / ``compile_error`` / ``unsupported_test`` / ``no_code``
-before any test runs.
-``details["tests"]`` has one entry per test: status, time, exit code, truncated stdout/stderr.
+``passed`` needs all of them; ``reason`` is ``ok``, ``checker_error`` if the problem's checker
+program failed on any test (:data:`INFRASTRUCTURE_REASONS`: the verification failed, not the
+program), else the status of the first failing test (``wrong_answer``, ``runtime_error``,
+``timeout``, ``memory_limit``, ``output_limit``, ``sandbox_error``), or ``syntax_error`` /
+``compile_error`` / ``unsupported_test`` / ``no_code`` before any test runs.
+``details["tests"]`` has one entry per test: status, time, exit code, truncated stdout/stderr
+(and the checker's output, or why a script did not finish).
 What the sandboxes isolate is stated in :mod:`verifiers.sandbox` and :mod:`verifiers.warm_sandbox`.
 """
 

@@ -108,6 +108,11 @@ def test_code_references_pass_and_wrong_programs_fail_in_the_sandbox(monkeypatch
 
     verdicts = verify_code_batch([(wrong(r), r["tests"]) for r in rows], workers=2)
     assert [r["id"] for r, v in zip(rows, verdicts) if v.passed] == []
+    # a checker program judges any output, a model's chatter included, without failing itself
+    chatter = "print('Enter a number: 1 0 | 1 | 2')\nprint('-1 x 2.5')\n"
+    checked = [r for r in rows if r["family"] == "checker"]
+    verdicts = verify_code_batch([(chatter, r["tests"]) for r in checked], workers=2)
+    assert [(r["id"], v.reason) for r, v in zip(checked, verdicts)] == [(r["id"], "wrong_answer") for r in checked]
     # and near misses fail too: off by one, 1 taken for a prime, a sort that forgets duplicates
     near = {"stdio-sum_two": "a, b = map(int, input().split())\nprint(a + b + 1)\n",
             "stdio-is_prime": "n = int(input())\nprint('yes' if all(n % d for d in range(2, n)) else 'no')\n",
