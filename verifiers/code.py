@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import glob
 import json
 import math
 import os
@@ -129,6 +130,7 @@ class Toolchain:
     run: tuple[str, ...] | None = None
     memory_overhead_mb: int = 0
     extra_procs: int = 0
+    ro_binds: tuple[str, ...] = ()  # host configuration it reads, bound read-only into its sandboxes
 
 
 # The JVM's own flags: one GC thread, the quick JIT only, small fixed reservations, so that its
@@ -148,7 +150,7 @@ TOOLCHAINS: dict[str, Toolchain | None] = {
         "{source}", ("javac", "-J-Xmx512m", *(f"-J{flag}" for flag in _JVM), "-encoding", "UTF-8", "-nowarn",
                      "-d", "/work/classes", "/code/{source}"),
         run=("java", "-Xmx{memory_mb}m", "-Xss16m", *_JVM, "-cp", "/code/main", "{main_class}"),
-        memory_overhead_mb=1280, extra_procs=32),
+        memory_overhead_mb=1280, extra_procs=32, ro_binds=tuple(sorted(glob.glob("/etc/java-*-openjdk")))),
     "javascript": Toolchain(
         "main.js", ("node", "--check", "/code/main.js"),
         run=("node", "--max-old-space-size={memory_mb}", "--stack-size=65500", "/code/main"),
@@ -680,7 +682,8 @@ def _build(language: str, source: str, opts: _Options) -> Execution:
     limits = opts.compile_limits
     if toolchain.memory_overhead_mb:
         limits = dataclasses.replace(limits, memory_mb=limits.memory_mb + toolchain.memory_overhead_mb)
-    return _sandbox(opts.sandbox_key).run(COMPILE, limits=limits, args=command, files=files, result_channel=True)
+    return _sandbox(opts.sandbox_key).run(COMPILE, limits=limits, args=command, files=files, result_channel=True,
+                                          ro_binds=toolchain.ro_binds)
 
 
 def _compile_error(run: Execution) -> dict[str, Any]:
@@ -741,7 +744,9 @@ def _run_limits(program: _Program) -> tuple[Limits, list[str] | None]:
 def _run_test(program: _Program, test: _Test, opts: _Options) -> dict[str, Any]:
     if program.binary is not None:
         limits, command = _run_limits(program)
-        run = _sandbox(opts.sandbox_key).run_binary(program.binary, test.stdin, limits=limits, command=command)
+        binds = TOOLCHAINS[program.language].ro_binds  # type: ignore[union-attr]  # compiled: has one
+        run = _sandbox(opts.sandbox_key).run_binary(program.binary, test.stdin, limits=limits, command=command,
+                                                    ro_binds=binds)
         return _judge(run, test, program, opts)
     box: Sandbox | WarmSandbox | None = _warm_sandbox(opts.sandbox_key) if opts.warm else None
     if box is None or not box.serves({"solution.py": ""}):

@@ -12,7 +12,8 @@ that isolates, each property exercised by a hostile program in ``tests/verifiers
   namespace, a minimal ``/dev``, the program under ``/code`` (read-only) and an empty private
   work directory ``/work`` (a size-capped tmpfs, also reachable as ``/tmp``; the cwd). The root,
   ``/dev`` and ``/code`` are read-only. No home, no project checkout, no test files, no ``/etc``
-  beyond the JDK's own configuration (``/etc/java-*-openjdk``, read-only, where installed).
+  (a Java build or run alone also gets the JDK's own configuration, ``/etc/java-*-openjdk``,
+  read-only: Debian's JDK links its ``conf`` there).
 - **Environment**: only ``PATH``, ``LANG``, ``HOME``, ``TMPDIR`` (and bwrap's ``PWD``); the
   interpreter runs with ``-I`` (ignores ``PYTHON*`` variables and the user site).
 - **Processes**: own PID namespace, the program being its PID 1 (it sees only itself and its
@@ -63,7 +64,6 @@ only, and it warns loudly.
 
 from __future__ import annotations
 
-import glob
 import itertools
 import logging
 import math
@@ -118,9 +118,6 @@ BOOTSTRAP = (
     "del R, S, a, f, n\n"
     "exec(c, m.__dict__)\n"
 )
-# Configuration that toolchains under /usr read through symlinks into /etc (Debian's JDK links
-# its conf/ and lib/security to /etc/java-<N>-openjdk); bound read-only where present.
-_TOOLCHAIN_CONFIG = tuple(sorted(glob.glob("/etc/java-*-openjdk")))
 # Besides the program's own processes, the pids cgroup also holds bwrap's outer process.
 _CGROUP_EXTRA = 1
 _UID_RANGE = (1_000_000, 2_000_000_000)
@@ -237,18 +234,20 @@ class Sandbox:
         args: Sequence[str] = (),
         files: Mapping[str, str | bytes] | None = None,
         result_channel: bool = False,
+        ro_binds: Sequence[str] = (),
     ) -> Execution:
         """Run ``source`` as ``/code/main.py`` with ``stdin``; ``files`` land read-only beside it.
 
         With ``result_channel`` a capped memory file is passed in and ``--result-fd=N`` is the
         program's first argument; what it writes there comes back as ``Execution.result``.
+        ``ro_binds`` as for :meth:`run_binary`.
         """
         self.check()
-        return self._run(source, stdin, limits, args, files or {}, result_channel)
+        return self._run(source, stdin, limits, args, files or {}, result_channel, ro_binds=ro_binds)
 
     def run_binary(self, binary: bytes, stdin: bytes | str = b"", *, limits: Limits = Limits(),
                    args: Sequence[str] = (), files: Mapping[str, str | bytes] | None = None,
-                   command: Sequence[str] | None = None) -> Execution:
+                   command: Sequence[str] | None = None, ro_binds: Sequence[str] = ()) -> Execution:
         """Run an executable (e.g. a compiled C++ program) as ``/code/main`` under the same isolation.
 
         util-linux ``prlimit`` sets the hard limits and execs it, so no interpreter start-up is
@@ -256,11 +255,14 @@ class Sandbox:
         ``files`` land read-only beside it (a checker's input, expected and actual output).
         ``command`` runs instead of ``/code/main`` itself, with ``/code/main`` as data: a runtime
         from ``/usr`` and its arguments (``java -cp /code/main Main`` for a jar, ``node /code/main``).
+        ``ro_binds`` are host paths bound read-only at the same place (a runtime's configuration,
+        such as Debian's JDK links into ``/etc/java-17-openjdk``).
         """
         self.check()
         if self._prlimit is None:
             raise SandboxUnavailable("compiled programs need util-linux `prlimit` (apt-get install util-linux)")
-        return self._run(binary, stdin, limits, args, files or {}, False, binary=True, command=command)
+        return self._run(binary, stdin, limits, args, files or {}, False, binary=True, command=command,
+                         ro_binds=ro_binds)
 
     def check(self) -> None:
         """Start one trivial sandbox (once) so that a broken setup fails loudly, not as verdicts."""
@@ -295,7 +297,8 @@ class Sandbox:
         return [self._prlimit, "--core=0", f"--cpu={cpu}:{cpu + 1}", f"--fsize={limits.output_bytes}",
                 f"--as={limits.memory_mb * 2**20}", *nproc, "--", *command]
 
-    def _command(self, code_args: Sequence[str], info_fd: int | None, disk_bytes: int) -> list[str]:
+    def _command(self, code_args: Sequence[str], info_fd: int | None, disk_bytes: int,
+                 ro_binds: Sequence[str] = ()) -> list[str]:
         """bwrap's argv up to ``--``; ``code_args`` populate ``/code`` (read-only once set up)."""
         cmd = [
             # --as-pid-1: the program itself is PID 1 of its namespace, a direct child of bwrap,
@@ -309,7 +312,7 @@ class Sandbox:
         ]
         if os.path.isdir("/usr/lib64"):
             cmd += ["--symlink", "usr/lib64", "/lib64"]
-        for path in _TOOLCHAIN_CONFIG:
+        for path in ro_binds:
             cmd += ["--ro-bind", path, path]
         if not self.python.startswith("/usr/"):
             # e.g. a pyenv or conda interpreter: expose its installation prefix, read-only
@@ -348,6 +351,7 @@ class Sandbox:
         result_channel: bool,
         binary: bool = False,
         command: Sequence[str] | None = None,
+        ro_binds: Sequence[str] = (),
     ) -> Execution:
         if isinstance(stdin, str):
             stdin = stdin.encode()
@@ -398,7 +402,7 @@ class Sandbox:
                 code_args = ["--dir", "/code", *itertools.chain.from_iterable(
                     (*(("--perms", "0555") if name == "main" and binary else ()), "--ro-bind-data", str(fd),
                      f"/code/{name}") for name, fd in code_fds.items())]
-                cmd = [*self._command(code_args, info_fd, limits.disk_mb * 2**20),
+                cmd = [*self._command(code_args, info_fd, limits.disk_mb * 2**20, ro_binds),
                        *self._start(limits, f"/code/{main}", binary, command), *argv_tail]
                 env, cwd = dict(SANDBOX_ENV), None
                 pass_fds = (*code_fds.values(), info_fd, *res_fds)
