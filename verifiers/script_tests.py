@@ -31,8 +31,9 @@ so ``from solution import f`` works and an ``if __name__ == "__main__":`` block 
 as in HumanEval's own harness) with stdin at ``/dev/null``. The script then runs in a copy of the
 program's namespace whose builtins are the harness's untouched copy (a program that patched
 ``builtins.all``, ``isinstance`` or ``AssertionError`` does not change what the script calls), after
-the standard modules the harness imported first have been put back as they were (a patched
-``math.isclose`` is undone) and ``pytest`` is the harness's small stand-in (below). A name the
+the standard modules the harness saved first have been put back as they were (a patched
+``math.isclose`` is undone; :data:`RESTORED_MODULES`, and :data:`RESTORED_IF_LOADED` where the
+interpreter had them loaded: always in the warm sandbox) and ``pytest`` is the harness's small stand-in (below). A name the
 program defines and the script defines again (``check``) is the script's. ``SystemExit`` raised
 during the tests, for any code, fails the test: only reaching the end passes.
 
@@ -63,9 +64,12 @@ import secrets
 
 # exit status the harness uses when a test raised AssertionError (only ever explains a failure)
 ASSERTION_EXIT = 3
-# standard modules put back as they were before the script runs (imported by the harness first)
+# standard modules put back as they were before the script runs: the harness imports the cheap
+# ones itself; the others (preloaded by the warm sandbox's zygote) are saved where already loaded,
+# so that a cold run does not pay for importing them
 RESTORED_MODULES = ("math", "cmath", "re", "string", "collections", "itertools", "functools", "operator",
-                    "heapq", "bisect", "json", "copy", "fractions", "decimal", "random", "statistics", "typing")
+                    "heapq", "bisect", "json", "copy")
+RESTORED_IF_LOADED = ("fractions", "decimal", "random", "typing", "array", "types")
 
 SCRIPT_HARNESS = r'''
 import builtins, json, os, sys, traceback, types
@@ -261,7 +265,8 @@ def _harness():
         except ImportError:
             pass
     modules = dict(sys.modules)
-    contents = {name: dict(modules[name].__dict__) for name in job["restore"] if name in modules}
+    restored = job["restore"] + job["restore_if_loaded"]
+    contents = {name: dict(modules[name].__dict__) for name in restored if name in modules}
     pristine = dict(__builtins__)
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "solution.py")
     with open(path, encoding="utf-8") as fh:
@@ -313,8 +318,9 @@ _harness()
 def script_job(script: str) -> tuple[bytes, str]:
     """The stdin of one script-test execution and the nonce that confirms it ran to its end."""
     nonce = secrets.token_hex(16)
-    job = {"nonce": nonce, "script": script, "restore": list(RESTORED_MODULES)}
+    job = {"nonce": nonce, "script": script, "restore": list(RESTORED_MODULES),
+           "restore_if_loaded": list(RESTORED_IF_LOADED)}
     return json.dumps(job).encode(), nonce
 
 
-__all__ = ["ASSERTION_EXIT", "RESTORED_MODULES", "SCRIPT_HARNESS", "script_job"]
+__all__ = ["ASSERTION_EXIT", "RESTORED_IF_LOADED", "RESTORED_MODULES", "SCRIPT_HARNESS", "script_job"]

@@ -48,13 +48,21 @@ TRICKS = {
     "patch_builtins_assertion_error": (
         "import builtins\nclass Harmless(Exception):\n    pass\nbuiltins.AssertionError = Harmless\n"
         "def add(a, b):\n    return 0\n"),
+    "excepthook_swallows_assertion": (
+        "import sys, os\nsys.excepthook = lambda *a: os._exit(0)\ndef add(a, b):\n    return 0\n"),
+    "trace_skips_asserts": "import sys\nsys.settrace(lambda *a: None)\ndef add(a, b):\n    return 0\n",
+    "print_the_sentinel": "import sys\nprint('ALL TESTS PASSED')\nprint('OK', file=sys.stderr)\nsys.exit(0)\n",
+    "write_every_fd": (
+        "import os\nfor fd in range(3, 64):\n    try:\n        os.write(fd, b'ok')\n    except OSError:\n"
+        "        pass\nos._exit(0)\n"),
     "read_the_nonce_from_memory": (
         "import gc\nfor o in gc.get_objects():\n    pass\ndef add(a, b):\n    return a + b\n"),
     "read_proc_self_mem": "open('/proc/self/mem', 'rb')\ndef add(a, b):\n    return a + b\n",
     "fake_the_done_event": "import sys, os\nsys.audit('factory.script_done')\nos._exit(0)\n",
     "enter_the_harness_again": (
         "import sys, os\nf = sys._getframe(1)\nwhile f and '_harness' not in f.f_globals:\n    f = f.f_back\n"
-        "r, w = os.pipe()\nos.write(w, b'{\"nonce\": \"x\", \"script\": \"pass\", \"restore\": []}')\nos.close(w)\n"
+        "r, w = os.pipe()\nos.write(w, b'{\"nonce\": \"x\", \"script\": \"pass\", \"restore\": [], '\n"
+        "b'\"restore_if_loaded\": []}')\nos.close(w)\n"
         "os.dup2(r, 0)\nf.f_globals['_harness']()\n"),
     "call_harness_code": (
         "import sys, os, types\nf = sys._getframe(1)\nwhile f and '_harness' not in f.f_globals:\n    f = f.f_back\n"
