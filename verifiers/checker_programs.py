@@ -36,13 +36,14 @@ REJECT_CODES = frozenset({1, 2, 7})
 # /code/main.py of a Python checker's run: the checker as __main__ with the three paths as its
 # argv; an uncaught exception is a crash (exit 3), never a rejection of the program.
 CHECKER_WRAPPER = r'''
-import sys, traceback
-sys.argv = ["checker", "/code/input", "/code/expected", "/code/actual"]
-with open("/code/checker.py", encoding="utf-8") as fh:
-    code = compile(fh.read(), "/code/checker.py", "exec")
-namespace = {"__name__": "__main__", "__file__": "/code/checker.py"}
+import os, sys, traceback
+here = os.path.dirname(os.path.abspath(__file__))  # /code in the sandbox
+sys.argv = ["checker", *(os.path.join(here, name) for name in ("input", "expected", "actual"))]
 try:
-    exec(code, namespace)
+    path = os.path.join(here, "checker.py")
+    with open(path, encoding="utf-8") as fh:
+        code = compile(fh.read(), path, "exec")
+    exec(code, {"__name__": "__main__", "__file__": path})
 except SystemExit:
     raise
 except BaseException:

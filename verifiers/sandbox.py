@@ -391,8 +391,12 @@ class Sandbox:
                 main_path = os.path.join(tmpdir, "code", main)
                 if binary:
                     os.chmod(main_path, 0o755)
-                run = [main_path if part == "/code/main" else part for part in command] if command else None
-                cmd = [*self._start(limits, main_path, binary, run), *argv_tail]
+                # /code is the sandbox's name for the program's folder: here it is the temporary one
+                def here(part: str) -> str:
+                    return os.path.join(tmpdir, part[1:]) if part.startswith("/code/") else part
+
+                run = [here(part) for part in command] if command else None
+                cmd = [*self._start(limits, main_path, binary, run), *map(here, argv_tail)]
                 env = {**SANDBOX_ENV, "HOME": os.path.join(tmpdir, "work"), "TMPDIR": os.path.join(tmpdir, "work")}
                 cwd, pass_fds = os.path.join(tmpdir, "work"), res_fds
             else:
