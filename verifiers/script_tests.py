@@ -33,9 +33,10 @@ program's namespace whose builtins are the harness's untouched copy (a program t
 ``builtins.all``, ``isinstance`` or ``AssertionError`` does not change what the script calls), after
 the standard modules the harness saved first have been put back as they were (a patched
 ``math.isclose`` is undone; :data:`RESTORED_MODULES`, and :data:`RESTORED_IF_LOADED` where the
-interpreter had them loaded: always in the warm sandbox) and ``pytest`` is the harness's small stand-in (below). A name the
-program defines and the script defines again (``check``) is the script's. ``SystemExit`` raised
-during the tests, for any code, fails the test: only reaching the end passes.
+interpreter had them loaded: always in the warm sandbox) and ``pytest`` is the harness's small
+stand-in (below). A name the program defines and the script defines again (``check``) is the
+script's. ``SystemExit`` raised during the tests, for any code, fails the test: only reaching
+the end passes.
 
 **pytest-style functions** (KodCode): after the script's top level, every function it defines
 whose name starts with ``test`` is called with no arguments, in definition order, and so is
