@@ -22,6 +22,7 @@ ERRORS: dict[str, str] = {
     "(connection refused, timeout, HTTP 5xx/429, a malformed reply, ...)",
     "sandbox_error": "the code sandbox could not start or was lost while running a program",
     "verifier_error": "a verifier crashed on a trace (a bug or a broken environment, not the trace's fault)",
+    "checker_error": "a problem's checker program crashed, timed out or did not compile while judging an output",
 }
 
 # The problem or the model's output is at fault; doing the work again gives the same answer.

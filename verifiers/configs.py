@@ -35,7 +35,7 @@ class MathConfig(VerifierConfig):
 
 @dataclass(frozen=True)
 class CodeConfig(VerifierConfig):
-    language: str = "auto"  # auto: the code fence's tag picks the toolchain (python, cpp, c)
+    language: str = "auto"  # auto: the code fence's tag picks the toolchain (python, cpp, c, java, javascript)
     checker: str = "tokens"  # exact | tokens | float:TOL
     time_limit_s: float = 2.0  # CPU seconds per test
     memory_mb: int = 256
@@ -47,8 +47,12 @@ class CodeConfig(VerifierConfig):
     python: str | None = None  # the interpreter inside the sandbox
     detail_chars: int = 256
     warm: bool = True  # Python through the warm (forking) sandbox
-    compile_time_limit_s: float = 20.0  # C/C++: the compiler's own limits
+    compile_time_limit_s: float = 20.0  # C/C++/Java: the compiler's own limits
     compile_memory_mb: int = 2048
+    max_time_limit_s: float = 10.0  # caps a problem's own time_limit_s
+    max_memory_mb: int = 1024  # caps a problem's own memory_mb
+    checker_time_limit_s: float = 10.0  # CPU seconds of a problem's checker program per test
+    testlib_h: str | None = None  # path of testlib.h, for C++ checkers that include it
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ NOT_APPLICABLE = "not_applicable"
 # (details ``gold_error``) and a verdict about the gold's side (``side: gold``) count too.
 UNDECIDED_REASONS: dict[str, frozenset[str]] = {
     "math": frozenset({NOT_APPLICABLE, "unparseable", "timeout", "verifier_error"}),
-    "code": frozenset({NOT_APPLICABLE, "sandbox_error", "unsupported_test", "verifier_error"}),
+    "code": frozenset({NOT_APPLICABLE, "sandbox_error", "checker_error", "unsupported_test", "verifier_error"}),
 }
 # the judge's own reasons
 OK, WRONG = "ok", "wrong_answer"
