@@ -33,7 +33,7 @@ import yaml
 from factory.errors import RecipeError
 from factory.executors import EXECUTORS, Executor, step_stats
 from factory.plan import Plan, build_plan
-from factory.recipe import Recipe, changed_sections
+from factory.recipe import Recipe, changed_keys, changed_sections
 from factory.report import write_report
 from factory.shards import RunDir
 from factory.stages.base import StageStats
@@ -114,9 +114,11 @@ def _claim(run: RunDir, recipe: Recipe, plan: Plan, executor: Executor) -> list[
         stale = plan.affected_by(changed)
         fixed = [k for k in changed if any(k in step.sections and step.fixed for step in plan.steps)]
         if fixed:
+            keys = [key for k in fixed for key in changed_keys(run.read_json("recipe.json"), current, k)]
             raise RecipeError(
                 f"{run} holds a run of a different recipe (sections changed: {', '.join(fixed)}); its traces "
-                "would have to be regenerated: delete the folder or set run_dir to a new one"
+                f"would have to be regenerated ({', '.join(keys)} changed): delete the folder or set run_dir to a "
+                "new one"
             )
         if stale:
             log.warning(
