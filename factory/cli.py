@@ -79,6 +79,13 @@ def print_summary(s: RunSummary) -> None:
         print(f"refused problems  {failed}  (those problems are in {s.run_dir}/traces_failed/)")
     if s.tokens_per_second is not None:
         print(f"generation        {s.completion_tokens} tokens in {s.generate_seconds} s = {s.tokens_per_second} tok/s")
+    c = s.cost
+    cost = f"{c.tokens_per_kept_row} tokens per kept row" if c.tokens_per_kept_row is not None else "no kept row"
+    if c.money is not None:
+        cost += f"; money {c.money:.4f}, {c.money_per_kept_row} per kept row"
+    if c.stopped:
+        cost += f"; adaptive stops saved {c.samples_saved} samples, ~{c.tokens_saved_estimate} tokens"
+    print(f"cost              {cost}")
     for name, rate in s.pass_rate.items():
         reasons = ", ".join(f"{k} {v}" for k, v in s.verdict_reasons[name].items())
         print(f"verifier {name:<9}pass rate {rate:.1%}   ({reasons})" if rate is not None else f"verifier {name}: -")

@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from factory.adaptive import StopRule
 from factory.recipe import SECTION_ORDER, Recipe
 from factory.records import REJECT_FIELDS
 from factory.stages.base import Stage
@@ -123,9 +124,13 @@ def build_plan(recipe: Recipe) -> Plan:
         rejects="problems_rejected",
     )
     # a problem whose request failed (no samples) leaves one rejected row in traces_failed/
+    # adaptive sampling stops a problem by the recipe's own verifiers and select's requirement
+    stopping = None
+    if recipe.generate.adaptive is not None:
+        stopping = StopRule(recipe.generate.adaptive, recipe.generate.n, recipe.verify, recipe.select)
     plan.add(
         "generate",
-        [TraceGenerator(recipe.generate)],
+        [TraceGenerator(recipe.generate, stopping=stopping)],
         "problems",
         "traces",
         sections=("generate",),

@@ -63,6 +63,31 @@ class DomainPrompt:
 
 
 @dataclass(frozen=True)
+class AdaptiveConfig:
+    """Adaptive sampling (docs/adaptive.md): a problem is sampled in rounds, ``first`` samples in its
+    first, and stops once it has ``passes`` samples that pass select's requirements (and ``fails``
+    that fail them), or ``generate.n`` samples. Sample i is seeded ``seed + i`` whichever round
+    draws it, so the traces are a prefix of the fixed-n run's."""
+
+    first: int = 4  # samples in a problem's first round
+    passes: int | None = None  # stop once this many samples pass select's requirements
+    fails: int | None = None  # ... and this many fail them (a preference pair, for DPO)
+    hopeless: int | None = None  # give a problem up with no passing sample after this many (changes the data)
+
+    def check(self, n: int) -> None:
+        if not 1 <= self.first <= n:
+            raise RecipeError(f"generate.adaptive.first: must be within 1..generate.n ({n}), got {self.first}")
+        if self.passes is None and self.fails is None:
+            raise RecipeError("generate.adaptive: set passes (and/or fails): when to stop sampling a problem")
+        for key in ("passes", "fails"):
+            value = getattr(self, key)
+            if value is not None and not 1 <= value <= n:
+                raise RecipeError(f"generate.adaptive.{key}: must be within 1..generate.n ({n}), got {value}")
+        if self.hopeless is not None and not self.first <= self.hopeless <= n:
+            raise RecipeError(f"generate.adaptive.hopeless: must be within first..generate.n, got {self.hopeless}")
+
+
+@dataclass(frozen=True)
 class GenerateConfig:
     """The teacher and how to sample it. ``sampling`` goes to vLLM's SamplingParams unchanged,
     ``engine`` to the backend (``vllm.LLM`` keyword arguments for the vLLM backend)."""
@@ -84,6 +109,7 @@ class GenerateConfig:
     base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1
     api_key_env: str | None = None  # the environment variable holding the API key (never the key itself)
     tokenizer: str | None = None  # a local model folder whose tokenizer and chat template render the prompts
+    adaptive: AdaptiveConfig | None = None  # sample in rounds, stop a problem once it has what select needs
 
     def __post_init__(self) -> None:
         if self.backend == "openai" and not self.base_url:
@@ -709,6 +735,15 @@ def changed_sections(previous: dict[str, Any], now: dict[str, Any]) -> list[str]
     return [k for k in SECTION_ORDER if before[k] != after[k]]
 
 
+def changed_keys(previous: dict[str, Any], now: dict[str, Any], section: str) -> list[str]:
+    """The keys of one data section that differ between two recipes (``generate.adaptive``), for errors."""
+    before = data_settings(previous)[section] or {}
+    after = data_settings(json.loads(json.dumps(now, default=str)))[section] or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return [section]
+    return [f"{section}.{k}" for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)] or [section]
+
+
 def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
     recipe = _build(Recipe, _migrate(raw, origin), "")
     if recipe.generate.backend not in BACKENDS:
@@ -725,6 +760,7 @@ def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
     _check_rank(recipe)
     if recipe.generate.n < 1:
         raise RecipeError("generate.n: must be at least 1")
+    _check_adaptive(recipe)
     if recipe.source.shard_size < 1:
         raise RecipeError("source.shard_size: must be at least 1")
     if recipe.source.max_prompt_chars is not None and recipe.source.max_prompt_chars < 1:
@@ -780,6 +816,24 @@ def _check_rank(recipe: Recipe) -> None:
         )
     if recipe.select.strategy != "first":
         raise RecipeError("select.strategy: select.rank keeps the top-k by reward score; leave strategy out")
+
+
+def _check_adaptive(recipe: Recipe) -> None:
+    """Adaptive stopping judges each round with the verify section and select's requirements as
+    they stand at generate: a pseudo-gold voted over all samples or a judge that runs later cannot
+    be used there."""
+    adaptive = recipe.generate.adaptive
+    if adaptive is None:
+        return
+    adaptive.check(recipe.generate.n)
+    if not recipe.verify:
+        raise RecipeError("generate.adaptive: stops on verified samples; the recipe has no verify section")
+    for section in ("vote", "judge"):
+        if getattr(recipe, section) is not None:
+            raise RecipeError(
+                f"generate.adaptive: cannot be used with {section} (it decides after all samples are drawn); "
+                "remove one of the two"
+            )
 
 
 def _check_require(require: Any, verify: Mapping[str, Any], judge: bool = False) -> None:

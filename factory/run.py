@@ -35,7 +35,7 @@ import yaml
 from factory.errors import EnvironmentProblem, RecipeError
 from factory.executors import EXECUTORS, Executor, is_done, step_stats
 from factory.plan import Plan, Step, build_plan
-from factory.recipe import Recipe, changed_sections, verifier_config
+from factory.recipe import Recipe, changed_keys, changed_sections, verifier_config
 from factory.report import write_report
 from factory.shards import RunDir
 from factory.stages.base import StageStats
@@ -151,9 +151,11 @@ def _claim(run: RunDir, recipe: Recipe, plan: Plan, executor: Executor) -> list[
         stale = plan.affected_by(changed)
         fixed = [k for k in changed if any(k in step.sections and _made(run, step, plan) for step in plan.steps)]
         if fixed:
+            keys = [key for k in fixed for key in changed_keys(run.read_json("recipe.json"), current, k)]
             raise RecipeError(
                 f"{run} holds a run of a different recipe (sections changed: {', '.join(fixed)}); its traces "
-                "would have to be regenerated: delete the folder or set run_dir to a new one"
+                f"would have to be regenerated ({', '.join(keys)} changed): delete the folder or set run_dir to a "
+                "new one"
             )
         if stale:
             log.warning(

@@ -372,6 +372,7 @@ class TraceSelector(Stage):
         summary.rejected = sum(stats.dropped.values())
         summary.reject_reasons = dict(stats.dropped.most_common())
         summary.problems_with_kept = stats.parts.get("keep_k", StageStats()).counters.get("problems_with_kept", 0)
+        summary.cost.per_kept_row(summary.kept)
         if self.rank is not None:
             rank = stats.parts.get("rank", StageStats())
             summary.rank = RankSummary(
