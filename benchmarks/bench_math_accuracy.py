@@ -1,6 +1,7 @@
 """Accuracy of the math verifier vs math-verify on the labelled table, per category.
 
-    python benchmarks/bench_math_accuracy.py [--table traces|extract] [--show-disagreements]
+    python benchmarks/bench_math_accuracy.py [--table traces|extract|notation] [--show-disagreements]
+    python benchmarks/bench_math_accuracy.py --table mv-tests --mv-tests DIR [--show-disagreements]
 
 ``--table traces`` (default): tests/verifiers/math_cases.py, ours with ``extract="boxed"``;
 math-verify runs with TRL's ``accuracy_reward`` settings (its recommended reward use: gold parsed
@@ -9,14 +10,22 @@ NormalizationConfig(units=True), boxed_match_priority=0, try_extract_without_anc
 ``extraction_mode="first_match"``, then ``verify``). ``--table extract``: the bare/auto table
 (tests/verifiers/math_extract_cases.py), ours with each case's ``extract`` mode; math-verify
 with its default ``parse`` of the response (LaTeX and plain-expression extraction, which is how
-it reads bare answers), the gold parsed as for the traces table. Each math-verify item runs in a forked child
-killed after 10 s, because its own SIGALRM timeout cannot stop big-integer arithmetic.
+it reads bare answers), the gold parsed as for the traces table. ``--table notation``: the
+notation table of issue 28 (tests/verifiers/math_notation_cases.py: decimal commas, percent,
+units, relations, matrices, brace decorations, huge powers), run as the extract table.
+``--table mv-tests``: the (gold, pred, expected) rows of Math-Verify's own pytest tables, read from
+a checkout's ``tests/`` folder (``--mv-tests``); the labels are the reference verifier's, ours runs
+with ``extract="auto"`` as a new user would, and math-verify's verdict is its default ``parse``.
+Each math-verify item runs in a forked child killed after 10 s, because its own SIGALRM timeout
+cannot stop big-integer arithmetic.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib.util
+import math
 import multiprocessing as mp
 import sys
 import time
@@ -35,6 +44,38 @@ def load_cases(name: str, table: str) -> list:
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return getattr(mod, table)
+
+
+class LabelledRow:
+    """A row of Math-Verify's test tables, shaped like our cases."""
+
+    def __init__(self, category: str, gold: str, response: str, expected: bool) -> None:
+        self.category, self.gold, self.response, self.expected = category, gold, response, expected
+        self.extract = "auto"
+
+
+def load_mv_tests(folder: Path) -> list[LabelledRow]:
+    """The ``pytest.mark.parametrize`` tables with ``gold`` and ``pred`` columns of every
+    ``test_*.py`` in ``folder``, read from the source without importing it."""
+    rows = []
+    for path in sorted(folder.glob("test_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for dec in node.decorator_list:
+                if not (isinstance(dec, ast.Call) and getattr(dec.func, "attr", "") == "parametrize"):
+                    continue
+                names = ast.literal_eval(dec.args[0])
+                names = [n.strip() for n in (names.split(",") if isinstance(names, str) else names)]
+                if not {"gold", "pred"} <= set(names):
+                    continue
+                # the tables are literals, but for an f-string over math.sqrt: evaluate with math only
+                values = eval(ast.unparse(dec.args[1]), {"__builtins__": {}, "math": math})
+                for v in values:
+                    row = dict(zip(names, v, strict=True))
+                    label = row.get("expected", row.get("result"))
+                    rows.append(LabelledRow(f"{path.stem}::{node.name}"[:40], row["gold"], row["pred"], bool(label)))
+    return rows
 
 
 def math_verify_default(response: str, gold: str) -> bool:
@@ -90,7 +131,8 @@ def math_verify_bounded(fn, response: str, gold: str, timeout_s: float = 10.0) -
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--table", choices=("traces", "extract"), default="traces")
+    ap.add_argument("--table", choices=("traces", "extract", "notation", "mv-tests"), default="traces")
+    ap.add_argument("--mv-tests", type=Path, help="Math-Verify's tests/ folder (for --table mv-tests)")
     ap.add_argument("--show-disagreements", action="store_true")
     args = ap.parse_args()
     import math_verify  # noqa: F401 - import once before forking
@@ -98,8 +140,15 @@ def main() -> None:
     if args.table == "traces":
         cases = load_cases("math_cases", "CASES")
         modes, mv_fn = ["boxed"] * len(cases), math_verify_reward
+    elif args.table == "mv-tests":
+        if args.mv_tests is None:
+            ap.error("--table mv-tests needs --mv-tests DIR")
+        cases = load_mv_tests(args.mv_tests)
+        modes, mv_fn = [c.extract for c in cases], math_verify_default
     else:
-        cases = load_cases("math_extract_cases", "EXTRACT_CASES")
+        module, table = {"extract": ("math_extract_cases", "EXTRACT_CASES"),
+                         "notation": ("math_notation_cases", "NOTATION_CASES")}[args.table]
+        cases = load_cases(module, table)
         modes, mv_fn = [c.extract for c in cases], math_verify_default
     t0 = time.perf_counter()
     ours = [None] * len(cases)
@@ -132,7 +181,7 @@ def main() -> None:
         if v.passed != want or mv_pass != want:
             rows.append((c, v, mv))
 
-    hdr = (f"{'category':22} {'n':>4} | {'ours ok':>7} {'FP':>3} {'FN':>3} | "
+    hdr = (f"{'category':40} {'n':>4} | {'ours ok':>7} {'FP':>3} {'FN':>3} | "
            f"{'mv ok':>6} {'FP':>3} {'FN':>3} {'hang':>4} | {'agree':>5}")
     print(hdr)
     print("-" * len(hdr))
@@ -141,12 +190,12 @@ def main() -> None:
         for k, val in s.items():
             tot[k] += val
         print(
-            f"{cat:22} {s['n']:4} | {s['ours_right']:7} {s['ours_fp']:3} {s['ours_fn']:3} | "
+            f"{cat:40} {s['n']:4} | {s['ours_right']:7} {s['ours_fp']:3} {s['ours_fn']:3} | "
             f"{s['mv_right']:6} {s['mv_fp']:3} {s['mv_fn']:3} {s['mv_hang']:4} | {s['agree']:5}"
         )
     print("-" * len(hdr))
     print(
-        f"{'TOTAL':22} {tot['n']:4} | {tot['ours_right']:7} {tot['ours_fp']:3} {tot['ours_fn']:3} | "
+        f"{'TOTAL':40} {tot['n']:4} | {tot['ours_right']:7} {tot['ours_fp']:3} {tot['ours_fn']:3} | "
         f"{tot['mv_right']:6} {tot['mv_fp']:3} {tot['mv_fn']:3} {tot['mv_hang']:4} | {tot['agree']:5}"
     )
     print(

@@ -16,8 +16,15 @@ It prints executions/s, p50/p99 latency per execution and the ratios to bare (go
 running each program in-process first): a machine busy enough to push a correct program past the
 wall clock makes a pool pass fewer, and it says so; a pool that passes more fails the run.
 
+Then, per language and for assert-script tests, the rate of judged executions of one small
+program (the sum of two numbers; a HumanEval-style ``check(candidate)`` script for the script
+row), each verdict checked: ``--languages N`` executions each (default 100, 0 skips it). Compiled
+languages are built once per batch (the build is timed apart); a toolchain that is not installed
+is reported as missing.
+
     python benchmarks/bench_sandbox.py                # 500 programs, concurrency = usable cores
     python benchmarks/bench_sandbox.py -n 200 -c 4 --rounds 3
+    python benchmarks/bench_sandbox.py -n 0 --languages 200   # only the per-language rates
 """
 
 from __future__ import annotations
@@ -149,13 +156,71 @@ def run_verifier(
     return wall, [v.details["tests"][0]["time_s"] for v in verdicts], sum(v.passed for v in verdicts)
 
 
+SUM = {
+    "python": "a, b = map(int, input().split())\nprint(a + b)\n",
+    "cpp": "#include <cstdio>\nint main() { long a, b; scanf(\"%ld %ld\", &a, &b); printf(\"%ld\\n\", a + b); }\n",
+    "c": "#include <stdio.h>\nint main(void) { long a, b; scanf(\"%ld %ld\", &a, &b);\n"
+         "printf(\"%ld\\n\", a + b); return 0; }\n",
+    "java": "import java.util.*;\npublic class Main { public static void main(String[] x) {\n"
+            "  Scanner in = new Scanner(System.in); System.out.println(in.nextLong() + in.nextLong()); } }\n",
+    "javascript": "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\n"
+                  "console.log(a + b);\n",
+}
+SCRIPT = "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(-5, 5) == 0\n\ncheck(add)\n"
+
+
+def run_languages(n: int, concurrency: int, python: str) -> None:
+    """Judged executions per second of one small program per language, and of a script test."""
+    from verifiers.code import TOOLCHAINS, tool_path
+    from verifiers.sandbox import SandboxUnavailable
+
+    print(f"\nper language: {n} executions each (one program, {n} tests), concurrency {concurrency}")
+    print(f"{'language':<14} {'exec/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'build s':>8} {'passed':>7}")
+    tests = [{"input": f"{i} {2 * i}\n", "output": f"{3 * i}\n"} for i in range(n)]
+    rows = [(name, name, SUM[name], tests, True) for name in SUM]
+    rows.insert(1, ("python (cold)", "python", SUM["python"], tests, False))
+    rows.append(("python script", "python", "def add(a, b):\n    return a + b\n", [{"script": SCRIPT}] * n, True))
+    rows.append(("script (cold)", "python", "def add(a, b):\n    return a + b\n", [{"script": SCRIPT}] * n, False))
+    for label, language, program, cases, warm in rows:
+        toolchain = TOOLCHAINS[language]
+        try:
+            if toolchain is not None:
+                tool_path(toolchain.compile[0])
+                if toolchain.run:
+                    tool_path(toolchain.run[0])
+        except SandboxUnavailable as exc:
+            print(f"{label:<14} missing: {exc}")
+            continue
+        config = CodeConfig(python=python, warm=warm, time_limit_s=2.0)
+        build = 0.0
+        if toolchain is not None:  # the build alone: a one-test batch
+            start = time.perf_counter()
+            verify_code_batch([{"program": program, "language": language, "tests": cases[:1]}], config=config)
+            build = time.perf_counter() - start
+        start = time.perf_counter()
+        [verdict] = verify_code_batch([{"program": program, "language": language, "tests": cases}],
+                                      workers=concurrency, config=config)
+        wall = time.perf_counter() - start - build
+        lat = [t["time_s"] for t in verdict.details["tests"]]
+        print(f"{label:<14} {n / wall:8.1f} {percentile(lat, 0.5) * 1000:8.1f} {percentile(lat, 0.99) * 1000:8.1f} "
+              f"{build:8.2f} {verdict.details['passed']:>7}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--programs", type=int, default=500)
     parser.add_argument("-c", "--concurrency", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--python", default=default_python())
     parser.add_argument("--rounds", type=int, default=1, help="alternate the three pools this many times")
+    parser.add_argument("--languages", type=int, default=100, help="executions per language (0: skip)")
     args = parser.parse_args()
+    if args.programs > 0:
+        run_pools(args)
+    if args.languages > 0:
+        run_languages(args.languages, args.concurrency, args.python)
+
+
+def run_pools(args: argparse.Namespace) -> None:
 
     programs = make_programs(args.programs)
     correct = sum(passes_in_process(*program) for program in programs)

@@ -1,6 +1,6 @@
 """Generate the shipped code problem set: small Python tasks with tests, most of them very easy.
 
-    python data/make_code.py             # writes data/code/{train,test}.jsonl
+    python data/make_code.py             # writes data/code/{train,test,judged}.jsonl
 
 63 stdin/stdout problems ("read two integers and print their sum") and 32 call-based ones
 ("write ``add(a, b)``"), each with several tests in the format ``verifiers.code`` reads:
@@ -13,6 +13,11 @@ deterministic, so the files can be regenerated and compared byte for byte.
 
 Rows: ``id``, ``problem`` (the statement a model sees), ``tests``, ``domain`` (``code``),
 ``family`` (``stdio`` or ``call``) and ``level`` (``easy`` or ``medium``).
+
+``judged.jsonl`` holds 4 assert-script problems (``family: script``: HumanEval-, MBPP- and
+KodCode-style tests) and 3 problems with many right answers judged by a checker program
+(``family: checker``); their ``tests`` is the object form ``{"tests": [...], "checker_program":
+...}``. recipes/demo/code-judged.yaml samples them.
 """
 
 from __future__ import annotations
@@ -249,6 +254,51 @@ CALL: list[tuple[str, str, str, str, list[list[Any]]]] = [
 ]
 
 
+# Assert-script problems (tests ``{"script": ...}``, verifiers.script_tests): HumanEval's
+# check(candidate), MBPP's assert lines and KodCode's pytest functions.
+# (function name, statement, reference solution, the test script)
+SCRIPT: list[tuple[str, str, str, str]] = [
+    ("is_palindrome", "Write a Python function is_palindrome(s) that returns True if the string s reads the same "
+     "forwards and backwards, and False otherwise.",
+     "def is_palindrome(s):\n    return s == s[::-1]\n",
+     "def check(candidate):\n    assert candidate('racecar') is True\n    assert candidate('ab') is False\n"
+     "    assert candidate('') is True\n    assert candidate('abba') is True\n\ncheck(is_palindrome)\n"),
+    ("count_evens", "Write a Python function count_evens(nums) that returns how many numbers in the list nums are "
+     "even.",
+     "def count_evens(nums):\n    return sum(1 for n in nums if n % 2 == 0)\n",
+     "assert count_evens([1, 2, 3, 4]) == 2\nassert count_evens([]) == 0\nassert count_evens([-2, 7, 0]) == 2\n"),
+    ("clamp", "Write a Python function clamp(x, low, high) that returns x limited to the range from low to high.",
+     "def clamp(x, low, high):\n    return max(low, min(x, high))\n",
+     "import pytest\nfrom solution import clamp\n\n\n"
+     "@pytest.mark.parametrize('x, expected', [(5, 5), (-3, 0), (42, 10)])\n"
+     "def test_clamp(x, expected):\n    assert clamp(x, 0, 10) == expected\n\n\ndef test_edges():\n"
+     "    assert clamp(0, 0, 10) == 0 and clamp(10, 0, 10) == 10\n"),
+    ("mean", "Write a Python function mean(nums) that returns the average of a non-empty list of numbers.",
+     "def mean(nums):\n    return sum(nums) / len(nums)\n",
+     "import math\n\ndef check(candidate):\n    assert math.isclose(candidate([1, 2, 3, 4]), 2.5)\n"
+     "    assert candidate([7]) == 7\n    assert math.isclose(candidate([0.1, 0.2]), 0.15)\n\ncheck(mean)\n"),
+]
+
+# Problems with many right answers, judged by a checker program (verifiers.checker_programs; its
+# argv: input, expected, actual). (id, statement, reference solution, stdin of each test, checker)
+CHECKED: list[tuple[str, str, str, list[str], str]] = [
+    ("any_order", "Read an integer n and print the numbers 1 to n, separated by spaces, in any order.",
+     "n = int(input())\nprint(*range(1, n + 1))\n", ["1", "3", "6"],
+     "import sys\nn = int(open(sys.argv[1]).read())\nactual = open(sys.argv[3]).read().split()\n"
+     "sys.exit(0 if sorted(actual) == sorted(str(i) for i in range(1, n + 1)) else 1)\n"),
+    ("two_summands", "Read an integer n (n >= 2) and print two positive integers a and b, separated by a space, "
+     "such that a + b = n. Any such pair is accepted.",
+     "n = int(input())\nprint(1, n - 1)\n", ["2", "10", "99"],
+     "import sys\nn = int(open(sys.argv[1]).read())\ntry:\n    a, b = map(int, open(sys.argv[3]).read().split())\n"
+     "except ValueError:\n    sys.exit(1)\nsys.exit(0 if a > 0 and b > 0 and a + b == n else 1)\n"),
+    ("a_divisor", "Read an integer n (n >= 2) and print any divisor of n that is greater than 1.",
+     "n = int(input())\nprint(n)\n", ["2", "12", "49"],
+     "import sys\nn = int(open(sys.argv[1]).read())\ntext = open(sys.argv[3]).read().split()\n"
+     "ok = len(text) == 1 and text[0].isdigit() and 1 < int(text[0]) <= n and n % int(text[0]) == 0\n"
+     "sys.exit(0 if ok else 1)\n"),
+]
+
+
 def run_stdio(solution: str, stdin: str) -> str:
     """What ``solution`` prints when given ``stdin`` (run here, in this process: it is our own code)."""
     out = io.StringIO()
@@ -271,7 +321,28 @@ def run_call(solution: str, fn_name: str, args: list[Any]) -> Any:
 
 def references() -> dict[str, str]:
     """Problem id -> reference solution."""
-    return {f"stdio-{name}": sol for name, _, _, sol, _ in STDIO} | {f"call-{name}": sol for name, _, _, sol, _ in CALL}
+    return ({f"stdio-{name}": sol for name, _, _, sol, _ in STDIO}
+            | {f"call-{name}": sol for name, _, _, sol, _ in CALL}
+            | {f"script-{name}": sol for name, _, sol, _ in SCRIPT}
+            | {f"checker-{name}": sol for name, _, sol, _, _ in CHECKED})
+
+
+def judged() -> list[dict]:
+    """The ``judged`` split: assert-script problems and problems judged by a checker program.
+
+    A problem's ``tests`` is then the object ``verifiers.code.parse_problem`` reads; the expected
+    output of a checked problem is the reference's (one right answer among many).
+    """
+    rows = []
+    for name, statement, _, script in SCRIPT:
+        rows.append({"id": f"script-{name}", "problem": statement, "tests": {"tests": [{"script": script}]},
+                     "domain": "code", "family": "script", "level": "easy"})
+    for name, statement, solution, inputs, checker in CHECKED:
+        tests = [{"input": i + "\n", "output": run_stdio(solution, i + "\n")} for i in inputs]
+        rows.append({"id": f"checker-{name}", "problem": statement + " Read from standard input and print to "
+                     "standard output.", "tests": {"tests": tests, "checker_program": checker}, "domain": "code",
+                     "family": "checker", "level": "easy"})
+    return rows
 
 
 def problems() -> list[dict]:
@@ -293,7 +364,8 @@ def splits() -> dict[str, list[dict]]:
     random.Random(20261201).shuffle(rows)
     held_out = set(range(0, len(rows), 4))  # every 4th after the shuffle: 24 of 95 problems
     return {"train": [r for i, r in enumerate(rows) if i not in held_out],
-            "test": [r for i, r in enumerate(rows) if i in held_out]}
+            "test": [r for i, r in enumerate(rows) if i in held_out],
+            "judged": judged()}  # apart, so that train and test stay as they were
 
 
 def main() -> None:

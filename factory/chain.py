@@ -8,7 +8,9 @@ phase taking the previous phase's model (or dataset) and yielding a new one:
                       rejection sampling of the RL checkpoint)
 ``sft``               ``factory train``: fine-tune ``model`` (the previous model, the base, or a
                       named phase's) on a rejection_sample phase's set (R1's stages 1 and 4)
-``grpo``              ``factory grpo``: RL with the recipe's verifiers as rewards (R1's stages 2, 5)
+``grpo``              ``factory grpo``: RL with the recipe's verifiers as rewards (R1's stages 2, 5);
+                      ``grpo.prompts.from`` may name a rejection_sample phase: its run's pass rates
+                      choose the prompts (that phase is then one of the job's inputs)
 
 Before the first phase and after every phase, the current model is evaluated (``factory eval``) on
 ``eval.problems`` with the recipe's own prompts, sampling and per-problem seeds, so every number in
@@ -87,10 +89,18 @@ READS = {
 }
 
 
+def _reads(job: Job) -> tuple[str, ...]:
+    """The sections a job reads: a grpo job that scores its student first makes a data run (every data section)."""
+    prompts = (job.recipe.get("grpo") or {}).get("prompts")
+    if job.kind == "grpo" and prompts is not None and prompts.get("from_") is None:
+        return (*SECTION_ORDER, *READS["grpo"])
+    return READS[job.kind]
+
+
 def _key(job: Job, inputs: Sequence[str]) -> str:
     """The job's identity: its kind, the recipe sections it reads, its model and data, and the keys
     of the jobs that made them."""
-    sections = {name: job.recipe.get(name) for name in READS[job.kind]}
+    sections = {name: job.recipe.get(name) for name in _reads(job)}
     h = hashlib.sha256(
         json.dumps([job.kind, sections, job.model, job.data, list(inputs)], sort_keys=True, default=str).encode()
     )
@@ -121,6 +131,7 @@ def plan_jobs(
     base = first_model(recipe, chain)
     models: dict[str, str] = {"base": base}
     datasets: dict[str, str] = {}
+    runs: dict[str, str] = {}  # a rejection_sample phase -> its run folder
     current = base
     made_by: dict[str, str] = {}  # a model or data path -> the job that made it
     jobs: list[Job] = []
@@ -166,6 +177,12 @@ def plan_jobs(
             cmd, uses = "grpo", [current]
         try:
             phase_recipe = load_recipe(recipe_path, [*overrides, *own, *ours])
+            if phase.kind == "grpo" and phase_recipe.grpo is not None and phase_recipe.grpo.prompts is not None:
+                scored_by = _scored_by(phase_recipe.grpo.prompts.from_, chain.phases, i - 1)
+                if scored_by is not None:  # that phase's run: its pass rates, and the job depends on it
+                    ours.append(f"grpo.prompts.from={runs[scored_by]}")
+                    uses.append(datasets[scored_by])
+                    phase_recipe = load_recipe(recipe_path, [*overrides, *own, *ours])
         except RecipeError as e:
             raise RecipeError(f"{where}: {e}") from None
         if phase.kind == "grpo" and phase_recipe.grpo is not None:
@@ -186,12 +203,24 @@ def plan_jobs(
         )
         made_by[model or data] = phase.label
         if phase.kind == "rejection_sample":
-            datasets[phase.label] = data
+            datasets[phase.label], runs[phase.label] = data, str(folder / "run")
         else:
             models[phase.label] = current = model
             if chain.evaluate:
                 jobs.append(evaluation(phase.label, folder, model, phase.label))
     return jobs
+
+
+def _scored_by(source: str | None, phases: Sequence[PhaseConfig], index: int) -> str | None:
+    """The rejection_sample phase (before ``phases[index]``) that ``grpo.prompts.from`` names; None
+    where it names a run folder, or nothing."""
+    if source is None:
+        return None
+    if {p.label: p.kind for p in phases[:index]}.get(source) == "rejection_sample":
+        return source
+    if source in {p.label for p in phases} or source in ("base", "previous"):
+        raise RecipeError(f"grpo.prompts.from: {source!r} is not an earlier rejection_sample phase (nor a run folder)")
+    return None
 
 
 def assign_keys(jobs: list[Job]) -> list[Job]:
@@ -336,6 +365,11 @@ def _phase_summary(job: Job) -> dict[str, Any]:
                 "reward_last",
                 "reward_means",
                 "frac_reward_zero_std_mean",
+                "prompt_selection",
+                "groups",
+                "zero_variance_groups",
+                "zero_variance",
+                "beta",
             )
             return {k: s.get(k) for k in keys} | {"train_seconds": s.get("seconds")}
     except (FileNotFoundError, KeyError, json.JSONDecodeError):
@@ -438,8 +472,10 @@ def chain_markdown(report: dict[str, Any]) -> str:
 def _made(s: dict[str, Any]) -> str:
     if s["kind"] == "rejection_sample" and "kept" in s:
         rate = ", ".join(f"{k} {_pct(v)} %" for k, v in (s.get("pass_rate") or {}).items())
-        return (f"{s['kept']} rows from {s['problems_with_kept']} of {s['problems']} problems "
-                f"({s['traces']} traces; pass rate {rate})")
+        return (
+            f"{s['kept']} rows from {s['problems_with_kept']} of {s['problems']} problems "
+            f"({s['traces']} traces; pass rate {rate})"
+        )
     if s["kind"] == "sft" and "rows" in s:
         return f"{s['steps']} steps on {s['rows']} rows, train loss {s['train_loss']:.3f}; from `{s['student']}`"
     if s["kind"] == "grpo" and "steps" in s:
@@ -448,7 +484,16 @@ def _made(s: dict[str, Any]) -> str:
             f"reward {first:.3f} → {last:.3f} (first/last 10 steps)" if first is not None and last is not None else ""
         )
         seen = f"{s['prompts_seen']} of " if s.get("prompts_seen") else ""
-        return f"{s['steps']} steps ({seen}{s['prompts']} prompts), {reward}; generation: {s['generation']}"
+        made = f"{s['steps']} steps ({seen}{s['prompts']} prompts), {reward}; generation: {s['generation']}"
+        chosen = s.get("prompt_selection")
+        if chosen:
+            lo, hi = chosen["pass_rate"]
+            made += f"; prompts: {chosen['selected']} of {chosen['problems']} with pass rate in [{lo}, {hi}]"
+        if s.get("groups"):
+            made += f"; zero-variance groups {s['zero_variance_groups']} of {s['groups']} ({s['zero_variance']})"
+        if s.get("beta"):
+            made += f"; β {s['beta']}"
+        return made
     return ""
 
 

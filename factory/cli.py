@@ -1,6 +1,6 @@
 """The ``factory`` command.
 
-factory run RECIPE [--set key.path=value ...]    run or resume a recipe
+factory run RECIPE [--set key.path=value ...]    run or resume a recipe (exit 3: finished with errors to retry)
 factory prepare-model [NAME]                     convert the embedded default model once
 factory score INPUT --verifier math --out OUT    score a file of responses
 factory train RECIPE [--set ...]                 fine-tune the recipe's student on its SFT set
@@ -9,6 +9,7 @@ factory grpo RECIPE [--set ...]                  GRPO of the recipe's student, r
 factory chain RECIPE [--set ...]                 the recipe's model phases in order, each evaluated
                                                  (alias: factory pipeline)
 factory loop RECIPE [--set ...]                  the default chain: eval -> run -> train -> eval
+factory check RUN_DIR                            check a run's finished shards (exit 1: damage)
 factory report RUN_DIR                           write the run's dataset card (README.md + plots)
 factory mix OUT --input PATH[=WEIGHT] ...        mix exported sets with weights
 factory sandbox serve [--host H] [--port P]      serve this machine's sandbox to remote code verifiers
@@ -17,15 +18,20 @@ factory sandbox serve [--host H] [--port P]      serve this machine's sandbox to
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import shlex
 import sys
+import traceback
 from pathlib import Path
 
 from factory.chain import REPORT, run_chain
 from factory.errors import RecipeError
 from factory.evaluate import eval_settings, evaluate, guess_fields
+from factory.executors.base import check_run
+from factory.failures import EXIT_ERRORS
 from factory.grpo import grpo_paths, grpo_recipe
 from factory.loop import eval_root, run_loop
 from factory.mixture import mix, parse_input
@@ -34,6 +40,7 @@ from factory.recipe import SourceConfig, load_recipe
 from factory.report import write_report
 from factory.run import run_recipe
 from factory.score import score_file
+from factory.shards import RunDir
 from factory.summary import RunSummary
 from factory.train import train_paths, train_recipe
 
@@ -42,7 +49,23 @@ def _run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe, args.set)
     summary = run_recipe(recipe, progress=not args.quiet)
     print_summary(summary)
+    if summary.errors:  # after the summary, last on screen: what failed, and how to retry it
+        retry = " ".join(["factory run", shlex.quote(str(args.recipe)), *(f"--set {shlex.quote(s)}" for s in args.set)])
+        print_errors(summary, retry)
+        return EXIT_ERRORS
     return 0
+
+
+def print_errors(s: RunSummary, retry: str) -> None:
+    """The infrastructure failures the run could not resolve (factory.failures), and the command that retries them."""
+    problems = sum(n for k, n in s.errors.items() if k.startswith("generate:"))
+    traces = sum(s.errors.values()) - problems
+    what = " and ".join(f"{n} {unit}" for n, unit in ((problems, "problems"), (traces, "traces")) if n)
+    print(f"NOT FINISHED: {what} could not be made because the machinery failed (not data; nothing is marked done):")
+    for cause, n in s.errors.items():
+        print(f"  {cause:<48} {n}")
+    print(f"fix the cause, then retry them (only the failed work is redone): {retry}")
+    print(f"(exit status {EXIT_ERRORS}: finished with errors to retry; see docs/failures.md)")
 
 
 def print_summary(s: RunSummary) -> None:
@@ -54,9 +77,16 @@ def print_summary(s: RunSummary) -> None:
     print(f"traces generated  {s.traces}  ({s.truncated} truncated)")
     if s.failed_problems:
         failed = ", ".join(f"{k} {v}" for k, v in s.failed_problems.items())
-        print(f"failed requests   {failed}  (those problems are in {s.run_dir}/traces_failed/)")
+        print(f"refused problems  {failed}  (those problems are in {s.run_dir}/traces_failed/)")
     if s.tokens_per_second is not None:
         print(f"generation        {s.completion_tokens} tokens in {s.generate_seconds} s = {s.tokens_per_second} tok/s")
+    c = s.cost
+    cost = f"{c.tokens_per_kept_row} tokens per kept row" if c.tokens_per_kept_row is not None else "no kept row"
+    if c.money is not None:
+        cost += f"; money {c.money:.4f}, {c.money_per_kept_row} per kept row"
+    if c.stopped:
+        cost += f"; adaptive stops saved {c.samples_saved} samples, ~{c.tokens_saved_estimate} tokens"
+    print(f"cost              {cost}")
     for name, rate in s.pass_rate.items():
         reasons = ", ".join(f"{k} {v}" for k, v in s.verdict_reasons[name].items())
         print(f"verifier {name:<9}pass rate {rate:.1%}   ({reasons})" if rate is not None else f"verifier {name}: -")
@@ -82,6 +112,8 @@ def print_summary(s: RunSummary) -> None:
     print(f"kept rows         {s.kept} from {s.problems_with_kept} problems; rejected {s.rejected}")
     print(f"SFT set           {s.sft_dir}/")
     print(f"rejects           {s.rejected_dir}/")
+    if s.pairs:
+        print(f"preference pairs  {s.pairs} in {s.run_dir}/export/pairs/  (prompt, chosen, rejected: TRL's DPOTrainer)")
     if s.card:
         print(f"dataset card      {s.card}  (and plots/)")
     print()
@@ -165,6 +197,14 @@ def _grpo(args: argparse.Namespace) -> int:
             f"  {name:<20} {m['first'] if m['first'] is None else round(m['first'], 3)} -> "
             f"{m['last'] if m['last'] is None else round(m['last'], 3)}"
         )
+    chosen = s.get("prompt_selection")
+    if chosen:
+        print(
+            f"prompts           {chosen['selected']} of {chosen['problems']} with pass rate in {chosen['pass_rate']} "
+            f"({chosen['below']} below, {chosen['above']} above, {chosen['unscored']} unscored; {chosen['from']})"
+        )
+    if s.get("groups") is not None:
+        print(f"zero-variance     {s['zero_variance_groups']} of {s['groups']} groups ({s['zero_variance']})")
     out = grpo_paths(recipe)[3]
     print(f"model             {out}/  (rewards.jsonl, rewards.png, factory_grpo.json)")
     return 0
@@ -183,6 +223,17 @@ def _loop(args: argparse.Namespace) -> int:
 
     print((load_recipe(args.recipe, args.set).output_dir / "loop.md").read_text())
     return 0 if result else 1
+
+
+def _check(args: argparse.Namespace) -> int:
+    damaged = check_run(RunDir(args.run_dir))
+    for line in damaged:
+        print(f"damaged: {line}")
+    if damaged:
+        print(f"{len(damaged)} damaged shard(s): `factory run RECIPE` redoes them and the steps after them")
+        return 1
+    print(f"{args.run_dir}: every finished shard matches its marker")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -290,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars in the data run")
     p.set_defaults(func=_loop)
 
+    p = sub.add_parser("check", help="check a run folder's finished shards against their markers (redoes nothing)")
+    p.add_argument("run_dir", help="the run folder: a path or an object-store URI")
+    p.set_defaults(func=_check)
+
     p = sub.add_parser("report", help="write a run's dataset card: README.md with the HF header, and plots")
     p.add_argument("run_dir", help="the run folder: a path or an object-store URI (s3://bucket/runs/x)")
     p.set_defaults(func=_report)
@@ -343,6 +398,31 @@ def main(argv: list[str] | None = None) -> int:
     except (RecipeError, ValueError, FileNotFoundError) as e:
         print(f"factory: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the machine failed (permissions, a full disk, a file where a folder goes)
+        if args.verbose:
+            traceback.print_exc()
+        more = "" if args.verbose else "; -v shows the traceback"
+        print(f"factory: error: {machine_failure(e)}{more}", file=sys.stderr)
+        return 2
+
+
+# What to do about an OSError, by its errno; the path comes from the error itself.
+OS_HINTS = {
+    errno.ENOSPC: "the disk is full: free space (or set run_dir on another disk), then rerun to resume",
+    errno.EDQUOT: "the disk quota is used up: free space, then rerun to resume",
+    errno.EACCES: "permission denied: make it writable by this user, or set run_dir to another folder",
+    errno.EPERM: "permission denied: make it writable by this user, or set run_dir to another folder",
+    errno.EROFS: "the filesystem is read-only: set run_dir to a writable folder",
+    errno.EEXIST: "a file is where a folder must be: move it, or set run_dir to another folder",
+    errno.ENOTDIR: "a file is where a folder must be: move it, or set run_dir to another folder",
+}
+
+
+def machine_failure(e: OSError) -> str:
+    """An OSError as one line: the path, what happened, what to do."""
+    what = f"{e.filename}: {e.strerror}" if e.filename is not None and e.strerror else str(e)
+    hint = OS_HINTS.get(e.errno) if e.errno is not None else None
+    return what + (f" ({hint})" if hint else "")
 
 
 if __name__ == "__main__":

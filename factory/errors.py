@@ -9,3 +9,7 @@ from __future__ import annotations
 
 class RecipeError(ValueError):
     """A recipe that cannot be run; the message names the key path."""
+
+
+class EnvironmentProblem(RecipeError):
+    """This machine cannot run the recipe (a tool missing or not working); the message names the fix."""

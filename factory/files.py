@@ -41,7 +41,8 @@ def file_format(path: Path, what: str = "input") -> Format:
 def find_files(
     path: str | os.PathLike[str], what: str = "input", formats: Sequence[Format] = ("jsonl", "parquet")
 ) -> list[Path]:
-    """``path`` itself if it is a file, else the files of ``formats`` in the folder, sorted.
+    """``path`` itself if it is a file, else every file of ``formats`` in the folder, sorted (a folder
+    holding both JSONL and Parquet files gives both).
 
     Raises ``ValueError`` naming ``what`` when the path does not exist or holds no such file.
     """
@@ -49,7 +50,8 @@ def find_files(
     if p.is_file():
         return [p]
     if not p.is_dir():
-        raise ValueError(f"{what}: {p} does not exist")
+        where = "" if p.is_absolute() else f" (relative to {Path.cwd()})"
+        raise ValueError(f"{what}: file not found: {path}{where}")
     suffixes = tuple(s for fmt in formats for s in SUFFIXES[fmt])
     files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in suffixes)
     if not files:
@@ -62,24 +64,37 @@ def iter_records(
 ) -> Iterator[tuple[str, Any]]:
     """``(location, row)`` for each row of one file, streaming; location reads ``file:row N``.
 
-    ``fmt`` defaults to what the suffix names. A JSONL line that is not valid JSON comes back as a
-    :class:`Malformed` row, so the caller
-    decides whether it fails the run or is skipped; blank lines are not rows.
+    ``fmt`` defaults to what the suffix names. A JSONL line that is not valid UTF-8 or not valid
+    JSON comes back as a :class:`Malformed` row, so the caller decides whether it fails the run or
+    is skipped; blank lines are not rows. An empty file (0 bytes) or a Parquet file that cannot be
+    read is a ``ValueError`` naming the file (and the row it got to).
     """
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty (0 bytes)")
     if (fmt or file_format(path)) == "parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         n = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
-            for row in batch.to_pylist():
-                n += 1
-                yield f"{path}:row {n}", row
+        try:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
+                for row in batch.to_pylist():
+                    n += 1
+                    yield f"{path}:row {n}", row
+        except (pa.ArrowException, OSError) as e:
+            after = f" after row {n}" if n else ""
+            raise ValueError(f"{path}: not a readable Parquet file{after} ({e})") from None
         return
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, 1):
+            where = f"{path}:row {n}"
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                yield where, Malformed(f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})")
+                continue
             if not line.strip():
                 continue
-            where = f"{path}:row {n}"
             try:
                 yield where, json.loads(line)
             except json.JSONDecodeError as e:

@@ -22,6 +22,15 @@ unchanged; only keys it leaves out get defaults here (generation settings from
 (colocated) only where a GPU and TRL's vLLM integration are present). Its keys are checked
 against ``GRPOConfig``'s fields before any model loads.
 
+The prompts that can teach (``grpo.prompts``): GRPO learns only from groups whose rewards differ,
+so it is given the problems the student solves only sometimes, by their pass rate as the factory
+measured it with the same verifiers: a data run's ``problems_scored/`` (``grpo.prompts.from``, a
+run folder or, in a chain, a rejection_sample phase), or a data run of the student on the GRPO
+problems made first (``<output_dir>-scored``). Groups whose rewards are still all equal are counted
+(``zero_variance_groups``) and, with ``grpo.zero_variance: filter``, masked out of the loss. With
+``grpo.config.beta`` > 0 the KL term is to the starting checkpoint: TRL loads the reference from the
+policy's own ``name_or_path``, the student folder (the SFT checkpoint in a chain).
+
 The trained model is saved (atomically) as a plain model folder with its tokenizer, so
 ``factory eval --model`` and a later ``generate.model`` load it; beside it ``factory_grpo.json``
 (settings and summary), ``rewards.jsonl`` (one line per logged step: every reward's mean, the
@@ -31,6 +40,7 @@ reward's mean and std, ``frac_reward_zero_std``, loss, KL) and ``rewards.png``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -41,7 +51,7 @@ from typing import Any
 from factory.errors import RecipeError
 from factory.models import has_cuda, model_revision, resolve_model, saving_model, trained_before
 from factory.prompts import PromptRenderer
-from factory.recipe import GrpoConfig, Recipe, SourceConfig, verifier_config
+from factory.recipe import GrpoConfig, GrpoPrompts, Recipe, SourceConfig, verifier_config
 from factory.stages.base import StageStats
 from factory.stages.read import ProblemReader
 from verifiers.rewards import VerdictReward
@@ -49,6 +59,8 @@ from verifiers.rewards import VerdictReward
 log = logging.getLogger(__name__)
 
 SUMMARY_FILE = "factory_grpo.json"
+# below this an advantage is zero: equal rewards leave float noise / (std + 1e-4), ~1e-13
+ZERO_ADVANTAGE = 1e-6
 REWARD_LOG = "rewards.jsonl"
 REWARD_PLOT = "rewards.png"
 # GRPOConfig keys the factory sets itself from other sections
@@ -195,6 +207,67 @@ def prompt_rows(recipe: Recipe, problems: SourceConfig, tokenizer: Any) -> list[
     return rows
 
 
+def scored_run(recipe: Recipe, prompts: GrpoPrompts, student: str, problems: SourceConfig, out: Path) -> Path:
+    """The run folder whose ``problems_scored/`` holds the pass rates: ``prompts.from``, or a data
+    run of the student on the GRPO problems, made (or resumed) here first."""
+    if prompts.from_ is not None:
+        run = Path(prompts.from_)
+        if not (run / "problems_scored").is_dir():
+            raise RecipeError(
+                f"grpo.prompts.from: {run} is not a finished data run (no problems_scored/); name a run folder "
+                "(or, in a chain, a rejection_sample phase), or leave it out to score the student first"
+            )
+        return run
+    if recipe.generate.backend == "openai":
+        raise RecipeError(
+            "grpo.prompts: scoring first samples the student with generate's backend, and the openai backend "
+            "samples a served model; name a data run of the student in grpo.prompts.from"
+        )
+    from factory.run import run_recipe
+
+    run = out.parent / f"{out.name}-scored"
+    log.info("scoring the student on the GRPO problems first: a data run in %s", run)
+    generate = dataclasses.replace(recipe.generate, model=student)
+    run_recipe(dataclasses.replace(recipe, source=problems, generate=generate, run_dir=str(run)), progress=False)
+    return run
+
+
+def select_prompts(
+    rows: list[dict[str, Any]], run: Path, pass_rate: list[float]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows whose problem's pass rate in ``run`` is within ``pass_rate``, and the counts of the choice."""
+    import pyarrow.parquet as pq
+
+    scored = pq.read_table(run / "problems_scored", columns=["problem_id", "pass_rate"]).to_pylist()
+    rates = {r["problem_id"]: r["pass_rate"] for r in scored}
+    lo, hi = pass_rate
+    counts = {"from": str(run), "pass_rate": [lo, hi], "problems": len(rows), "unscored": 0, "below": 0, "above": 0}
+    chosen = []
+    for row in rows:
+        rate = rates.get(row["problem_id"])
+        where = "unscored" if rate is None else "below" if rate < lo else "above" if rate > hi else None
+        if where:
+            counts[where] += 1
+        else:
+            chosen.append(row)
+    ids = json.dumps(sorted(r["problem_id"] for r in chosen))
+    counts["selected"], counts["selected_hash"] = len(chosen), hashlib.sha256(ids.encode()).hexdigest()[:16]
+    if not chosen:
+        raise ValueError(
+            f"grpo.prompts.pass_rate: no problem of {len(rows)} has a pass rate within [{lo}, {hi}] in {run} "
+            f"({counts['below']} below, {counts['above']} above, {counts['unscored']} not scored there)"
+        )
+    log.info("GRPO prompts: %d of %d problems with a pass rate in [%s, %s] in %s", len(chosen), len(rows), lo, hi, run)
+    return chosen, counts
+
+
+def _scored_model(run: Path) -> str | None:
+    try:
+        return json.loads((run / "recipe.json").read_text())["generate"]["model"]
+    except (FileNotFoundError, KeyError, TypeError, json.JSONDecodeError):
+        return None
+
+
 def _dataset(rows: list[dict[str, Any]]) -> Any:
     from datasets import Dataset
 
@@ -244,16 +317,31 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
     args_dict = grpo_arguments(config, out, sampling, weights + [1.0] * len(extra))
     settings = _settings(recipe, config, student_path, problems, args_dict)
     settings["extra_rewards"] = [getattr(f, "__name__", type(f).__name__) for f in extra]
+    if config.zero_variance != "keep":  # (a model trained before the option existed kept them)
+        settings["zero_variance"] = config.zero_variance
+
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(student_path)
+    rows = prompt_rows(recipe, problems, tokenizer)
+    selection = None
+    if config.prompts is not None:
+        run = scored_run(recipe, config.prompts, student_path, problems, out)
+        rows, selection = select_prompts(rows, run, config.prompts.pass_rate)
+        measured = _scored_model(run)
+        if measured is not None and resolve_model(measured) != student_path:
+            log.warning(
+                "grpo.prompts: the pass rates in %s are %s's, not the student's (%s)", run, measured, student_path
+            )
+        settings["prompts"] = selection
     previous = trained_before(out, SUMMARY_FILE, settings, reuse, "grpo.output_dir")
     if previous is not None:
         return previous
 
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import GRPOConfig, GRPOTrainer
+    from transformers import AutoModelForCausalLM
+    from trl import GRPOConfig
 
-    tokenizer = AutoTokenizer.from_pretrained(student_path)
-    rows = prompt_rows(recipe, problems, tokenizer)
     text = rows[0]["prompt"]
     if tokenizer(text)["input_ids"] != tokenizer(text, add_special_tokens=False)["input_ids"]:
         log.warning(
@@ -275,7 +363,8 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
     model = AutoModelForCausalLM.from_pretrained(
         student_path, dtype=torch.float32 if not torch.cuda.is_available() else "auto"
     )
-    trainer = GRPOTrainer(
+    trainer = group_counting_trainer()(
+        filter_zero_variance=config.zero_variance == "filter",
         model=model,
         processing_class=tokenizer,
         args=args,
@@ -306,6 +395,13 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
             for n in names
         },
         "frac_reward_zero_std_mean": _mean([s.get("frac_reward_zero_std") for s in steps]),
+        "prompt_selection": selection,
+        "groups": trainer.groups,
+        "zero_variance_groups": trainer.zero_variance_groups,
+        "zero_variance": config.zero_variance,
+        "beta": args.beta,
+        # TRL builds the reference from the policy's name_or_path (a PEFT policy: the adapter disabled)
+        "reference_model": student_path if args.beta else None,
     }
     with saving_model(out) as tmp:
         trainer.model.save_pretrained(tmp)
@@ -317,6 +413,36 @@ def grpo_recipe(recipe: Recipe, reuse: bool = True, extra_rewards: list[Any] | N
             log.warning("could not plot the rewards", exc_info=True)
         (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return summary
+
+
+def group_counting_trainer() -> type:
+    """``GRPOTrainer`` that counts the training groups whose advantages are all zero (every reward
+    equal: nothing to learn) and, with ``filter_zero_variance``, masks their completions out of the
+    loss, so their tokens do not dilute the others' gradient and their KL term does not count.
+    A group is ``num_generations`` consecutive completions (TRL's sampler keeps them together)."""
+    from trl import GRPOTrainer
+
+    class GroupCountingGRPOTrainer(GRPOTrainer):
+        def __init__(self, *args: Any, filter_zero_variance: bool = False, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.filter_zero_variance = filter_zero_variance
+            self.groups = self.zero_variance_groups = 0
+
+        def _generate_and_score_completions(self, inputs: Any) -> dict[str, Any]:
+            out = super()._generate_and_score_completions(inputs)
+            if not self.model.training:
+                return out
+            zero = (out["advantages"].view(-1, self.num_generations).abs() < ZERO_ADVANTAGE).all(dim=1)
+            self.groups += len(zero)
+            self.zero_variance_groups += int(zero.sum())
+            if self.filter_zero_variance and zero.any():
+                keep = (~zero).repeat_interleave(self.num_generations).unsqueeze(1)
+                out["completion_mask"] = out["completion_mask"] * keep.to(out["completion_mask"].dtype)
+                mask = out["completion_mask"] if "tool_mask" not in out else out["completion_mask"] * out["tool_mask"]
+                out["num_items_in_batch"] = self.accelerator.gather(mask.sum()).sum()
+            return out
+
+    return GroupCountingGRPOTrainer
 
 
 def _reward_logger(path: Path) -> Any:

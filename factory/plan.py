@@ -18,16 +18,17 @@ from typing import Any
 
 import pyarrow as pa
 
+from factory.adaptive import StopRule
 from factory.recipe import SECTION_ORDER, Recipe
 from factory.records import REJECT_FIELDS
 from factory.stages.base import Stage
 from factory.stages.decontaminate import ProblemDecontaminator
 from factory.stages.dedup import ProblemDeduplicator
 from factory.stages.difficulty import ProblemScorer
-from factory.stages.export import RejectWriter, SFTWriter
+from factory.stages.export import PairWriter, RejectWriter, SFTWriter
 from factory.stages.generate import TraceGenerator
 from factory.stages.judge import TraceJudge
-from factory.stages.read import ProblemReader
+from factory.stages.read import ProblemChecker, ProblemReader
 from factory.stages.refine import TraceRefiner
 from factory.stages.select import TraceSelector
 from factory.stages.verify import TraceVerifier
@@ -107,7 +108,7 @@ class Plan:
 def build_plan(recipe: Recipe) -> Plan:
     """The steps of a data run, in order (see docs/recipes.md)."""
     plan = Plan(shard_size=recipe.source.shard_size)
-    filters: list[Stage] = []
+    filters: list[Stage] = [ProblemChecker(recipe.source)]
     if recipe.decontaminate is not None:
         filters.append(ProblemDecontaminator(recipe.decontaminate))
     if recipe.problem_dedup is not None:
@@ -120,12 +121,16 @@ def build_plan(recipe: Recipe) -> Plan:
         "problems",
         sections=read,
         fixed=True,
-        rejects="problems_rejected" if filters else None,
+        rejects="problems_rejected",
     )
     # a problem whose request failed (no samples) leaves one rejected row in traces_failed/
+    # adaptive sampling stops a problem by the recipe's own verifiers and select's requirement
+    stopping = None
+    if recipe.generate.adaptive is not None:
+        stopping = StopRule(recipe.generate.adaptive, recipe.generate.n, recipe.verify, recipe.select)
     plan.add(
         "generate",
-        [TraceGenerator(recipe.generate)],
+        [TraceGenerator(recipe.generate, stopping=stopping)],
         "problems",
         "traces",
         sections=("generate",),
@@ -163,4 +168,14 @@ def build_plan(recipe: Recipe) -> Plan:
     )
     if export.rejected:
         plan.add("export_rejected", [RejectWriter()], selected, "export/rejected", sections=("export",))
+    if export.pairs:  # the traces as sampled and verified (not refine's rewrites): both sides on the same footing
+        pairs = PairWriter(
+            recipe.select,
+            list(recipe.verify),
+            judge=recipe.judge,
+            max_pairs=export.max_pairs_per_problem,
+            keep_system=export.system_prompt,
+            keep_few_shot=export.few_shot,
+        )
+        plan.add("export_pairs", [pairs], "selected", "export/pairs", sections=("export",))
     return plan

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import keyword
 import logging
 import types
 import typing
@@ -39,8 +40,10 @@ class SourceConfig:
     fields: dict[str, str] = field(default_factory=dict)  # Problem field -> column in the source
     defaults: dict[str, Any] = field(default_factory=dict)  # value for a field the source lacks
     limit: int | None = None  # read only the first N problems
-    on_bad_row: Literal["fail", "skip"] = "fail"
+    on_bad_row: Literal["fail", "skip"] = "fail"  # skip: a row that cannot be read or mapped is counted, not fatal
     shard_size: int = 64  # problems per shard: the unit of resume
+    # a longer problem (its prompt, or its chat's turns together) is rejected at read: prompt_too_long_chars
+    max_prompt_chars: int | None = 100_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,31 @@ class DomainPrompt:
     system_prompt: str | None = None  # None: generate.system_prompt
     few_shot: list[FewShot] | None = None  # None: generate.few_shot
     user_template: str | None = None  # None: generate.user_template
+
+
+@dataclass(frozen=True)
+class AdaptiveConfig:
+    """Adaptive sampling (docs/adaptive.md): a problem is sampled in rounds, ``first`` samples in its
+    first, and stops once it has ``passes`` samples that pass select's requirements (and ``fails``
+    that fail them), or ``generate.n`` samples. Sample i is seeded ``seed + i`` whichever round
+    draws it, so the traces are a prefix of the fixed-n run's."""
+
+    first: int = 4  # samples in a problem's first round
+    passes: int | None = None  # stop once this many samples pass select's requirements
+    fails: int | None = None  # ... and this many fail them (a preference pair, for DPO)
+    hopeless: int | None = None  # give a problem up with no passing sample after this many (changes the data)
+
+    def check(self, n: int) -> None:
+        if not 1 <= self.first <= n:
+            raise RecipeError(f"generate.adaptive.first: must be within 1..generate.n ({n}), got {self.first}")
+        if self.passes is None and self.fails is None:
+            raise RecipeError("generate.adaptive: set passes (and/or fails): when to stop sampling a problem")
+        for key in ("passes", "fails"):
+            value = getattr(self, key)
+            if value is not None and not 1 <= value <= n:
+                raise RecipeError(f"generate.adaptive.{key}: must be within 1..generate.n ({n}), got {value}")
+        if self.hopeless is not None and not self.first <= self.hopeless <= n:
+            raise RecipeError(f"generate.adaptive.hopeless: must be within first..generate.n, got {self.hopeless}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +109,7 @@ class GenerateConfig:
     base_url: str | None = None  # e.g. http://127.0.0.1:8000/v1
     api_key_env: str | None = None  # the environment variable holding the API key (never the key itself)
     tokenizer: str | None = None  # a local model folder whose tokenizer and chat template render the prompts
+    adaptive: AdaptiveConfig | None = None  # sample in rounds, stop a problem once it has what select needs
 
     def __post_init__(self) -> None:
         if self.backend == "openai" and not self.base_url:
@@ -317,6 +346,12 @@ class ExportConfig:
     system_prompt: bool = True  # keep the generation system prompt in the exported messages
     few_shot: bool = False  # keep the few-shot demonstrations in the exported messages
     rejected: bool = True  # also write the rejected traces (with reasons) under export/rejected
+    pairs: bool = False  # also write preference pairs (a passing and a failing trace of a problem) under export/pairs
+    max_pairs_per_problem: int = 1  # the shortest passing traces against the first wrong ones (preference-and-rl.md)
+
+    def __post_init__(self) -> None:
+        if self.max_pairs_per_problem < 1:
+            raise RecipeError("export.max_pairs_per_problem: must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -344,6 +379,27 @@ class RewardWeights:
 
 
 @dataclass(frozen=True)
+class GrpoPrompts:
+    """Which of the GRPO problems it trains on (``grpo.prompts``): those whose pass rate, as the
+    factory measured it with the recipe's verifiers (a data run's ``problems_scored/``), is within
+    ``pass_rate`` (inclusive). A problem the run did not score is left out."""
+
+    pass_rate: list[float] = field(default_factory=lambda: [0.0, 1.0])  # [lo, hi]
+    # `from` in the recipe: a run folder with problems_scored/, or in a chain a rejection_sample phase's name;
+    # None: score first (a data run of the student on the GRPO problems, beside the output folder)
+    from_: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.pass_rate) != 2:
+            raise RecipeError(f"grpo.prompts.pass_rate: expected [lo, hi], got {self.pass_rate!r}")
+        lo, hi = self.pass_rate
+        _check_fraction("grpo.prompts.pass_rate[0]", lo)
+        _check_fraction("grpo.prompts.pass_rate[1]", hi)
+        if lo > hi:
+            raise RecipeError(f"grpo.prompts.pass_rate: {lo} is above {hi}")
+
+
+@dataclass(frozen=True)
 class GrpoConfig:
     """RL of a student with TRL's ``GRPOTrainer`` (``factory grpo``); rewards from the recipe's
     verifiers. ``config`` goes to ``trl.GRPOConfig`` unchanged (checked against its fields before
@@ -353,6 +409,10 @@ class GrpoConfig:
     problems: SourceConfig | None = None  # the RL prompts; default: source (the training split)
     output_dir: str | None = None  # where the trained model is saved; default: <run_dir>/grpo
     rewards: RewardWeights = field(default_factory=RewardWeights)
+    prompts: GrpoPrompts | None = None  # train on the problems the student solves only sometimes; None: all
+    # groups whose rewards are all equal (no advantage): counted always; filter: also out of the loss
+    # (their tokens no longer dilute it, nor does their KL term count)
+    zero_variance: Literal["keep", "filter"] = "keep"
     config: dict[str, Any] = field(default_factory=dict)  # trl.GRPOConfig(**config)
 
     def __post_init__(self) -> None:
@@ -545,7 +605,11 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
         if not isinstance(child, dict):
             raise RecipeError(f"override {item!r}: {'.'.join(parents[: i + 1])} is not a section")
         node = child
-    node[leaf] = yaml.safe_load(value)
+    try:
+        node[leaf] = yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise RecipeError(f"override {item!r}: the value is not valid YAML ({problem})") from None
 
 
 # Keys that moved to a section of their own, named for the step they configure: old path -> new.
@@ -630,12 +694,17 @@ SECTION_ORDER = (
 WHERE_KEYS = ("base_url", "api_key_env")
 
 
+SOURCE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SourceConfig) if f.default is not dataclasses.MISSING}
+
+
 def data_settings(recipe: dict[str, Any]) -> dict[str, Any]:
     """The normal form a run folder resumes by: the recipe (as ``Recipe.to_dict`` writes it) as far
     as it decides the data. The backends' runtime-only engine options and the where-keys are set
     aside, keys that moved sections are read where they are now (a folder made before the move
     resumes), and verifier options get their defaults filled in (older folders kept only what was set)."""
     recipe = dict(recipe)
+    if isinstance(recipe.get("source"), dict):  # keys added since a folder was made: their defaults
+        recipe["source"] = {**SOURCE_DEFAULTS, **recipe["source"]}
     for (section, key), new in MOVED_KEYS.items():
         if key in (recipe.get(section) or {}):
             recipe[section] = dict(recipe[section])
@@ -666,6 +735,15 @@ def changed_sections(previous: dict[str, Any], now: dict[str, Any]) -> list[str]
     return [k for k in SECTION_ORDER if before[k] != after[k]]
 
 
+def changed_keys(previous: dict[str, Any], now: dict[str, Any], section: str) -> list[str]:
+    """The keys of one data section that differ between two recipes (``generate.adaptive``), for errors."""
+    before = data_settings(previous)[section] or {}
+    after = data_settings(json.loads(json.dumps(now, default=str)))[section] or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return [section]
+    return [f"{section}.{k}" for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)] or [section]
+
+
 def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
     recipe = _build(Recipe, _migrate(raw, origin), "")
     if recipe.generate.backend not in BACKENDS:
@@ -682,8 +760,11 @@ def parse_recipe(raw: Mapping[str, Any], origin: str = "recipe") -> Recipe:
     _check_rank(recipe)
     if recipe.generate.n < 1:
         raise RecipeError("generate.n: must be at least 1")
+    _check_adaptive(recipe)
     if recipe.source.shard_size < 1:
         raise RecipeError("source.shard_size: must be at least 1")
+    if recipe.source.max_prompt_chars is not None and recipe.source.max_prompt_chars < 1:
+        raise RecipeError("source.max_prompt_chars: must be at least 1 (or null for no limit)")
     if recipe.train is not None and recipe.train.max_length < 1:
         raise RecipeError("train.max_length: must be at least 1")
     if recipe.eval is not None:
@@ -737,6 +818,24 @@ def _check_rank(recipe: Recipe) -> None:
         raise RecipeError("select.strategy: select.rank keeps the top-k by reward score; leave strategy out")
 
 
+def _check_adaptive(recipe: Recipe) -> None:
+    """Adaptive stopping judges each round with the verify section and select's requirements as
+    they stand at generate: a pseudo-gold voted over all samples or a judge that runs later cannot
+    be used there."""
+    adaptive = recipe.generate.adaptive
+    if adaptive is None:
+        return
+    adaptive.check(recipe.generate.n)
+    if not recipe.verify:
+        raise RecipeError("generate.adaptive: stops on verified samples; the recipe has no verify section")
+    for section in ("vote", "judge"):
+        if getattr(recipe, section) is not None:
+            raise RecipeError(
+                f"generate.adaptive: cannot be used with {section} (it decides after all samples are drawn); "
+                "remove one of the two"
+            )
+
+
 def _check_require(require: Any, verify: Mapping[str, Any], judge: bool = False) -> None:
     lists = require.items() if isinstance(require, Mapping) else [(None, require)] if require is not None else []
     for domain, names in lists:
@@ -781,14 +880,14 @@ def _build(tp: Any, value: Any, path: str) -> Any:
         if not isinstance(value, Mapping):
             raise RecipeError(f"{where}: expected a mapping, got {value!r}")
         hints = typing.get_type_hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp) if f.init}
+        fields = {_yaml_key(f.name): f for f in dataclasses.fields(tp) if f.init}
         for key in value:
             if key not in fields:
                 raise RecipeError(f"{_join(path, key)}: unknown key (known: {', '.join(fields)})")
         kwargs = {}
         for name, f in fields.items():
             if name in value:
-                kwargs[name] = _build(hints[name], value[name], _join(path, name))
+                kwargs[f.name] = _build(hints[f.name], value[name], _join(path, name))
             elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise RecipeError(f"{_join(path, name)}: required key is missing")
         return tp(**kwargs)
@@ -833,6 +932,12 @@ def _build(tp: Any, value: Any, path: str) -> Any:
             raise RecipeError(f"{where}: expected {tp.__name__}, got {value!r}")
         return value
     raise TypeError(f"recipe field type {tp!r} at {where} is not supported")  # a bug in this module
+
+
+def _yaml_key(name: str) -> str:
+    """A field's key in the recipe: ``from_`` is written ``from`` (a Python keyword cannot name a field)."""
+    bare = name.removesuffix("_")
+    return bare if bare != name and keyword.iskeyword(bare) else name
 
 
 def _type_name(tp: Any) -> str:

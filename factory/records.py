@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from verifiers import Verdict
+from verifiers.text import split_think
 
 MESSAGE = pa.struct([("role", pa.string()), ("content", pa.string())])
 MESSAGES = pa.list_(MESSAGE)
@@ -237,7 +238,12 @@ MODEL_SCORES = [
     ("reward_score", pa.float64()),
     ("original_completion", pa.string()),
 ]
-SFT_SCHEMA = pa.schema([("messages", MESSAGES), ("prompt", MESSAGES), ("completion", MESSAGES), *PROVENANCE, *VOTE])
+# the assistant turn apart, for templates and trainers that keep the reasoning in a field of its own:
+# the think block's text (None: the turn has no </think>) and what follows it
+REASONING_APART = [("reasoning", pa.string()), ("answer", pa.string())]
+SFT_SCHEMA = pa.schema(
+    [("messages", MESSAGES), ("prompt", MESSAGES), ("completion", MESSAGES), *REASONING_APART, *PROVENANCE, *VOTE]
+)
 
 
 def sft_schema(traces: pa.Schema | None) -> pa.Schema:
@@ -267,8 +273,10 @@ def sft_row(trace: dict[str, Any], keep_system: bool = True, keep_few_shot: bool
     system = [chat.pop(0)] if chat and chat[0]["role"] == "system" else []
     shots = trace["few_shot_turns"]
     prompt = (system if keep_system else []) + (chat if keep_few_shot else chat[shots:])
-    completion = [{"role": "assistant", "content": assistant_content(trace)}]
+    content = assistant_content(trace)
+    completion = [{"role": "assistant", "content": content}]
     row = {"messages": prompt + completion, "prompt": prompt, "completion": completion}
+    row["reasoning"], row["answer"] = split_think(content)  # of the turn as exported (a rewrite's, after refine)
     row.update({name: trace[name] for name, _ in PROVENANCE})
     row["pseudo_label"] = bool(trace.get("pseudo_label"))
     row["vote_share"] = trace.get("vote_share")
@@ -276,4 +284,51 @@ def sft_row(trace: dict[str, Any], keep_system: bool = True, keep_few_shot: bool
         row[name] = trace.get(name)
     if trace.get("refine_reason") != "ok":
         row["original_completion"] = None  # the exported completion is the one sampled
+    return row
+
+
+# -- the preference pairs the export writes (export.pairs) ---------------------------------------------
+
+# provenance of the pair: the problem's, the sampling's (the same for both traces), and each side's own
+PAIR_SCHEMA = pa.schema(
+    [
+        ("prompt", MESSAGES),
+        ("chosen", MESSAGES),
+        ("rejected", MESSAGES),
+        *(
+            (name, type_)
+            for name, type_ in PROVENANCE
+            if name not in ("trace_id", "sample_index", "completion_tokens", "finish_reason")
+        ),
+        ("pair_index", pa.int32()),  # the problem's pairs, 0, 1, ... (export.max_pairs_per_problem)
+        ("chosen_trace_id", pa.string()),
+        ("rejected_trace_id", pa.string()),
+        ("chosen_tokens", pa.int32()),
+        ("rejected_tokens", pa.int32()),
+        ("rejected_reason", pa.string()),  # the answer verifier's verdict on the rejected side (math:wrong_answer)
+    ]
+)
+
+
+def pair_row(
+    chosen: dict[str, Any],
+    rejected: dict[str, Any],
+    reason: str,
+    index: int,
+    keep_system: bool = True,
+    keep_few_shot: bool = False,
+) -> dict[str, Any]:
+    """One preference pair of a problem: its chat as the SFT rows have it, the passing trace as
+    ``chosen`` and the failing one as ``rejected`` (each a one-turn assistant list)."""
+    good, bad = sft_row(chosen, keep_system, keep_few_shot), sft_row(rejected, keep_system, keep_few_shot)
+    row = {"prompt": good["prompt"], "chosen": good["completion"], "rejected": bad["completion"]}
+    row.update({name: good[name] for name in PAIR_SCHEMA.names if name in good and name not in row})
+    row.update(
+        pair_index=index,
+        chosen_trace_id=chosen["trace_id"],
+        rejected_trace_id=rejected["trace_id"],
+        chosen_tokens=chosen["completion_tokens"],
+        rejected_tokens=rejected["completion_tokens"],
+        rejected_reason=reason,
+    )
     return row

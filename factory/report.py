@@ -279,7 +279,7 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
 
     parts.append("## Problem filters (before generation)\n")
     hits = [r for r in data.problems_rejected if r["reject_reason"] == "contaminated"]
-    dups = [r for r in data.problems_rejected if r["reject_reason"] != "contaminated"]
+    dups = [r for r in data.problems_rejected if "duplicate_problem" in r["reject_reason"]]
     decon = recipe.get("decontaminate")
     if decon:
         benches = ", ".join(f"`{b.get('name') or Path(b['path']).stem}`" for b in decon["benchmarks"])
@@ -327,6 +327,8 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
         )
         parts.append(_table(["verifier", "domain", "traces judged", "pass rate", "reasons"], rows) + "\n")
 
+    parts += _cost_section(data)
+
     parts.append("## Pass-rate distribution\n")
     hist, _ = np.histogram(data.pass_rates, bins=PASS_RATE_BINS)
     band = f"[{sel.get('min_pass_rate', 0.0)}, {sel.get('max_pass_rate', 1.0)}]"
@@ -334,6 +336,16 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
         f"Pass rate of each problem over its traces (band kept: {band}); "
         f"mean {data.pass_rates.mean() if len(data.pass_rates) else 0:.3f}.\n"
     )
+    adaptive = gen.get("adaptive")
+    if adaptive:
+        parts.append(
+            f"Sampled adaptively (`generate.adaptive`: "
+            f"{', '.join(f'{k} {v}' for k, v in adaptive.items() if v is not None)}): a problem stopped drawing "
+            "once it had what select needs, so its pass "
+            "rate is an estimate over the samples it drew (the `traces` column of `problems_scored/`), biased "
+            "towards 1 for easy problems and noisier than over n samples; the band and the difficulty labels use "
+            "this estimate.\n"
+        )
     labels = [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(PASS_RATE_BINS[:-1], PASS_RATE_BINS[1:], strict=True)]
     parts.append(_table(["pass rate", "problems"], [[lab, int(n)] for lab, n in zip(labels, hist, strict=True)]) + "\n")
     parts.append(
@@ -390,6 +402,30 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
     recipe_yaml = data.run.read_text("recipe.yaml") if data.run.exists("recipe.yaml") else yaml.safe_dump(recipe)
     parts.append("```yaml\n" + recipe_yaml.rstrip() + "\n```\n")
     return "\n".join(parts)
+
+
+def _cost_section(data: RunData) -> list[str]:
+    """Tokens drawn, per kept row, and what adaptive sampling did not draw (summary.json's ``cost``)."""
+    if not data.run.exists("summary.json"):
+        return []
+    cost = data.run.read_json("summary.json").get("cost")
+    if not cost:
+        return []
+    rows = [
+        ["samples drawn", cost["samples"]],
+        ["prompt tokens (per request)", cost["prompt_tokens"]],
+        ["completion tokens drawn", cost["completion_tokens"]],
+        ["completion tokens per kept row", cost["tokens_per_kept_row"] if cost["tokens_per_kept_row"] else "-"],
+    ]
+    if cost["stopped"]:
+        rows += [
+            ["samples saved by adaptive stops", cost["samples_saved"]],
+            ["completion tokens saved (estimate)", cost["tokens_saved_estimate"]],
+            ["problems by why they stopped", ", ".join(f"{k} {v}" for k, v in cost["stopped"].items())],
+        ]
+    if cost["money"] is not None:
+        rows += [["money spent (price table)", cost["money"]], ["money per kept row", cost["money_per_kept_row"]]]
+    return ["## Cost\n", _table(["", ""], rows) + "\n"]
 
 
 def _model_sections(data: RunData) -> list[str]:

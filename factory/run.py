@@ -22,22 +22,26 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from factory.errors import RecipeError
-from factory.executors import EXECUTORS, Executor, step_stats
-from factory.plan import Plan, build_plan
-from factory.recipe import Recipe, changed_sections, verifier_config
+from factory.errors import EnvironmentProblem, RecipeError
+from factory.executors import EXECUTORS, Executor, is_done, step_stats
+from factory.plan import Plan, Step, build_plan
+from factory.recipe import Recipe, changed_keys, changed_sections, verifier_config
 from factory.report import write_report
 from factory.shards import RunDir
 from factory.stages.base import StageStats
 from factory.summary import RunSummary
+from verifiers import VerifierConfig, verify_code
+from verifiers.sandbox import INSTALL_HINT, SandboxUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +51,13 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
 
     ``stop_after`` ends the run after the named step (used to inspect or test partial runs).
     """
-    _check_remote_sandbox(recipe)
+    check_environment(recipe)
     run = RunDir(recipe.run_location)
     plan = build_plan(recipe)
     run_executor = EXECUTORS[recipe.executor.kind](run, progress, recipe.executor)
     with _lock(run):
+        if stale := run.remove_temp_files():  # a killed run's half-written files: never read, now gone
+            log.info("%s: removed %d temporary file(s) a killed run left", run, len(stale))
         redone = _claim(run, recipe, plan, run_executor)
         run.write_json("plan.json", plan.describe())
         run_executor.run(plan, stop_after)
@@ -63,20 +69,50 @@ def run_recipe(recipe: Recipe, *, progress: bool = True, stop_after: str | None 
     return summary
 
 
-def _check_remote_sandbox(recipe: Recipe) -> None:
-    """A remote code sandbox must answer, with the runtimes the recipe needs, before anything starts."""
+def check_environment(recipe: Recipe) -> None:
+    """What the recipe needs of this machine, checked before any engine starts or any sample is
+    drawn: a code verifier starts its sandbox and runs a real program, or with ``remote`` asks the
+    remote for the runtimes the recipe needs. A machine (or remote) that cannot is refused in one
+    line naming the fix, rather than judging every program ``sandbox_error``."""
     if "code" not in recipe.verify:
         return
-    code = verifier_config("code", recipe.verify["code"])
-    if code.remote is None:
-        return
+    code = verifier_config("code", recipe.verify["code"], "verify")
+    if code.remote is not None:
+        _check_remote(code)
+    else:
+        _check_sandbox(code)
+
+
+def _check_remote(config: VerifierConfig) -> None:
     from verifiers.code import check_code_provider
     from verifiers.remote import RemoteUnavailable
 
     try:
-        check_code_provider(code)
+        check_code_provider(config)
     except (RemoteUnavailable, ValueError) as exc:
         raise RecipeError(f"verify.code.remote: {exc}") from None
+
+
+@functools.cache  # once per process and settings: a working sandbox stays working
+def _check_sandbox(config: VerifierConfig) -> None:
+    program, tests = "print(int(input()) * 2)", [{"input": "21", "output": "42"}]
+    sandbox_log = logging.getLogger("verifiers")
+    level = sandbox_log.level
+    sandbox_log.setLevel(logging.ERROR)  # its warnings are in the one line below
+    try:
+        verdict = verify_code(program, tests, language="python", config=config)
+    except (SandboxUnavailable, OSError) as e:  # OSError: bwrap there but not executable
+        cause = str(e).replace(INSTALL_HINT, "").strip() or "bubblewrap (`bwrap`) is not installed"
+    else:
+        if verdict.passed:
+            return
+        cause = f"a test program got {verdict.reason}: {str(verdict.details)[:300]}"
+    finally:
+        sandbox_log.setLevel(level)
+    raise EnvironmentProblem(
+        f"verify.code: the code sandbox cannot run here ({cause}); install bubblewrap "
+        "(`apt-get install bubblewrap`, or `make sandbox`) on a machine that allows user namespaces"
+    )
 
 
 def _write_card(run: RunDir) -> str | None:
@@ -129,11 +165,13 @@ def _claim(run: RunDir, recipe: Recipe, plan: Plan, executor: Executor) -> list[
     if run.exists("recipe.json"):
         changed = changed_sections(run.read_json("recipe.json"), current)
         stale = plan.affected_by(changed)
-        fixed = [k for k in changed if any(k in step.sections and step.fixed for step in plan.steps)]
+        fixed = [k for k in changed if any(k in step.sections and _made(run, step, plan) for step in plan.steps)]
         if fixed:
+            keys = [key for k in fixed for key in changed_keys(run.read_json("recipe.json"), current, k)]
             raise RecipeError(
                 f"{run} holds a run of a different recipe (sections changed: {', '.join(fixed)}); its traces "
-                "would have to be regenerated: delete the folder or set run_dir to a new one"
+                f"would have to be regenerated ({', '.join(keys)} changed): delete the folder or set run_dir to a "
+                "new one"
             )
         if stale:
             log.warning(
@@ -151,6 +189,17 @@ def _claim(run: RunDir, recipe: Recipe, plan: Plan, executor: Executor) -> list[
     return redone
 
 
+def _made(run: RunDir, step: Step, plan: Plan) -> bool:
+    """Whether a ``fixed`` step holds work a change to its sections would throw away: the read
+    step once it finished (a read that failed is cheap to redo, with other source settings), any
+    other once one of its shards is done."""
+    if not step.fixed:
+        return False
+    if step is plan.steps[0]:
+        return is_done(run, step.name)
+    return bool(run.files(f"_markers/{step.name}", "shard-", ".json"))
+
+
 def summarize(recipe: Recipe, plan: Plan, run: RunDir) -> RunSummary:
     """The run's summary, filled in by every stage of the plan from its stats on disk, in step order."""
     summary = RunSummary(
@@ -159,8 +208,11 @@ def summarize(recipe: Recipe, plan: Plan, run: RunDir) -> RunSummary:
         sft_dir=run.display("export", "sft"),
         rejected_dir=run.display("export", "rejected"),
     )
+    errors: Counter[str] = Counter()
     for step in plan.steps:
         stats = step_stats(run, step.name)
         for stage in step.stages:
             stage.summarize(stats.get(stage.name, StageStats()), summary)
+            errors.update(stage.errors(stats.get(stage.name, StageStats())))
+    summary.errors = dict(sorted(errors.items()))
     return summary

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,16 +80,32 @@ def _tmp_name(path: str) -> str:
 @contextlib.contextmanager
 def _atomic(fs: pafs.FileSystem, path: str) -> Iterator[str]:
     """Yield a temporary path next to ``path``; on success move it into place, else remove it."""
-    fs.create_dir(path.rpartition("/")[0], recursive=True)
+    folder = path.rpartition("/")[0]
+    try:
+        fs.create_dir(folder, recursive=True)
+    except OSError as e:
+        raise _named(e, folder) from e
     tmp, moved = _tmp_name(path), False
     try:
         yield tmp
         fs.move(tmp, path)
         moved = True
+    except OSError as e:
+        raise _named(e, path) from e
     finally:
         if not moved:
             with contextlib.suppress(OSError):  # FileNotFoundError included: it was never written
                 fs.delete_file(tmp)
+
+
+def _named(e: OSError, path: str) -> OSError:
+    """``e`` as an OSError that names its file and errno (Arrow's I/O errors have them only in their text)."""
+    if e.filename is not None:
+        return e
+    code = e.errno
+    if code is None and (m := re.search(r"\[errno (\d+)\]", str(e))):
+        code = int(m.group(1))
+    return OSError(code, os.strerror(code) if code else str(e), path)
 
 
 def write_shard(
@@ -210,6 +227,15 @@ class RunDir:
             self.fs.delete_dir(path)
         elif kind == pafs.FileType.File:
             self.fs.delete_file(path)
+
+    def remove_temp_files(self) -> list[str]:
+        """Delete the temporary files (``.NAME.tmp-PID``) that killed writers left; returns their paths.
+        Only for the run that holds the folder's lock: no other writer can be using them."""
+        infos = self.fs.get_file_info(pafs.FileSelector(self.root, recursive=True, allow_not_found=True))
+        stale = [i.path for i in infos if i.is_file and i.base_name.startswith(".") and ".tmp-" in i.base_name]
+        for path in stale:
+            self.fs.delete_file(path)
+        return stale
 
     def write_shard(self, path: str, rows: Iterable[dict[str, Any]], schema: pa.Schema) -> int:
         return write_shard(path, rows, schema, fs=self.fs)

@@ -44,6 +44,29 @@ class RefineSummary:
 
 
 @dataclass
+class CostSummary:
+    """What the teacher's samples cost (docs/adaptive.md): tokens drawn, per kept row, and what
+    adaptive sampling did not draw. ``money`` only with a price table (the openai backend)."""
+
+    samples: int = 0  # samples drawn
+    prompt_tokens: int = 0  # each request's prompt once (a later round of a problem is a request of its own)
+    completion_tokens: int = 0  # tokens drawn
+    tokens_per_kept_row: float | None = None
+    samples_saved: int = 0  # adaptive: generate.n minus what each problem drew
+    tokens_saved_estimate: int = 0  # those samples at their problem's mean length
+    later_rounds: int = 0  # adaptive: requests after a problem's first
+    stopped: dict[str, int] = field(default_factory=dict)  # adaptive: problems by why they stopped drawing
+    money: float | None = None  # with generate.engine.price: input and output tokens at its prices
+    money_per_kept_row: float | None = None
+
+    def per_kept_row(self, kept: int) -> None:
+        """Fill in the per-row figures once the kept rows are known."""
+        self.tokens_per_kept_row = round(self.completion_tokens / kept, 1) if kept else None
+        if self.money is not None:
+            self.money_per_kept_row = round(self.money / kept, 6) if kept else None
+
+
+@dataclass
 class RunSummary:
     recipe: str
     run_dir: str
@@ -52,6 +75,7 @@ class RunSummary:
     traces: int = 0
     failed_problems: dict[str, int] = field(default_factory=dict)  # requests that got no samples, by reason
     truncated: int = 0
+    finish_reasons: dict[str, int] = field(default_factory=dict)  # stop, length, repetition, abort, error -> samples
     completion_tokens: int = 0
     generate_seconds: float = 0.0
     tokens_per_second: float | None = None
@@ -65,13 +89,18 @@ class RunSummary:
     rejected: int = 0
     reject_reasons: dict[str, int] = field(default_factory=dict)
     problems_with_kept: int = 0
+    pairs: int = 0  # preference pairs (export.pairs)
     judge: JudgeSummary | None = None
     rank: RankSummary | None = None
     refine: RefineSummary | None = None
     sft_dir: str = ""
     rejected_dir: str = ""
+    # infrastructure failures by cause (factory.failures): not data, retried by the next run; a
+    # generate:… count is problems, any other traces
+    errors: dict[str, int] = field(default_factory=dict)
     redone: list[str] = field(default_factory=list)  # steps a changed recipe section made run again
     card: str | None = None  # the dataset card, once written
+    cost: CostSummary = field(default_factory=CostSummary)
 
     def drop_problems(self, reasons: Counter[str]) -> None:
         """Problems a read filter dropped (decontamination, dedup) after the reader counted them."""
@@ -94,6 +123,6 @@ class RunSummary:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
         known = {f.name for f in dataclasses.fields(cls)}
-        nested = {"judge": JudgeSummary, "rank": RankSummary, "refine": RefineSummary}
+        nested = {"judge": JudgeSummary, "rank": RankSummary, "refine": RefineSummary, "cost": CostSummary}
         values = {k: (nested[k](**v) if k in nested and v is not None else v) for k, v in data.items() if k in known}
         return cls(**values)

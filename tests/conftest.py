@@ -45,7 +45,9 @@ def build_tiny_model(folder: Path, arch: str = "qwen2") -> Path:
     tok.decoder = decoders.ByteLevel()
     tok.train_from_iterator(
         CORPUS * 20,
-        trainers.BpeTrainer(vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()),
+        trainers.BpeTrainer(
+            vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
     )
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token=None

@@ -29,11 +29,13 @@ class MathConfig(VerifierConfig):
     memory_mb: int = 2048  # address-space cap of those workers
     require_think_close: bool = False  # no answer is read from a trace whose think block never closes
     extract: Literal["boxed", "bare", "auto"] = "boxed"  # where the answer is (see verifiers.math)
+    units: Literal["match", "ignore"] = "match"  # match: units on both sides must agree; ignore: drop them
+    decimal_comma: Literal["auto", "always", "never"] = "auto"  # is 1,5 one and a half (see verifiers.math)
 
 
 @dataclass(frozen=True)
 class CodeConfig(VerifierConfig):
-    language: str = "auto"  # auto: the code fence's tag picks the toolchain (python, cpp, c)
+    language: str = "auto"  # auto: the code fence's tag picks the toolchain (python, cpp, c, java, javascript)
     checker: str = "tokens"  # exact | tokens | float:TOL
     time_limit_s: float = 2.0  # CPU seconds per test
     memory_mb: int = 256
@@ -45,8 +47,12 @@ class CodeConfig(VerifierConfig):
     python: str | None = None  # the interpreter inside the sandbox
     detail_chars: int = 256
     warm: bool = True  # Python through the warm (forking) sandbox
-    compile_time_limit_s: float = 20.0  # C/C++: the compiler's own limits
+    compile_time_limit_s: float = 20.0  # C/C++/Java: the compiler's own limits
     compile_memory_mb: int = 2048
+    max_time_limit_s: float = 10.0  # caps a problem's own time_limit_s
+    max_memory_mb: int = 1024  # caps a problem's own memory_mb
+    checker_time_limit_s: float = 10.0  # CPU seconds of a problem's checker program per test
+    testlib_h: str | None = None  # path of testlib.h, for C++ checkers that include it
     # a Piston-API execution service (URL, or a list: a pool) instead of the local sandbox
     remote: str | list[str] | None = None
     remote_concurrency: int = 16  # requests in flight to the remote, all URLs together

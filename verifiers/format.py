@@ -15,6 +15,10 @@ pass ``think_prefilled=True``: the opening tag is then implied (a leading one is
 Reason codes, checked in this order (the first that applies wins):
 
 ``truncated``             the engine stopped at its token limit (``finish_reason == "length"``)
+``repetition``            the engine stopped a sample that kept repeating itself (vLLM's
+                          ``repetition_detection``: ``finish_reason == "repetition"``)
+``aborted``               the request was aborted before the sample ended (``"abort"``)
+``engine_error``          the engine failed the sample (``"error"``)
 ``missing_think``         no ``<think>`` at the start (text before it, or no tags at all)
 ``unclosed_think``        ``<think>`` opened and never closed (a cut-off or runaway trace)
 ``multiple_think``        a second ``<think>`` inside the reasoning, or a second ``</think>``
@@ -33,6 +37,9 @@ from verifiers.text import THINK_CLOSE, THINK_OPEN
 from verifiers.verdict import Verdict
 
 TRUNCATED = "truncated"
+REPETITION = "repetition"
+ABORTED = "aborted"
+ENGINE_ERROR = "engine_error"
 MISSING_THINK = "missing_think"
 UNCLOSED_THINK = "unclosed_think"
 MULTIPLE_THINK = "multiple_think"
@@ -44,12 +51,15 @@ UNCLOSED_BOX = "unclosed_box"
 NO_BOXED_ANSWER = "no_boxed_answer"
 
 REASONS = (
-    TRUNCATED, MISSING_THINK, UNCLOSED_THINK, MULTIPLE_THINK, THINK_IN_ANSWER, EMPTY_THINK,
+    TRUNCATED, REPETITION, ABORTED, ENGINE_ERROR,
+    MISSING_THINK, UNCLOSED_THINK, MULTIPLE_THINK, THINK_IN_ANSWER, EMPTY_THINK,
     ANSWER_ONLY_IN_THINK, EMPTY_ANSWER, UNCLOSED_BOX, NO_BOXED_ANSWER,
 )
 
-# finish reasons that mean the engine cut the text off rather than the model ending it
-_TRUNCATING = frozenset({"length", "max_tokens"})
+# finish reasons that mean the engine cut the text off rather than the model ending it ("stop", and
+# None for a text given without one, are the model's own end)
+_CUT_OFF = {"length": TRUNCATED, "max_tokens": TRUNCATED, "repetition": REPETITION, "abort": ABORTED,
+            "error": ENGINE_ERROR}
 
 
 def check_format(
@@ -78,8 +88,8 @@ def check_format(
     text = response.lstrip()
     n_open, n_close = text.count(THINK_OPEN), text.count(THINK_CLOSE)
     details = {"n_think_open": n_open, "n_think_close": n_close}
-    if finish_reason in _TRUNCATING:
-        return Verdict.fail(TRUNCATED, details=details)
+    if finish_reason in _CUT_OFF:
+        return Verdict.fail(_CUT_OFF[finish_reason], details=details)
 
     has_tags = bool(n_open or n_close)
     if text.startswith(THINK_OPEN):

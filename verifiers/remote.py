@@ -10,14 +10,15 @@ factory's own server (``factory sandbox serve``) ``http://host:port``, for a Pis
 What goes over the wire, per request (Piston's fields, then factory's extension, which a Piston
 ignores):
 
-- ``language`` (``python``, ``c++``, ``c``), ``version`` ``"*"``, ``files`` (the program first:
-  the file that runs), ``stdin``, ``args``;
+- ``language`` (``python``, ``c++``, ``c``, ``java``, ``javascript``), ``version`` ``"*"``,
+  ``files`` (the program first: the file that runs), ``stdin``, ``args``;
 - ``run_cpu_time`` = ``time_limit_s`` and ``run_timeout`` = the wall-clock limit, in
   milliseconds; ``run_memory_limit`` = ``memory_mb`` in bytes; ``compile_cpu_time``,
   ``compile_timeout``, ``compile_memory_limit`` the same for the compiler;
 - ``factory``: the limits Piston only sets per server (``max_procs``, ``output_mb``,
   ``disk_mb``) and the exact :class:`verifiers.sandbox.Limits` of the run and of the compile;
-  ``result_channel`` for call-based tests (the return value comes back apart from stdout);
+  ``result_channel`` for call-based and script tests (the return value, or the script's nonce,
+  comes back apart from stdout; the nonce is made and checked on this side only);
   ``compile_only`` to build a program once before its tests.
 
 Factory's server answers with Piston's ``run`` / ``compile`` stages (``stdout``, ``stderr``,
@@ -25,7 +26,7 @@ Factory's server answers with Piston's ``run`` / ``compile`` stages (``stdout``,
 object holding the sandbox's own status, exit code and result channel, so a remote verdict is
 the local one. From a plain Piston the status is read from its fields (``TO`` timeout, ``OL`` /
 ``EL`` output limit, ``XX`` sandbox error, a memory error in stderr memory limit, any other
-failure runtime error); call-based tests need factory's server.
+failure runtime error); call-based and script tests need factory's server.
 
 Requests in flight are capped by ``concurrency``; a refused (429, with ``Retry-After``), failed
 (5xx) or unreachable request is retried with exponential backoff on the next URL of the pool.
@@ -56,8 +57,8 @@ from verifiers.sandbox import Execution, Limits
 log = logging.getLogger(__name__)
 
 # The code verifier's toolchains by their Piston language names, and the file each program is.
-PISTON_LANGUAGES = {"python": "python", "cpp": "c++", "c": "c"}
-SOURCE_FILES = {"python": "main.py", "cpp": "main.cpp", "c": "main.c"}
+PISTON_LANGUAGES = {"python": "python", "cpp": "c++", "c": "c", "java": "java", "javascript": "javascript"}
+SOURCE_FILES = {"python": "main.py", "cpp": "main.cpp", "c": "main.c", "java": "Main.java", "javascript": "main.js"}
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc")
 
@@ -149,8 +150,13 @@ class RemoteProvider:
                 self._runtimes = {url: self._ask_runtimes(url) for url in self.urls}
             return self._runtimes
 
-    def compile(self, language: str, source: str, limits: Limits) -> Execution:
-        """Build ``source`` on the service (``compile_only``); ``result`` is an id of the build."""
+    def compile(
+        self, language: str, source: str, limits: Limits, files: Mapping[str, str | bytes] | None = None
+    ) -> Execution:
+        """Build ``source`` on the service (``compile_only``); ``result`` is an id of the build.
+
+        ``files`` (a ``testlib.h`` beside the source) are not sent: the service builds from the
+        program alone (docs/remote-sandbox.md)."""
         body = self._body(language, source, "", Limits(), limits, compile_only=True)
         answer = self._execute(body)
         if isinstance(answer, Execution):
@@ -207,6 +213,13 @@ class RemoteProvider:
         if not isinstance(stage, Mapping):
             return _failed(f"the remote's answer has no run stage: {str(answer)[:200]}")
         return _execution(stage, limits)
+
+    def run_checker(
+        self, language: str, source: str, binary: bytes | None, files: Mapping[str, bytes], limits: Limits
+    ) -> Execution:
+        """Checker programs are not run remotely: the code verifier judges such problems
+        ``unsupported_test`` before anything is sent; this is a guard, never a verdict."""
+        return _failed("checker programs do not run on a remote")
 
     # -- internals -----------------------------------------------------------------------------
 

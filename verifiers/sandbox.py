@@ -11,7 +11,9 @@ that isolates, each property exercised by a hostile program in ``tests/verifiers
   ``/bin``, ``/lib``, ``/lib64`` symlinks into it), a fresh ``/proc`` for the sandbox's own PID
   namespace, a minimal ``/dev``, the program under ``/code`` (read-only) and an empty private
   work directory ``/work`` (a size-capped tmpfs, also reachable as ``/tmp``; the cwd). The root,
-  ``/dev`` and ``/code`` are read-only. No home, no project checkout, no test files, no ``/etc``.
+  ``/dev`` and ``/code`` are read-only. No home, no project checkout, no test files, no ``/etc``
+  (a Java build or run alone also gets the JDK's own configuration, ``/etc/java-*-openjdk``,
+  read-only: Debian's JDK links its ``conf`` there).
 - **Environment**: only ``PATH``, ``LANG``, ``HOME``, ``TMPDIR`` (and bwrap's ``PWD``); the
   interpreter runs with ``-I`` (ignores ``PYTHON*`` variables and the user site).
 - **Processes**: own PID namespace, the program being its PID 1 (it sees only itself and its
@@ -232,26 +234,35 @@ class Sandbox:
         args: Sequence[str] = (),
         files: Mapping[str, str | bytes] | None = None,
         result_channel: bool = False,
+        ro_binds: Sequence[str] = (),
     ) -> Execution:
         """Run ``source`` as ``/code/main.py`` with ``stdin``; ``files`` land read-only beside it.
 
         With ``result_channel`` a capped memory file is passed in and ``--result-fd=N`` is the
         program's first argument; what it writes there comes back as ``Execution.result``.
+        ``ro_binds`` as for :meth:`run_binary`.
         """
         self.check()
-        return self._run(source, stdin, limits, args, files or {}, result_channel)
+        return self._run(source, stdin, limits, args, files or {}, result_channel, ro_binds=ro_binds)
 
     def run_binary(self, binary: bytes, stdin: bytes | str = b"", *, limits: Limits = Limits(),
-                   args: Sequence[str] = ()) -> Execution:
+                   args: Sequence[str] = (), files: Mapping[str, str | bytes] | None = None,
+                   command: Sequence[str] | None = None, ro_binds: Sequence[str] = ()) -> Execution:
         """Run an executable (e.g. a compiled C++ program) as ``/code/main`` under the same isolation.
 
         util-linux ``prlimit`` sets the hard limits and execs it, so no interpreter start-up is
         counted in its time; the binary must only need what ``/usr`` holds (shared libraries).
+        ``files`` land read-only beside it (a checker's input, expected and actual output).
+        ``command`` runs instead of ``/code/main`` itself, with ``/code/main`` as data: a runtime
+        from ``/usr`` and its arguments (``java -cp /code/main Main`` for a jar, ``node /code/main``).
+        ``ro_binds`` are host paths bound read-only at the same place (a runtime's configuration,
+        such as Debian's JDK links into ``/etc/java-17-openjdk``).
         """
         self.check()
         if self._prlimit is None:
             raise SandboxUnavailable("compiled programs need util-linux `prlimit` (apt-get install util-linux)")
-        return self._run(binary, stdin, limits, args, {}, False, binary=True)
+        return self._run(binary, stdin, limits, args, files or {}, False, binary=True, command=command,
+                         ro_binds=ro_binds)
 
     def check(self) -> None:
         """Start one trivial sandbox (once) so that a broken setup fails loudly, not as verdicts."""
@@ -270,21 +281,24 @@ class Sandbox:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _start(self, limits: Limits, main: str, binary: bool) -> list[str]:
-        return self._limited_binary(limits, main) if binary else self._interpreter(limits, main)
+    def _start(self, limits: Limits, main: str, binary: bool, command: Sequence[str] | None = None) -> list[str]:
+        if not binary:
+            return self._interpreter(limits, main)
+        return self._limited_binary(limits, command or [main])
 
     def _interpreter(self, limits: Limits, main: str) -> list[str]:
         nproc = limits.max_procs if self._drop_uid else -1
         return [self.python, *PYTHON_FLAGS, "-c", BOOTSTRAP, str(limits.memory_mb * 2**20),
                 str(math.ceil(limits.time_s)), str(limits.output_bytes), str(nproc), main]
 
-    def _limited_binary(self, limits: Limits, main: str) -> list[str]:
+    def _limited_binary(self, limits: Limits, command: Sequence[str]) -> list[str]:
         nproc = [f"--nproc={limits.max_procs}"] if self._drop_uid else []
         cpu = math.ceil(limits.time_s)
         return [self._prlimit, "--core=0", f"--cpu={cpu}:{cpu + 1}", f"--fsize={limits.output_bytes}",
-                f"--as={limits.memory_mb * 2**20}", *nproc, "--", main]
+                f"--as={limits.memory_mb * 2**20}", *nproc, "--", *command]
 
-    def _command(self, code_args: Sequence[str], info_fd: int | None, disk_bytes: int) -> list[str]:
+    def _command(self, code_args: Sequence[str], info_fd: int | None, disk_bytes: int,
+                 ro_binds: Sequence[str] = ()) -> list[str]:
         """bwrap's argv up to ``--``; ``code_args`` populate ``/code`` (read-only once set up)."""
         cmd = [
             # --as-pid-1: the program itself is PID 1 of its namespace, a direct child of bwrap,
@@ -298,6 +312,8 @@ class Sandbox:
         ]
         if os.path.isdir("/usr/lib64"):
             cmd += ["--symlink", "usr/lib64", "/lib64"]
+        for path in ro_binds:
+            cmd += ["--ro-bind", path, path]
         if not self.python.startswith("/usr/"):
             # e.g. a pyenv or conda interpreter: expose its installation prefix, read-only
             prefix = os.path.dirname(os.path.dirname(self.python))
@@ -334,6 +350,8 @@ class Sandbox:
         files: Mapping[str, str | bytes],
         result_channel: bool,
         binary: bool = False,
+        command: Sequence[str] | None = None,
+        ro_binds: Sequence[str] = (),
     ) -> Execution:
         if isinstance(stdin, str):
             stdin = stdin.encode()
@@ -373,7 +391,12 @@ class Sandbox:
                 main_path = os.path.join(tmpdir, "code", main)
                 if binary:
                     os.chmod(main_path, 0o755)
-                cmd = [*self._start(limits, main_path, binary), *argv_tail]
+                # /code is the sandbox's name for the program's folder: here it is the temporary one
+                def here(part: str) -> str:
+                    return os.path.join(tmpdir, part[1:]) if part.startswith("/code/") else part
+
+                run = [here(part) for part in command] if command else None
+                cmd = [*self._start(limits, main_path, binary, run), *map(here, argv_tail)]
                 env = {**SANDBOX_ENV, "HOME": os.path.join(tmpdir, "work"), "TMPDIR": os.path.join(tmpdir, "work")}
                 cwd, pass_fds = os.path.join(tmpdir, "work"), res_fds
             else:
@@ -383,8 +406,8 @@ class Sandbox:
                 code_args = ["--dir", "/code", *itertools.chain.from_iterable(
                     (*(("--perms", "0555") if name == "main" and binary else ()), "--ro-bind-data", str(fd),
                      f"/code/{name}") for name, fd in code_fds.items())]
-                cmd = [*self._command(code_args, info_fd, limits.disk_mb * 2**20),
-                       *self._start(limits, f"/code/{main}", binary), *argv_tail]
+                cmd = [*self._command(code_args, info_fd, limits.disk_mb * 2**20, ro_binds),
+                       *self._start(limits, f"/code/{main}", binary, command), *argv_tail]
                 env, cwd = dict(SANDBOX_ENV), None
                 pass_fds = (*code_fds.values(), info_fd, *res_fds)
             if self._cgroups is not None:
@@ -598,7 +621,9 @@ def _kill(proc: subprocess.Popen, cgroup: str | None) -> None:
         _PidsCgroups.kill_all(cgroup)
 
 
-_MEMORY_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc")
+# the JVM and V8 report their heap limits (-Xmx, --max-old-space-size) in their own words
+_MEMORY_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc", b"java.lang.OutOfMemoryError",
+                   b"JavaScript heap out of memory", b"Could not reserve enough space")
 
 
 def _classify(exit_code: int | None, timed_out: bool, output_full: bool, stderr: bytes) -> Status:

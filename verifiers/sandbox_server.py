@@ -3,8 +3,10 @@
 A CPU node that can start bubblewrap serves the code verifier of every machine that cannot (a
 Kubernetes pod, a GPU node): the run points ``verify.code.remote`` at it. Programs run exactly as
 the local code verifier runs them (:class:`verifiers.code.LocalProvider`: Python in the warm
-sandbox, C++ and C compiled once per program, the build cached by source and limits), so a
-verdict is the same here and there.
+sandbox, C++, C, Java and JavaScript built once per program, the build cached by source and
+limits; Java and JavaScript listed by ``/runtimes`` only where this machine has them), so a verdict
+is the same here and there. Script tests run their harness here with the program as
+``solution.py`` and send the result channel back; their nonce is made and checked by the client.
 
 Endpoints (``/api/v2`` in front of each is accepted too, as a Piston's URLs have it):
 
@@ -32,6 +34,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -42,12 +45,12 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from verifiers.code import LANGUAGE_ALIASES, TOOLCHAINS, LocalProvider
-from verifiers.sandbox import Execution, Limits, Sandbox, default_python
+from verifiers.code import LANGUAGE_ALIASES, TOOLCHAINS, LocalProvider, tool_path
+from verifiers.sandbox import Execution, Limits, Sandbox, SandboxUnavailable, default_python
 
 log = logging.getLogger(__name__)
 
-PISTON_NAMES = {"python": "python", "cpp": "c++", "c": "c"}
+PISTON_NAMES = {"python": "python", "cpp": "c++", "c": "c", "java": "java", "javascript": "javascript"}
 MAX_BODY = 64 * 2**20
 _PISTON_STATUS = {
     "runtime_error": "RE",
@@ -94,6 +97,16 @@ class SandboxService:
         for language, tool in (("cpp", "g++"), ("c", "gcc")):
             if shutil.which(tool):
                 versions[language] = _version([tool, "-dumpfullversion", "-dumpversion"])
+        # runtimes listed only where the sandbox can run them (under /usr: see verifiers.code.tool_path)
+        for language, tools, probe in (("java", ("javac", "java"), ["-version"]),
+                                       ("javascript", ("node",), ["--version"])):
+            try:
+                paths = [tool_path(tool) for tool in tools]
+            except SandboxUnavailable:
+                continue
+            found = _version([paths[-1], *probe], stderr=True)
+            if found:
+                versions[language] = found.lstrip("v")
         return [
             {
                 "language": PISTON_NAMES[lang],
@@ -278,11 +291,18 @@ def _stage(run: Execution) -> dict[str, Any]:
     }
 
 
-def _version(command: list[str]) -> str | None:
+def _version(command: list[str], stderr: bool = False) -> str | None:
+    """The first line a tool prints about its version (``java -version`` prints to stderr, quoted)."""
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
+    text = (done.stdout.strip() or done.stderr.strip()) if stderr else done.stdout.strip()
+    if not stderr:
+        return text
+    first = text.splitlines()[0] if text else ""
+    quoted = re.search(r'"([^"]+)"', first)
+    return quoted.group(1) if quoted else first.split()[-1] if first else None
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -26,7 +26,11 @@ IDLE_S = 0.005
 
 @dataclass(frozen=True)
 class Request:
-    """One problem's prompt, sampled ``n`` times."""
+    """One problem's prompt, sampled ``n`` times: its samples ``first`` .. ``first + n - 1``.
+
+    Sample i of a problem is seeded ``seed + i`` whichever request draws it (vLLM seeds the i-th
+    child of an ``n > 1`` request ``seed + i``), so a request for samples from ``first`` on is sent
+    with :attr:`first_seed`, and a problem sampled in rounds gets the samples one request would."""
 
     problem: dict[str, Any]  # the problem row (id, domain, metadata... a backend may route on them)
     messages: list[dict[str, str]]  # the chat the prompt was rendered from (for chat APIs)
@@ -34,11 +38,17 @@ class Request:
     n: int
     seed: int  # this problem's seed: the same samples on every (re)run
     sampling: dict[str, Any] = field(default_factory=dict)  # vllm.SamplingParams arguments, n and seed aside
+    first: int = 0  # the index of its first sample (a later round of adaptive sampling starts past 0)
+
+    @property
+    def first_seed(self) -> int:
+        """The seed to send: that of sample ``first`` (the engine seeds the j-th sample after it + j)."""
+        return self.seed + self.first
 
 
 @dataclass(frozen=True)
 class Sample:
-    index: int  # 0..n-1
+    index: int  # the sample's index in its problem: Request.first + its place in the request
     text: str  # the generated text, after the prompt (the prefill is not repeated)
     finish_reason: str  # "stop" | "length" | ...
     tokens: int  # completion tokens
@@ -82,5 +92,8 @@ class Backend(Protocol):
         """``(request, completion)`` as each finishes, pulling requests lazily so that about
         ``window`` are in flight at once; the generate stage feeds it a whole run this way. The
         feed may yield :data:`NOT_READY`."""
+
+    def spent(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """What these tokens cost at the backend's price table (the openai backend's ``price``); None: no price."""
 
     def close(self) -> None: ...

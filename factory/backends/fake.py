@@ -4,15 +4,17 @@ It goes through the same seam as the real engines (prompts rendered, requests bu
 assembled), so a test that uses it exercises everything but the sampling. By default about
 half of its samples give the problem's gold answer in a ``\\boxed{}``, the others a wrong one,
 and one in eight is cut off mid-thought (``finish_reason="length"``). ``generate.engine`` holds
-its knobs (:class:`FakeOptions`): fixed ``completions`` by sample index, ``replies`` picked by a
-text the prompt contains (a judge's or a rewriter's scripted answers), a simulated kill after
-``crash_after_samples`` samples, and ``seconds_per_token`` of sleep to model a GPU's throughput
-without using the CPU.
+its knobs (:class:`FakeOptions`): a per-problem chance that a sample is right (``accuracy_key``,
+a key of the problem's metadata: a teacher with a known difficulty mix), fixed ``completions`` by
+sample index, ``replies`` picked by a text the prompt contains (a judge's or a rewriter's
+scripted answers), a simulated kill after ``crash_after_samples`` samples, and
+``seconds_per_token`` of sleep to model a GPU's throughput without using the CPU.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -38,6 +40,18 @@ def fake_completion(problem_id: str, index: int, gold: str | None) -> tuple[str,
     answer = gold if h % 2 == 0 else f"{gold}9"
     words = " step" * (1 + h % 7)
     return f"<think>\nLet me work it out:{words}.\n</think>\nThe answer is \\boxed{{{answer}}}.", "stop"
+
+
+def graded_completion(problem_id: str, index: int, gold: str | None, accuracy: float) -> tuple[str, str]:
+    """Deterministic: sample ``index`` is right with probability ``accuracy``; one wrong sample in
+    four is cut off. Lengths (30-79 words) do not depend on the verdict."""
+    h = int(hashlib.sha256(f"{problem_id}/{index}".encode()).hexdigest(), 16)
+    words = " step" * (30 + (h >> 64) % 50)
+    if (h % 10**6) / 10**6 < accuracy:
+        return f"<think>\nLet me work it out:{words}.\n</think>\nThe answer is \\boxed{{{gold}}}.", "stop"
+    if (h >> 32) % 4 == 0:
+        return f"<think>\nI am still thinking about{words}", "length"
+    return f"<think>\nLet me try:{words}.\n</think>\nThe answer is \\boxed{{{gold}9}}.", "stop"
 
 
 class FakeTokenizer:
@@ -68,6 +82,7 @@ class FakeTokenizer:
 @dataclass(frozen=True)
 class FakeOptions:
     completions: list[str] | None = None  # sample i answers completions[i % len]; default: fake_completion
+    accuracy_key: str | None = None  # a metadata key: the problem's chance that a sample is right (graded_completion)
     replies: dict[str, str] | None = None  # the reply of the first key the prompt contains (before completions)
     crash_after_samples: int | None = None  # raise KeyboardInterrupt once this many samples were made
     seconds_per_token: float = 0.0  # sleep per completion token, as a GPU would take
@@ -108,7 +123,7 @@ class FakeBackend:
                 time.sleep(IDLE_S)
                 continue
             samples = []
-            for i in range(r.n):
+            for i in range(r.first, r.first + r.n):
                 if (
                     self.options.crash_after_samples is not None
                     and self.samples_made >= self.options.crash_after_samples
@@ -129,7 +144,13 @@ class FakeBackend:
                 return reply, "stop"
         if self.options.completions:
             return self.options.completions[index % len(self.options.completions)], "stop"
+        if self.options.accuracy_key is not None:
+            accuracy = json.loads(request.problem.get("metadata") or "{}").get(self.options.accuracy_key, 0.5)
+            return graded_completion(request.problem["id"], index, request.problem.get("gold"), float(accuracy))
         return fake_completion(request.problem["id"], index, request.problem.get("gold"))
+
+    def spent(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        return None
 
     def close(self) -> None:
         pass

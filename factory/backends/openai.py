@@ -61,6 +61,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from factory.backends.base import IDLE_S, NOT_READY, Completion, Provenance, Request, Sample
+from factory.backends.limits import RateLimit
+from factory.backends.vllm import check_early_stops
 from factory.errors import RecipeError
 from factory.models import model_revision
 
@@ -94,12 +96,28 @@ class OpenAIOptions:
     max_retries: int = 5  # retries after the first attempt
     backoff_s: float = 1.0  # first retry's wait; doubles each retry, with +-50% jitter
     max_backoff_s: float = 60.0  # cap on one wait (Retry-After included)
+    requests_per_minute: float | None = None  # the provider's quota, kept here (factory.backends.limits)
+    tokens_per_minute: float | None = None
+    price: dict[str, float] = field(default_factory=dict)  # {input: ..., output: ...} per million tokens
 
     def __post_init__(self) -> None:
         if self.api not in ("chat", "completions"):
             raise ValueError(f"generate.engine.api: {self.api!r} is not one of chat, completions")
         if self.concurrency < 1 or self.max_retries < 0 or self.timeout_s <= 0:
             raise ValueError("generate.engine: concurrency >= 1, max_retries >= 0 and timeout_s > 0")
+        for key in ("requests_per_minute", "tokens_per_minute"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0):
+                raise ValueError(f"generate.engine.{key}: expected a number > 0, got {value!r}")
+        if self.price:
+            if not isinstance(self.price, dict) or set(self.price) != {"input", "output"}:
+                raise ValueError(
+                    f"generate.engine.price: expected {{input: ..., output: ...}} (per million tokens), "
+                    f"got {self.price!r}"
+                )
+            for key, value in self.price.items():
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise ValueError(f"generate.engine.price.{key}: expected a number >= 0, got {value!r}")
 
 
 class PlainTokenizer:
@@ -161,7 +179,16 @@ class OpenAIBackend:
 
     name: ClassVar[str] = "openai"
     runtime_options: ClassVar[frozenset[str]] = frozenset(
-        {"concurrency", "timeout_s", "max_retries", "backoff_s", "max_backoff_s"}
+        {
+            "concurrency",
+            "timeout_s",
+            "max_retries",
+            "backoff_s",
+            "max_backoff_s",
+            "requests_per_minute",
+            "tokens_per_minute",
+            "price",
+        }
     )
 
     @staticmethod
@@ -172,6 +199,11 @@ class OpenAIBackend:
                 raise RecipeError(
                     f"generate.engine.{key}: unknown option of the openai backend (known: {', '.join(sorted(known))})"
                 )
+        try:
+            OpenAIOptions(**config.engine)
+        except (TypeError, ValueError) as e:
+            raise RecipeError(str(e)) from None
+        check_early_stops(config.sampling, None, "generate")
 
     def __init__(self, config: GenerateConfig) -> None:
         self.check_config(config)
@@ -188,9 +220,24 @@ class OpenAIBackend:
         self._tokenizer: Any = None
         self._provenance: Provenance | None = None
         self._single = not self.options.batch_n  # n single requests per problem
+        self.limit: RateLimit | None = None
+        if self.options.requests_per_minute is not None or self.options.tokens_per_minute is not None:
+            self.limit = RateLimit(self.options.requests_per_minute, self.options.tokens_per_minute)
 
-    def __getstate__(self) -> dict[str, Any]:  # ships to a worker without its connections
-        return {**self.__dict__, "_client": None, "_tokenizer": None}
+    def __getstate__(self) -> dict[str, Any]:  # ships to a worker without its connections (nor its lock)
+        return {**self.__dict__, "_client": None, "_tokenizer": None, "limit": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self.options.requests_per_minute is not None or self.options.tokens_per_minute is not None:
+            self.limit = RateLimit(self.options.requests_per_minute, self.options.tokens_per_minute)
+
+    def spent(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Money at ``price`` (per million input and output tokens); None without a price table."""
+        price = self.options.price
+        if not price:
+            return None
+        return round((prompt_tokens * price["input"] + completion_tokens * price["output"]) / 1e6, 6)
 
     def _local_folder(self) -> Path | None:
         if self.config.tokenizer:
@@ -311,13 +358,13 @@ class OpenAIBackend:
     def _complete(self, request: Request) -> Completion:
         try:
             if request.n > 1 and not self._single:
-                choices, usage = self._post(self._body(request, request.n, request.seed))
+                choices, usage = self._post(self._body(request, request.n, request.first_seed))
                 if len(choices) >= request.n:
                     return self._completion(request, choices[: request.n], usage)
                 self._fall_back(f"{len(choices)} choice(s) for n={request.n}")
             choices, prompt_tokens = [], None
             for i in range(request.n):
-                got, usage = self._post(self._body(request, 1, (request.seed + i) & 0x7FFFFFFF))
+                got, usage = self._post(self._body(request, 1, (request.first_seed + i) & 0x7FFFFFFF))
                 if not got:
                     raise RequestFailed("malformed_response")
                 choices.append({**got[0], "index": i, "_usage": usage})
@@ -366,13 +413,17 @@ class OpenAIBackend:
         while True:
             wait = None
             try:
+                entry = self.limit.acquire(self._at_most(body)) if self.limit is not None else None
                 reply = self.client.post(path, json=body)
                 if reply.status_code == 200:
                     data = reply.json()
                     choices = data["choices"]
                     if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
                         raise TypeError("choices is not a list of objects")
-                    return sorted(choices, key=lambda c: c.get("index", 0)), data.get("usage") or {}
+                    usage = data.get("usage") or {}
+                    if entry is not None and isinstance(usage.get("total_tokens"), int):
+                        self.limit.settle(entry, usage["total_tokens"])  # type: ignore[union-attr]
+                    return sorted(choices, key=lambda c: c.get("index", 0)), usage
                 failure = RequestFailed(f"http_{reply.status_code}", reply.status_code)
                 if reply.status_code not in RETRY_STATUS:
                     log.warning("openai: HTTP %s from %s: %s", reply.status_code, path, reply.text[:300])
@@ -399,11 +450,17 @@ class OpenAIBackend:
             )
             time.sleep(wait)
 
+    @staticmethod
+    def _at_most(body: dict[str, Any]) -> int:
+        """The tokens a request may cost, as a provider's token quota counts it: prompt and n * max_tokens."""
+        prompt = body.get("prompt") or "".join(m["content"] for m in body.get("messages", []))
+        return estimate_tokens(prompt) + body.get("n", 1) * int(body.get("max_tokens") or 0)
+
     def _completion(self, request: Request, choices: list[dict[str, Any]], usage: dict[str, Any]) -> Completion:
         texts = [self._text(c) for c in choices]
         counts = [self._tokens(c, text, usage, texts) for c, text in zip(choices, texts, strict=True)]
         samples = [
-            Sample(index=i, text=text, finish_reason=c.get("finish_reason") or "unknown", tokens=tokens)
+            Sample(index=request.first + i, text=text, finish_reason=c.get("finish_reason") or "unknown", tokens=tokens)
             for i, (c, text, (tokens, _)) in enumerate(zip(choices, texts, counts, strict=True))
         ]
         prompt_tokens = usage.get("prompt_tokens")

@@ -67,6 +67,42 @@ def vllm_arguments() -> tuple[frozenset[str], frozenset[str]] | None:
     return frozenset(sampling), frozenset(engine)
 
 
+def check_early_stops(sampling: dict[str, Any], engine: dict[str, Any] | None, where: str) -> None:
+    """vLLM's in-engine early stops, checked as vLLM would check them once the engine is up:
+    ``repetition_detection`` (a mapping of ``RepetitionDetectionParams`` fields) stops a sample
+    that repeats an n-gram (``finish_reason`` ``repetition``); ``thinking_token_budget`` caps the
+    reasoning and needs the engine's ``reasoning_parser`` (or ``reasoning_config``; ``engine`` None:
+    a server's, not checked here)."""
+    rep = sampling.get("repetition_detection")
+    if rep is not None:
+        if not isinstance(rep, dict):
+            raise RecipeError(f"{where}.sampling.repetition_detection: expected a mapping, got {rep!r}")
+        known = ("max_pattern_size", "min_pattern_size", "min_count")
+        for key, value in rep.items():
+            if key not in known:
+                raise RecipeError(
+                    f"{where}.sampling.repetition_detection.{key}: unknown key (known: {', '.join(known)})"
+                )
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise RecipeError(f"{where}.sampling.repetition_detection.{key}: expected an integer >= 0")
+        top, bottom = rep.get("max_pattern_size", 0), rep.get("min_pattern_size", 0)
+        if top < 1 or bottom > top:
+            raise RecipeError(
+                f"{where}.sampling.repetition_detection: max_pattern_size must be >= 1 and >= min_pattern_size"
+            )
+        if rep.get("min_count", 0) < 2:
+            raise RecipeError(f"{where}.sampling.repetition_detection.min_count: must be at least 2")
+    budget = sampling.get("thinking_token_budget")
+    if budget is not None:
+        if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:
+            raise RecipeError(f"{where}.sampling.thinking_token_budget: expected an integer >= 0, got {budget!r}")
+        if engine is not None and not engine.get("reasoning_parser") and not engine.get("reasoning_config"):
+            raise RecipeError(
+                f"{where}.sampling.thinking_token_budget: needs {where}.engine.reasoning_parser (e.g. deepseek_r1) "
+                "so vLLM knows where the reasoning ends"
+            )
+
+
 def _class(path: Path, name: str) -> ast.ClassDef:
     for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.ClassDef) and node.name == name:
@@ -86,6 +122,17 @@ def _init_parameters(path: Path, name: str) -> set[str]:
             args = node.args
             return {a.arg for a in [*args.args, *args.kwonlyargs] if a.arg != "self"}
     raise LookupError(f"{name}.__init__ not in {path}")
+
+
+def sampling_params(request: Request) -> dict[str, Any]:
+    """``vllm.SamplingParams`` arguments of a request: the recipe's, its ``n`` and its first sample's
+    seed; ``repetition_detection`` (a mapping in the recipe) as vLLM's own dataclass."""
+    import vllm.sampling_params as sp
+
+    params = {**request.sampling, "n": request.n, "seed": request.first_seed}
+    if isinstance(params.get("repetition_detection"), dict):
+        params["repetition_detection"] = sp.RepetitionDetectionParams(**params["repetition_detection"])
+    return params
 
 
 PROMPT_TOO_LONG = "prompt_too_long"
@@ -137,6 +184,7 @@ class VLLMBackend:
             raise RecipeError(
                 "generate.sampling: set n and seed as generate.n and generate.seed (seeds are per problem)"
             )
+        check_early_stops(config.sampling, config.engine, "generate")
 
     def __init__(self, config: GenerateConfig, llm: Any = None) -> None:
         """``llm``: an already started ``vllm.LLM`` to reuse (it must serve ``config.model``)."""
@@ -217,7 +265,7 @@ class VLLMBackend:
                 if len(ids) >= limit:  # would fail the whole batch, and every rerun of it
                     yield request, Completion(prompt_tokens=len(ids), samples=[], error=PROMPT_TOO_LONG)
                     continue
-                params = vllm.SamplingParams(**{**request.sampling, "n": request.n, "seed": request.seed})
+                params = vllm.SamplingParams(**sampling_params(request))
                 try:
                     (request_id,) = llm.enqueue([{"prompt_token_ids": ids}], [params], use_tqdm=False)
                 except ValueError as e:  # vLLM's input checks: one problem's error, not the run's
@@ -233,21 +281,20 @@ class VLLMBackend:
                 continue
             for out in engine.step():
                 if out.finished:
-                    yield (
-                        pending.pop(out.request_id),
-                        Completion(
-                            prompt_tokens=len(out.prompt_token_ids),
-                            samples=[
-                                Sample(
-                                    index=s.index,
-                                    text=s.text,
-                                    finish_reason=s.finish_reason or "unknown",
-                                    tokens=len(s.token_ids),
-                                )
-                                for s in sorted(out.outputs, key=lambda o: o.index)
-                            ],
-                        ),
-                    )
+                    done = pending.pop(out.request_id)
+                    samples = [
+                        Sample(
+                            index=done.first + s.index,
+                            text=s.text,
+                            finish_reason=s.finish_reason or "unknown",
+                            tokens=len(s.token_ids),
+                        )
+                        for s in sorted(out.outputs, key=lambda o: o.index)
+                    ]
+                    yield done, Completion(prompt_tokens=len(out.prompt_token_ids), samples=samples)
+
+    def spent(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        return None
 
     def close(self) -> None:
         self._llm = None

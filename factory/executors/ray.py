@@ -277,8 +277,7 @@ class _Shards:
                 return
             index = self.queue.pop(0)
             step = self.generate_step
-            run = self.executor.run_dir
-            problems = list(run.read_shard(run.shard(step.input, index)))
+            problems = self.executor.stream_input(step, index)
             self.generating[replica.generate.remote(index, problems)] = (index, replica)
             self.load[replica] += 1
 

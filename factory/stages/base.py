@@ -157,6 +157,12 @@ class Stage(ABC):
     def summarize(self, stats: StageStats, summary: RunSummary) -> None:
         """Fill in the run summary's fields this stage's stats decide (nothing by default)."""
 
+    def errors(self, stats: StageStats) -> Counter[str]:
+        """The rows this stage could not make because the machinery failed (:mod:`factory.failures`),
+        by cause: not data, retried by the next run. Only a stage that makes something (samples,
+        verdicts, judgements, rewrites) has any; the default is none."""
+        return Counter()
+
     def describe(self) -> dict[str, Any]:
         """The stage in ``plan.json``."""
         return {"name": self.name}

@@ -4,27 +4,35 @@ It renders each problem's prompt (:mod:`factory.prompts`), asks the recipe's bac
 (:mod:`factory.backends`, ``generate.backend``) for ``n`` samples with the problem's own seed,
 and assembles each sample into a :class:`~factory.records.Trace` carrying what is needed to
 reproduce it: the model and its fingerprint, the sampling arguments, the seed, the chat
-template's hash, the generator's version.
+template's hash, the generator's version. With ``generate.adaptive`` (a :class:`~factory.adaptive.StopRule`)
+a problem is sampled in rounds until it has what select needs (:mod:`factory.adaptive`); its
+later rounds enter the same stream as other problems' first ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import time
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pyarrow as pa
 
 from factory.backends import BACKENDS, NOT_READY, Backend, Completion, Request, Sample
+from factory.failures import errors_in, is_error
 from factory.prompts import PromptRenderer
 from factory.recipe import GenerateConfig
 from factory.records import REJECT_FIELDS, TRACE_SCHEMA, Trace, merge_schemas
 from factory.stages.base import Stage, StageStats, reject
-from factory.summary import RunSummary
+from factory.summary import CostSummary, RunSummary
 from verifiers.text import split_think
+
+if TYPE_CHECKING:
+    from factory.adaptive import StopRule
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +58,13 @@ class TraceGenerator(Stage):
     name: ClassVar[str] = "generate"
     streams: ClassVar[bool] = True
 
-    def __init__(self, config: GenerateConfig, backend: Backend | None = None) -> None:
-        """``backend``: one already built (e.g. around a started engine); default: the recipe's."""
+    def __init__(
+        self, config: GenerateConfig, backend: Backend | None = None, stopping: StopRule | None = None
+    ) -> None:
+        """``backend``: one already built (e.g. around a started engine); default: the recipe's.
+        ``stopping``: sample each problem in rounds until this rule says it has enough (``generate.adaptive``)."""
         self.config = config
+        self.stopping = stopping
         self.backend = backend if backend is not None else BACKENDS[config.backend](config)
         sampling = sampling_arguments(config)
         self.sampling_json = json.dumps(sampling, sort_keys=True)
@@ -74,6 +86,11 @@ class TraceGenerator(Stage):
 
     def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
         problems = list(rows)  # a shard: one backend call so the engine can schedule it all
+        if self.stopping is not None:  # rounds need the stream
+            for _, traces, shard in self.stream([(0, problems)]):
+                stats.add(shard)
+                yield from traces
+            return
         stats.rows_in += len(problems)
         yield from self.generate(problems, stats)
 
@@ -99,11 +116,15 @@ class TraceGenerator(Stage):
         so they add up to the stream's. ``shards`` may yield ``NOT_READY`` (no shard yet; a Ray replica's
         inbox), which the backend is passed on."""
         open_shards: dict[int, tuple[list[list[dict[str, Any]] | None], StageStats]] = {}
-        where: dict[str, tuple[int, int]] = {}  # problem id -> (shard, position)
+        where: dict[str, tuple[int, int]] = {}  # problem id -> (shard, position), until it has all its samples
         left: dict[int, int] = {}
+        again: deque[Request] = deque()  # later rounds (adaptive), sent before new problems
+        drawn: dict[str, list[dict[str, Any]]] = {}  # problem id -> its trace rows so far (adaptive)
 
         def requests() -> Iterator[Request | None]:
             for shard in shards:
+                while again:
+                    yield again.popleft()
                 if shard is NOT_READY:
                     yield NOT_READY
                     continue
@@ -111,15 +132,29 @@ class TraceGenerator(Stage):
                 open_shards[index] = ([None] * len(problems), StageStats(rows_in=len(problems)))
                 left[index] = len(problems)
                 for position, problem in enumerate(problems):
+                    while again:
+                        yield again.popleft()
                     where[problem["id"]] = (index, position)
                     yield self.request(problem)
+            while self.stopping is not None and where:  # the last problems' later rounds
+                yield again.popleft() if again else NOT_READY
 
         self.renderer  # noqa: B018  (starts the engine: its start-up is not generation time)
         last = time.perf_counter()
         for request, out in self.backend.stream(requests(), window=window):
-            index, position = where.pop(request.problem["id"])
+            problem_id = request.problem["id"]
+            index, position = where[problem_id]
             slots, stats = open_shards[index]
-            slots[position] = list(self.rows(request, out, stats))
+            rows = list(self.rows(request, out, stats))
+            if self.stopping is not None:
+                drawn.setdefault(problem_id, []).extend(rows)
+                size = self.stopping.round_done(request, out.error is not None, rows, stats)
+                if size:
+                    again.append(dataclasses.replace(request, first=request.first + request.n, n=size))
+                    continue
+                rows = drawn.pop(problem_id)
+            del where[problem_id]
+            slots[position] = rows
             left[index] -= 1
             if left[index] == 0:
                 now = time.perf_counter()
@@ -133,7 +168,7 @@ class TraceGenerator(Stage):
             problem=problem,
             messages=chat,
             prompt=self.renderer.render(chat),
-            n=self.config.n,
+            n=self.stopping.config.first if self.stopping is not None else self.config.n,
             seed=problem_seed(self.config.seed, problem["id"]),
             sampling=self._per_request,
         )
@@ -146,6 +181,7 @@ class TraceGenerator(Stage):
             reject(row, f"generate:{out.error}", stats)
             yield row
             return
+        stats.counters["request_prompt_tokens"] += out.prompt_tokens
         if out.token_count != "engine":  # a server that did not say how many tokens it sampled
             stats.counters[f"tokens_from_{out.token_count}"] += len(out.samples)
         for sample in out.samples:
@@ -189,11 +225,29 @@ class TraceGenerator(Stage):
 
     def summarize(self, stats: StageStats, summary: RunSummary) -> None:
         summary.traces = stats.rows_out
-        summary.failed_problems = dict(stats.dropped)  # requests that got no samples (rows in traces_failed/)
+        # problems the engine refused as they are (rows in traces_failed/); failed requests are errors instead
+        summary.failed_problems = {k: v for k, v in stats.dropped.items() if not is_error(k)}
         summary.truncated = stats.counters.get("finish_length", 0)
+        summary.finish_reasons = {
+            k.removeprefix("finish_"): v for k, v in sorted(stats.counters.items()) if k.startswith("finish_")
+        }
         summary.completion_tokens = tokens = stats.counters.get("completion_tokens", 0)
         summary.generate_seconds = round(stats.seconds, 2)
         summary.tokens_per_second = round(tokens / stats.seconds, 1) if stats.seconds else None
+        c = stats.counters
+        summary.cost = CostSummary(
+            samples=stats.rows_out,
+            prompt_tokens=c.get("request_prompt_tokens", 0),
+            completion_tokens=tokens,
+            samples_saved=c.get("samples_saved", 0),
+            tokens_saved_estimate=c.get("tokens_saved_estimate", 0),
+            later_rounds=c.get("later_rounds", 0),
+            stopped={k.removeprefix("stopped_"): v for k, v in sorted(c.items()) if k.startswith("stopped_")},
+            money=self.backend.spent(c.get("request_prompt_tokens", 0), tokens),
+        )
+
+    def errors(self, stats: StageStats) -> Counter[str]:
+        return errors_in(stats.dropped)  # problems whose request failed: every one is asked again
 
     def close(self) -> None:
         self.backend.close()

@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -38,6 +39,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from factory.backends import Backend
+from factory.failures import errors_in
 from factory.prompted import PromptedModel, Reply, quote
 from factory.recipe import JudgeConfig
 from factory.records import JUDGE_FIELDS, merge_schemas, verdict_columns
@@ -53,7 +55,7 @@ NOT_APPLICABLE = "not_applicable"
 # (details ``gold_error``) and a verdict about the gold's side (``side: gold``) count too.
 UNDECIDED_REASONS: dict[str, frozenset[str]] = {
     "math": frozenset({NOT_APPLICABLE, "unparseable", "timeout", "verifier_error"}),
-    "code": frozenset({NOT_APPLICABLE, "sandbox_error", "unsupported_test", "verifier_error"}),
+    "code": frozenset({NOT_APPLICABLE, "sandbox_error", "checker_error", "unsupported_test", "verifier_error"}),
 }
 # the judge's own reasons
 OK, WRONG = "ok", "wrong_answer"
@@ -284,6 +286,12 @@ class TraceJudge(Stage):
                 stats.counters["compared_no_verdict"] += 1
         stats.rows_out += len(out)
         yield from out
+
+    def errors(self, stats: StageStats) -> Counter[str]:
+        out: Counter[str] = Counter()  # traces whose judge request failed: judged again
+        for role, part in stats.parts.items():
+            out.update(errors_in(part.dropped, f"judge:{role}:"))
+        return out
 
     def summarize(self, stats: StageStats, summary: RunSummary) -> None:
         summary.judge = JudgeSummary(

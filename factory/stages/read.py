@@ -1,8 +1,13 @@
 """Read problems from JSONL, Parquet or a Hugging Face ``datasets`` dataset, mapping field names.
 
 Sources stream: JSONL line by line, Parquet a record batch at a time, ``datasets`` row by row
-(memory-mapped Arrow). A malformed row raises :class:`BadRowError` naming the file and row, unless
-the recipe says ``on_bad_row: skip``; then it is counted under ``dropped`` and the run goes on.
+(memory-mapped Arrow). A folder gives every JSONL and Parquet file in it, in name order. A
+malformed row (not UTF-8, not JSON, a field of the wrong type, a duplicate id) raises
+:class:`BadRowError` naming the file and row, unless the recipe says ``on_bad_row: skip``; then it
+is counted under ``dropped`` and the run goes on. A file that cannot be read at all (empty, not
+Parquet) always stops the run, naming the file. A path that looks local is never looked up on the
+Hub (:func:`_detect_format`). :class:`ProblemChecker` then rejects problems that are themselves
+unusable (a blank gold answer, an oversized prompt), with their reason.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from factory.files import Malformed, file_format, find_files, iter_records
+from factory.files import SUFFIXES, Malformed, file_format, find_files, iter_records
 from factory.recipe import SourceConfig
-from factory.records import PROBLEM_SCHEMA, Problem
-from factory.stages.base import Stage, StageStats
+from factory.records import PROBLEM_SCHEMA, REJECT_FIELDS, Problem, merge_schemas
+from factory.stages.base import Stage, StageStats, mark_kept, reject
 from factory.summary import RunSummary
 
 log = logging.getLogger(__name__)
@@ -82,10 +87,15 @@ class ProblemReader(Stage):
         """(location, raw row) pairs; location reads ``file:row N`` (1-based)."""
         fmt, path = self.source.format, Path(self.source.path)
         if fmt == "auto":
-            fmt = _detect_format(path)
-        if fmt in ("jsonl", "parquet"):
-            for f in find_files(path, "source.path", formats=[fmt]):
-                yield from iter_records(f, fmt)
+            fmt = _detect_format(self.source.path)
+        if fmt in ("files", "jsonl", "parquet"):
+            formats = ["jsonl", "parquet"] if fmt == "files" else [fmt]
+            for f in find_files(self.source.path, "source.path", formats=formats):
+                kind = file_format(f, "source.path") if fmt == "files" else fmt
+                try:
+                    yield from iter_records(f, kind)
+                except ValueError as e:  # the file as a whole: empty, or not Parquet
+                    raise ValueError(f"source.path: {e}") from None
         elif fmt == "hf_disk":
             import datasets
 
@@ -149,20 +159,64 @@ class ProblemReader(Stage):
             raise BadRowError(f"{where}: {e}") from None
 
 
-def _detect_format(path: Path) -> str:
-    if path.is_file():
-        return file_format(path, "source.path")
-    if path.is_dir():
-        if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
-            return "hf_disk"
-        if any(path.glob("*.parquet")):
-            return "parquet"
-        if any(path.glob("*.jsonl")):
-            return "jsonl"
-        raise ValueError(f"source.path: {path} holds no .jsonl, .parquet or saved dataset")
-    if str(path).count("/") == 1 and not str(path).startswith((".", "/")):
-        return "hf_hub"
-    raise ValueError(f"source.path: {path} does not exist")
+EMPTY_GOLD = "empty_gold"
+PROMPT_TOO_LONG_CHARS = "prompt_too_long_chars"
+
+
+class ProblemChecker(Stage):
+    """Problems -> problems: a problem that is itself unusable is rejected before anything is
+    generated for it, with its reason (the read step writes it to ``problems_rejected/``):
+
+    - ``empty_gold``: its gold answer is blank and it has no tests (no trace of it could be
+      verified; a problem without a gold answer leaves the column null, for ``vote`` to label);
+    - ``prompt_too_long_chars``: its prompt (or its chat's turns together) is longer than
+      ``source.max_prompt_chars`` characters (``reject_details`` holds its length)."""
+
+    name: ClassVar[str] = "problem_check"
+
+    def __init__(self, source: SourceConfig) -> None:
+        self.max_chars = source.max_prompt_chars
+
+    def schema(self, input: pa.Schema | None) -> pa.Schema:
+        return merge_schemas(input, REJECT_FIELDS)
+
+    def run(self, rows: Iterable[dict[str, Any]], stats: StageStats) -> Iterator[dict[str, Any]]:
+        for row in rows:
+            if mark_kept(row)["keep"]:
+                stats.rows_in += 1
+                chars = len(row["prompt"] or "") + sum(len(m["content"]) for m in row["messages"] or [])
+                if row["gold"] is not None and not row["gold"].strip() and row["tests"] is None:
+                    reject(row, EMPTY_GOLD, stats)
+                elif self.max_chars is not None and chars > self.max_chars:
+                    reject(row, PROMPT_TOO_LONG_CHARS, stats, {"chars": chars, "max_prompt_chars": self.max_chars})
+                else:
+                    stats.rows_out += 1
+            yield row
+
+    def summarize(self, stats: StageStats, summary: RunSummary) -> None:
+        summary.drop_problems(stats.dropped)
+
+
+def _detect_format(name: str) -> str:
+    """``files`` (one file, or every JSONL and Parquet file of a folder), ``hf_disk`` or ``hf_hub``.
+
+    Only a name that cannot be a local path goes to the Hub (``org/name``, no file suffix): a path
+    with a suffix, a leading ``.``, ``/`` or ``~``, or more than one folder is local, so a typo in
+    it is a file-not-found error, never a wait on the network."""
+    path = Path(name)
+    if path.is_dir() and ((path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists()):
+        return "hf_disk"
+    local = (
+        path.exists()
+        or name.startswith((".", "/", "~"))
+        or name.count("/") != 1
+        or path.suffix.lower() in LOCAL_SUFFIXES
+    )
+    return "files" if local else "hf_hub"
+
+
+# Suffixes that make a source path a file, not a Hub name (a Hub name may hold a dot: org/name-1.5).
+LOCAL_SUFFIXES = {s for suffixes in SUFFIXES.values() for s in suffixes} | {".csv", ".tsv", ".txt", ".arrow", ".gz"}
 
 
 def _text(value: Any, name: str, where: str) -> str | None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -192,6 +193,11 @@ class TraceRefiner(Stage):
         else:
             stats.counters["kept_original"] += 1
             stats.rows_out += 1
+
+    def errors(self, stats: StageStats) -> Counter[str]:
+        # a failed rewrite request is an error whether the original was kept or rejected: rewritten again
+        failed = stats.counters.get(f"refused_{REQUEST_FAILED}", 0)
+        return Counter({f"refine:{REQUEST_FAILED}": failed}) if failed else Counter()
 
     def summarize(self, stats: StageStats, summary: RunSummary) -> None:
         summary.add_rejects(stats.dropped)  # rewrites refused and rejected: kept by select, not exported

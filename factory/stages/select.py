@@ -95,7 +95,7 @@ class PassRateFilter:
             passed = 0
             for row in traces:
                 stats.rows_in += mark_kept(row)["keep"]
-                why = self._failure(row)
+                why = self.failure(row)
                 if why is None:
                     passed += 1
                 elif row["keep"]:
@@ -113,7 +113,8 @@ class PassRateFilter:
             stats.part("difficulty").counters[difficulty(rate)] += 1
             yield from traces
 
-    def _failure(self, row: dict[str, Any]) -> str | None:
+    def failure(self, row: dict[str, Any]) -> str | None:
+        """Why the trace fails the requirements (``math:wrong_answer``), or None when it meets them."""
         require = self.require
         if isinstance(require, dict):
             require = require.get(row.get("domain"), require.get("*"))
@@ -371,6 +372,7 @@ class TraceSelector(Stage):
         summary.rejected = sum(stats.dropped.values())
         summary.reject_reasons = dict(stats.dropped.most_common())
         summary.problems_with_kept = stats.parts.get("keep_k", StageStats()).counters.get("problems_with_kept", 0)
+        summary.cost.per_kept_row(summary.kept)
         if self.rank is not None:
             rank = stats.parts.get("rank", StageStats())
             summary.rank = RankSummary(

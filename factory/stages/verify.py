@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from factory.failures import errors_in
 from factory.recipe import verifier_config
 from factory.records import merge_schemas, verdict_columns, verdict_schema
 from factory.stages.base import Stage, StageStats, batched
@@ -96,6 +98,12 @@ class TraceVerifier(Stage):
             }
             summary.not_applicable[name] = v.counters.get(NOT_APPLICABLE, 0)
             summary.verdict_reasons[name] = dict(sorted({"ok": v.rows_out, **v.dropped}.items())) if v.rows_in else {}
+
+    def errors(self, stats: StageStats) -> Counter[str]:
+        out: Counter[str] = Counter()  # traces whose verifier crashed or whose sandbox failed: judged again
+        for name in self.verify:
+            out.update(errors_in(stats.parts.get(name, StageStats()).dropped, f"verify:{name}:"))
+        return out
 
     def close(self) -> None:
         pass

@@ -293,3 +293,58 @@ def test_a_step_is_redone_only_when_what_it_reads_or_its_inputs_change() -> None
     assert {n for n in same if sft[n] != same[n]} == set(same) - {"base", "cold_start"}
     sampling = keys("eval.sampling.temperature=0.8")  # only the evaluations read eval
     assert {n for n in same if sampling[n] != same[n]} == {"base", "sft_cold_start/eval", "grpo/eval", "sft/eval"}
+
+
+def test_a_grpo_phase_reads_the_pass_rates_of_a_rejection_sample_phase(tmp_path: Path) -> None:
+    base = {"name": "t", "source": {"path": "p.jsonl"}, "run_dir": str(tmp_path / "run"), "verify": {"math": {}}}
+    phases = [
+        {"kind": "rejection_sample", "name": "scores"},
+        {"kind": "sft"},
+        {"kind": "grpo", "set": {"grpo.prompts": {"pass_rate": [0.2, 0.8], "from": "scores"}}},
+    ]
+    path = _write(tmp_path, {**base, "chain": {"phases": phases, "evaluate": False}})
+    recipe = load_recipe(path)
+    jobs = assign_keys(plan_jobs(path, [], recipe, recipe.chain))
+    scores, sft, grpo = jobs
+    assert f"grpo.prompts.from={scores.folder / 'run'}" in grpo.args
+    assert grpo.inputs == ["sft", "scores"]  # the student's maker and the pass rates'
+    # the scored run is part of the GRPO job's identity, through its key (select: read by that run only)
+    path = _write(tmp_path, {**base, "chain": {"phases": [phases[0], phases[2]], "evaluate": False}})
+    keys = [j.key for j in assign_keys(plan_jobs(path, [], load_recipe(path), load_recipe(path).chain))]
+    other = load_recipe(path, ["select.k=1"])
+    assert [j.key for j in assign_keys(plan_jobs(path, ["select.k=1"], other, other.chain))][1] != keys[1]
+    # scoring first (no `from`): the GRPO job makes a data run, so every data section is part of its key
+    phases[2]["set"] = {"grpo.prompts": {"pass_rate": [0.2, 0.8]}}
+    path = _write(tmp_path, {**base, "chain": {"phases": phases, "evaluate": False}})
+    recipe = load_recipe(path)
+    keys = [j.key for j in assign_keys(plan_jobs(path, [], recipe, recipe.chain))]
+    other = load_recipe(path, ["select.k=1"])
+    assert [j.key for j in assign_keys(plan_jobs(path, ["select.k=1"], other, other.chain))][2] != keys[2]
+    for wrong in ("sft", "grpo", "base"):  # not an earlier rejection_sample phase
+        phases[2]["set"] = {"grpo.prompts": {"from": wrong}}
+        path = _write(tmp_path, {**base, "chain": {"phases": phases, "evaluate": False}})
+        recipe = load_recipe(path)
+        with pytest.raises(RecipeError, match=rf"grpo.prompts.from: '{wrong}' is not an earlier rejection_sample"):
+            plan_jobs(path, [], recipe, recipe.chain)
+
+
+def test_the_chain_report_says_how_grpo_chose_its_prompts_and_what_it_filtered() -> None:
+    from factory.chain import _made
+
+    row = {
+        "kind": "grpo",
+        "steps": 10,
+        "prompts": 40,
+        "prompts_seen": 20,
+        "reward_first": 0.5,
+        "reward_last": 0.7,
+        "generation": "transformers generate",
+        "prompt_selection": {"selected": 40, "problems": 100, "pass_rate": [0.1, 0.9]},
+        "groups": 20,
+        "zero_variance_groups": 6,
+        "zero_variance": "filter",
+        "beta": 0.04,
+    }
+    made = _made(row)
+    assert "prompts: 40 of 100 with pass rate in [0.1, 0.9]" in made
+    assert "zero-variance groups 6 of 20 (filter)" in made and "β 0.04" in made

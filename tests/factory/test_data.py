@@ -72,10 +72,14 @@ def test_code_set_shape(monkeypatch) -> None:
     assert families.count("stdio") >= 60 and families.count("call") >= 30
     assert all(r["domain"] == "code" and len(r["tests"]) >= 3 for r in rows)
     assert sum(r["level"] == "easy" for r in rows) > len(rows) / 2  # mostly within a 135M model's reach
+    judged = splits["judged"]
+    assert {r["family"] for r in judged} == {"script", "checker"} and not set(ids) & {r["id"] for r in judged}
+    assert all(r["tests"]["tests"] for r in judged)
+    assert all(r["tests"]["checker_program"] for r in judged if r["family"] == "checker")
     references = generator.references()
-    assert set(references) == set(ids)
+    assert set(references) == set(ids) | {r["id"] for r in judged}
     # the reference solutions stay in the script: no prompt or test carries one
-    shipped = (ROOT / "data" / "code" / "train.jsonl").read_text() + (ROOT / "data" / "code" / "test.jsonl").read_text()
+    shipped = "".join((ROOT / "data" / "code" / f"{split}.jsonl").read_text() for split in ("train", "test", "judged"))
     assert not any(json.dumps(solution)[1:-1] in shipped for solution in references.values())
 
 
@@ -90,7 +94,7 @@ def test_code_references_pass_and_wrong_programs_fail_in_the_sandbox(monkeypatch
     from verifiers.code import verify_code_batch
 
     references = _module("make_code", monkeypatch).references()
-    rows = _shipped("code", "train") + _shipped("code", "test")
+    rows = _shipped("code", "train") + _shipped("code", "test") + _shipped("code", "judged")
     verdicts = verify_code_batch([(references[r["id"]], r["tests"]) for r in rows], workers=2)
     assert [(r["id"], v.reason) for r, v in zip(rows, verdicts, strict=True) if not v.passed] == []
 
@@ -98,10 +102,19 @@ def test_code_references_pass_and_wrong_programs_fail_in_the_sandbox(monkeypatch
     def wrong(row: dict) -> str:
         if row["family"] == "call":
             return f"def {row['tests'][0]['fn_name']}(*args, **kwargs):\n    return 'wrong'\n"
+        if row["family"] == "script":
+            return f"def {row['id'].removeprefix('script-')}(*args, **kwargs):\n    return 'wrong'\n"
         return "print('wrong')\n"
 
     verdicts = verify_code_batch([(wrong(r), r["tests"]) for r in rows], workers=2)
     assert [r["id"] for r, v in zip(rows, verdicts, strict=True) if v.passed] == []
+    # a checker program judges any output, a model's chatter included, without failing itself
+    chatter = "print('Enter a number: 1 0 | 1 | 2')\nprint('-1 x 2.5')\n"
+    checked = [r for r in rows if r["family"] == "checker"]
+    verdicts = verify_code_batch([(chatter, r["tests"]) for r in checked], workers=2)
+    assert [(r["id"], v.reason) for r, v in zip(checked, verdicts, strict=True)] == [
+        (r["id"], "wrong_answer") for r in checked
+    ]
     # and near misses fail too: off by one, 1 taken for a prime, a sort that forgets duplicates
     near = {
         "stdio-sum_two": "a, b = map(int, input().split())\nprint(a + b + 1)\n",

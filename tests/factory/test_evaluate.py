@@ -210,7 +210,7 @@ def test_loop_comparison_is_paired_over_problems() -> None:
 def test_eval_command_maps_its_arguments(tmp_path: Path, capsys, monkeypatch) -> None:
     import yaml
 
-    import factory.evaluate
+    import factory.cli
     from factory.cli import main
 
     calls = []
@@ -221,7 +221,7 @@ def test_eval_command_maps_its_arguments(tmp_path: Path, capsys, monkeypatch) ->
         (Path(output_dir) / "report.md").write_text("pass@1 42")
         return {}
 
-    monkeypatch.setattr(factory.evaluate, "evaluate", fake_evaluate)
+    monkeypatch.setattr(factory.cli, "evaluate", fake_evaluate)  # the name the command calls
     problems = tmp_path / "held_out.jsonl"
     problems.write_text(json.dumps({"id": "q0", "question": "1 + 1?", "answer": "2"}) + "\n")
     recipe = tmp_path / "r.yaml"

@@ -200,3 +200,110 @@ def test_a_reward_that_is_always_zero_gives_zero_advantages(tiny_model_dir: Path
         load_file(tmp_path / "run" / "grpo" / "model.safetensors"),
     )
     assert all(torch.equal(before[k], after[k]) for k in before)  # nothing to learn from: nothing moved
+
+
+# -- the prompts that can teach (grpo.prompts) and zero-variance groups ---------------------------------
+
+
+def write_scores(run: Path, rates: dict[str, float]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (run / "problems_scored").mkdir(parents=True)
+    table = pa.Table.from_pylist([{"problem_id": p, "pass_rate": r} for p, r in rates.items()])
+    pq.write_table(table, run / "problems_scored" / "shard-00000.parquet")
+    return run
+
+
+def test_prompts_are_chosen_by_their_measured_pass_rate(tmp_path: Path) -> None:
+    from factory.grpo import select_prompts
+
+    run = write_scores(tmp_path / "scored", {"p0": 0.0, "p1": 0.25, "p2": 0.75, "p3": 1.0})
+    rows = [{"problem_id": f"p{i}", "prompt": "q"} for i in range(5)]  # p4 was not scored
+    chosen, counts = select_prompts(rows, run, [0.25, 0.75])
+    assert [r["problem_id"] for r in chosen] == ["p1", "p2"]  # the band is inclusive
+    assert {k: counts[k] for k in ("problems", "selected", "below", "above", "unscored")} == {
+        "problems": 5,
+        "selected": 2,
+        "below": 1,
+        "above": 1,
+        "unscored": 1,
+    }
+    with pytest.raises(ValueError, match=r"no problem of 5 has a pass rate within \[0.3, 0.7\]"):
+        select_prompts(rows, run, [0.3, 0.7])
+
+
+def test_prompt_selection_is_checked_when_the_recipe_loads(tmp_path: Path) -> None:
+    r = recipe(tmp_path, prompts={"pass_rate": [0.1, 0.9], "from": "somewhere"}, zero_variance="filter")
+    assert r.grpo.prompts.from_ == "somewhere" and r.grpo.prompts.pass_rate == [0.1, 0.9]
+    with pytest.raises(RecipeError, match=r"grpo.prompts.pass_rate: 0.9 is above 0.1"):
+        recipe(tmp_path, prompts={"pass_rate": [0.9, 0.1]})
+    with pytest.raises(RecipeError, match=r"grpo.prompts.pass_rate\[1\]: 2.0 is outside 0..1"):
+        recipe(tmp_path, prompts={"pass_rate": [0, 2]})
+    with pytest.raises(RecipeError, match=r"grpo.prompts.form: unknown key \(known: pass_rate, from\)"):
+        recipe(tmp_path, prompts={"form": "x"})
+    with pytest.raises(RecipeError, match="grpo.zero_variance: 'drop' is not one of keep, filter"):
+        recipe(tmp_path, zero_variance="drop")
+
+
+def test_scoring_first_is_a_data_run_of_the_student(tmp_path: Path) -> None:
+    import dataclasses
+
+    from factory.grpo import grpo_paths, scored_run, select_prompts
+    from factory.recipe import GrpoPrompts
+
+    r = recipe(tmp_path, problems=10, prompts={"pass_rate": [0.25, 0.75]})
+    r = dataclasses.replace(r, generate=dataclasses.replace(r.generate, backend="fake", n=4))
+    config, _, problems, out = grpo_paths(r)
+    run = scored_run(r, config.prompts, "student-folder", problems, out)
+    assert run == tmp_path / "run" / "grpo-scored"
+    assert json.loads((run / "recipe.json").read_text())["generate"]["model"] == "student-folder"
+    rows = [{"problem_id": f"p{i}"} for i in range(10)]
+    chosen, counts = select_prompts(rows, run, [0.25, 0.75])
+    assert 0 < counts["selected"] < 10 and counts["unscored"] == 0
+    with pytest.raises(RecipeError, match="is not a finished data run"):
+        scored_run(r, GrpoPrompts(from_=str(tmp_path / "nowhere")), "student-folder", problems, out)
+
+
+@pytest.mark.slow
+def test_grpo_on_chosen_prompts_filters_zero_variance_groups_with_kl_to_the_start(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import torch
+    from trl import GRPOTrainer
+
+    import factory.grpo
+
+    seen: list[str] = []
+
+    def flat_on_p0(completions, problem_id, **kwargs):  # p0's group: all equal; p1's: told apart by length
+        seen.extend(problem_id)
+        return [0.0 if p == "p0" else len(c) / 100 for c, p in zip(completions, problem_id, strict=True)]
+
+    monkeypatch.setattr(factory.grpo, "build_rewards", lambda *a, **k: ([flat_on_p0], [1.0]))
+    masked = []
+    real = GRPOTrainer._compute_loss
+
+    def record(self, model, inputs):
+        masked.append(int((inputs["completion_mask"].sum(dim=1) == 0).sum()))
+        return real(self, model, inputs)
+
+    monkeypatch.setattr(GRPOTrainer, "_compute_loss", record)
+    run = write_scores(tmp_path / "scored", {"p0": 0.5, "p1": 0.25, "p2": 0.0, "p3": 1.0})
+    config = {"max_steps": 2, "per_device_train_batch_size": 8, "num_generations": 4, "beta": 0.04}
+    torch.manual_seed(0)
+    r = recipe(
+        tmp_path,
+        model=str(tiny_model_dir),
+        config=config,
+        prompts={"pass_rate": [0.2, 0.8], "from": str(run)},
+        zero_variance="filter",
+    )
+    summary = factory.grpo.grpo_recipe(r)
+    assert set(seen) == {"p0", "p1"}  # only the prompts the student solves sometimes
+    assert summary["prompt_selection"]["selected"] == 2 and summary["prompts"] == 2
+    assert summary["groups"] == 4 and summary["zero_variance_groups"] == 2  # p0's group in each step
+    assert sum(masked) == 2 * 4  # and its 4 completions were out of the loss, each time
+    assert summary["beta"] == 0.04 and summary["reference_model"] == str(tiny_model_dir)
+    steps = [json.loads(line) for line in (tmp_path / "run" / "grpo" / "rewards.jsonl").read_text().splitlines()]
+    assert all("kl" in s and math.isfinite(s["kl"]) for s in steps)

@@ -61,7 +61,8 @@ def test_report_numbers_match_the_data(run_dir):
     stages = {r[0]: r for r in table(readme, "## Counts at every stage")}
     assert int(stages["select"][1]) == len(sel) and int(stages["select"][2]) == int(sel.keep.sum()) == len(sft)
     # the read step: the reader, then each problem filter on what the one before it kept
-    assert [list(map(int, stages[s][1:3])) for s in ("read", "decontaminate", "problem_dedup")] == [
+    assert [list(map(int, stages[s][1:3])) for s in ("read", "problem_check", "decontaminate", "problem_dedup")] == [
+        [12, 12],
         [12, 12],
         [12, 11],
         [11, 10],
@@ -70,6 +71,7 @@ def test_report_numbers_match_the_data(run_dir):
     assert stages["decontaminate"][3] == "contaminated 1" and stages["problem_dedup"][3] == "duplicate_problem 1"
     assert list(stages) == [
         "read",
+        "problem_check",
         "decontaminate",
         "problem_dedup",
         "generate",

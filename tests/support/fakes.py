@@ -25,13 +25,18 @@ def recipe_for(tmp_path: Path, engine: dict[str, Any] | None = None, **options: 
     (``decontaminate``, ``problem_dedup``, ``vote``) or to ``select``.
     """
     top = {k: options.pop(k) for k in TOP_LEVEL if k in options}
-    return parse_recipe({
-        "name": "t",
-        "run_dir": str(tmp_path / "run"),
-        "source": {"path": str(make_problems(tmp_path / "p.jsonl")), "fields": {"prompt": "problem", "gold": "answer"},
-                   "shard_size": 3},
-        "generate": {"n": 4, "backend": "fake", "engine": engine or {}},
-        "verify": {"math": {}, "format": {}},
-        "select": {"k": 2, "strategy": "shortest", **options},
-        **top,
-    })
+    return parse_recipe(
+        {
+            "name": "t",
+            "run_dir": str(tmp_path / "run"),
+            "source": {
+                "path": str(make_problems(tmp_path / "p.jsonl")),
+                "fields": {"prompt": "problem", "gold": "answer"},
+                "shard_size": 3,
+            },
+            "generate": {"n": 4, "backend": "fake", "engine": engine or {}},
+            "verify": {"math": {}, "format": {}},
+            "select": {"k": 2, "strategy": "shortest", **options},
+            **top,
+        }
+    )

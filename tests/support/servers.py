@@ -20,8 +20,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(command: Sequence[str], url: str, log_path: Path, env: Mapping[str, str] | None = None,
-          wait_s: float = 300, stop_s: float = 20) -> Iterator[subprocess.Popen]:
+def serve(
+    command: Sequence[str],
+    url: str,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    wait_s: float = 300,
+    stop_s: float = 20,
+) -> Iterator[subprocess.Popen]:
     """Run ``command`` in its own session (its log in ``log_path``) until ``url`` answers 200;
     at the end SIGTERM the session, and SIGKILL it after ``stop_s``."""
     name = Path(command[0]).name if "-m" not in command else command[command.index("-m") + 1]

@@ -21,7 +21,22 @@ def vllm_server(model: Path, name: str, tmp: Path, args: Sequence[str] = (), wai
     port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp), "VLLM_CPU_OMP_THREADS_BIND": "nobind"}
     env.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model), "--served-model-name", name,
-               "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(model),
+        "--served-model-name",
+        name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dtype",
+        "float32",
+        "--enforce-eager",
+        *args,
+    ]
     with serve(command, f"http://127.0.0.1:{port}/health", tmp / "server.log", env, wait_s):
         yield f"http://127.0.0.1:{port}/v1"

@@ -225,14 +225,14 @@ add("separators_scientific", [
 add("percent", [
     ("0.4", B("40\\%"), True, "percent means x0.01"),
     ("40\\%", B("0.4"), True, "percent gold"),
-    ("40\\%", B("40"), False, "bare 40 is not 40%"),
+    ("40\\%", B("40"), True, "the number of a percent gold written without its sign (MATH/Math-Verify convention)"),
     ("40\\%", B("40\\%"), True, "same percent"),
     ("40\\%", B("40%"), True, "plain percent sign"),
     ("40\\%", B("\\frac{2}{5}"), True, "fraction equals percent"),
     ("12.5\\%", B("0.125"), True, "decimal percent"),
     ("12.5\\%", B("\\frac{1}{8}"), True, "fraction of decimal percent"),
-    ("5\\%", B("5"), False, "no percent fallback"),
-    ("50", B("50\\%"), False, "percent sign changes the value"),
+    ("5\\%", B("0.05\\%"), False, "a percent sign does not rescale twice"),
+    ("50", B("50\\%"), True, "a percent sign on the answer only: the number as written"),
     ("40\\%", B("41\\%"), False, "different percent"),
     ("100\\%", B("1"), True, "one hundred percent"),
 ])

@@ -349,7 +349,9 @@ def test_fence_tag_picks_the_toolchain():
     assert extract_program("</think>```cpp\nint main(){}\n```\n```python\nprint(1)\n```") == ("python", "print(1)\n")
     assert extract_program("</think>```cpp\nint main(){}\n```", "python") is None
     assert extract_program("</think>```c\nint main(){}\n```") == ("c", "int main(){}\n")
-    assert extract_program("</think>```js\nx()\n```") is None  # no toolchain for it
+    assert extract_program("</think>```js\nx()\n```") == ("javascript", "x()\n")
+    assert extract_program("</think>```java\nclass A {}\n```") == ("java", "class A {}\n")
+    assert extract_program("</think>```rust\nfn main() {}\n```") is None  # no toolchain for it
     with pytest.raises(ValueError, match="language"):
         verify_code("print(1)", ADD, language="cobol")
 

@@ -80,3 +80,14 @@ def test_registry_passes_finish_reason_and_options():
     prefilled = {"completion": "a\n</think>\nb", "finish_reason": "stop"}
     assert VERIFIERS["format"](prefilled).reason == "missing_think"
     assert VERIFIERS["format"](prefilled, think_prefilled=True).passed
+
+
+@pytest.mark.parametrize(
+    ("finish", "reason"),
+    [("length", "truncated"), ("repetition", "repetition"), ("abort", "aborted"), ("error", "engine_error")],
+)
+def test_every_engine_stop_that_is_not_the_models_own_end_has_its_reason(finish, reason):
+    whole = "<think>\nok\n</think>\nThe answer is \\boxed{4}."
+    assert check_format(whole, finish_reason="stop").passed
+    verdict = check_format(whole, finish_reason=finish)
+    assert not verdict.passed and verdict.reason == reason

@@ -250,3 +250,52 @@ def test_batches_reuse_pooled_workers():
     verdicts = verify_math_batch([("\\boxed{(x+3)^2}", "x^2+6x+9"), ("\\boxed{(x+3)^2}", "x^2+6x")], workers=1)
     assert [v.passed for v in verdicts] == [True, False]
     assert time.monotonic() - t0 < 1.5  # no worker start-up (~2 s) the second time
+
+
+# --- notation (issue 28) ------------------------------------------------------------------------
+
+NOTATION_CASES = _load_cases("math_notation_cases").NOTATION_CASES
+
+
+def test_notation_table_covers_every_kind_with_passes_and_failures():
+    kinds = {c.category for c in NOTATION_CASES}
+    assert kinds == {"decimal_comma", "percent", "units", "relations", "matrices", "brace_decorations", "huge_powers"}
+    for kind in kinds:
+        rows = [c for c in NOTATION_CASES if c.category == kind]
+        assert any(c.expected is True for c in rows) and any(c.expected is not True for c in rows), kind
+
+
+@pytest.mark.parametrize("case", NOTATION_CASES, ids=[f"{c.category}-{i}" for i, c in enumerate(NOTATION_CASES)])
+def test_notation_case(case):
+    v = verify_math(case.response, case.gold, config=MathConfig(extract=case.extract))
+    if case.expected is True:
+        assert v.passed and v.reason == "ok", f"{case.why}: {v}"
+    else:
+        assert not v.passed, f"{case.why}: {v}"
+        if isinstance(case.expected, str):
+            assert v.reason == case.expected, f"{case.why}: {v}"
+
+
+def test_notation_options():
+    assert verify_math("1,5", "1.5", config=MathConfig(extract="bare")).passed
+    assert not verify_math("1,5", "1.5", config=MathConfig(extract="bare", decimal_comma="never")).passed
+    assert verify_math("1,500", "1.5", config=MathConfig(extract="bare", decimal_comma="always")).passed  # a comma locale
+    assert not verify_math("1,500", "1.5", config=MathConfig(extract="bare")).passed  # thousands by default
+    assert not verify_math("5 cm", "5 m", config=MathConfig(extract="bare")).passed
+    assert verify_math("5 cm", "5 m", config=MathConfig(extract="bare", units="ignore")).passed
+    assert not verify_math("1.5 km", "1500 m", config=MathConfig(extract="bare", units="ignore")).passed  # ignored, not converted
+    with pytest.raises(ValueError, match="units"):
+        verify_math("5", "5", config=MathConfig(units="convert"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="decimal_comma"):
+        verify_math_batch([("5", "5")], config=MathConfig(decimal_comma="de"))  # type: ignore[arg-type]
+
+
+def test_huge_powers_are_decided_quickly():
+    from verifiers.math import prestart_workers
+
+    prestart_workers(1)
+    pairs = [(f"\\boxed{{{p}}}", g) for p, g in [("4^{500000}", "2^{10^6}"), ("3^{2\\cdot 9^9}", "9^{9^9}"),
+                                                  ("2^{2^{65536}}", "2^{2^{2^{2^{2^{2}}}}}"), ("7^{823542}", "7^{7^7}")]]
+    t0 = time.monotonic()
+    assert [v.passed for v in verify_math_batch(pairs, workers=1)] == [True, True, True, False]
+    assert time.monotonic() - t0 < 2  # factorisations, not million-bit arithmetic

@@ -97,6 +97,48 @@ def test_remote_verdicts_equal_the_local_sandboxs(remote):
         assert statuses[0] == statuses[1], item["program"]
 
 
+SCRIPT = [{"script": "def check(candidate):\n    assert candidate(1, 2) == 3\n\ncheck(add)\n"}]
+JAVA_ADD = ("import java.util.*;\npublic class Solution { public static void main(String[] a) {\n"
+            "  Scanner in = new Scanner(System.in); System.out.println(in.nextLong() + in.nextLong()); } }\n")
+JS_ADD = "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n"
+ADD_TESTS = [{"input": "1 2\n", "output": "3\n"}, {"input": "-5 5\n", "output": "0\n"}]
+
+
+def test_script_tests_java_and_javascript_run_remotely_with_the_local_verdicts(remote):
+    items = [
+        {"program": "def add(a, b):\n    return a + b\n", "tests": SCRIPT},  # passes
+        {"program": "def add(a, b):\n    return a - b\n", "tests": SCRIPT},  # wrong_answer (assertion)
+        # the server's harness cannot be tricked into a pass: the nonce is made and checked here
+        {"program": "import sys, os\nsys.audit('factory.script_done')\nos._exit(0)\n", "tests": SCRIPT},
+        {"program": "import os\nos._exit(0)\n", "tests": SCRIPT},
+    ]
+    _, _, runtimes = request(remote, "GET", "/runtimes")
+    offered = {rt["language"] for rt in runtimes}
+    assert ("java" in offered) == (shutil.which("javac") is not None and shutil.which("java") is not None)
+    assert ("javascript" in offered) == (shutil.which("node") is not None)
+    if "java" in offered:
+        items += [{"program": JAVA_ADD, "tests": ADD_TESTS, "language": "java"},
+                  {"program": JAVA_ADD.replace("+ in.", "- in."), "tests": ADD_TESTS, "language": "java"},
+                  {"program": "public class Main { void f() { int x = ; } }", "tests": ADD_TESTS, "language": "java"}]
+    if "javascript" in offered:
+        items += [{"program": JS_ADD, "tests": ADD_TESTS, "language": "javascript"},
+                  {"program": "console.log(1)\n", "tests": ADD_TESTS, "language": "javascript"},
+                  {"program": "const x = ;\n", "tests": ADD_TESTS, "language": "javascript"}]
+    local = verify_code_batch(items)
+    far = verify_code_batch(items, config=CodeConfig(remote=remote))
+    assert [v.reason for v in local[:4]] == ["ok", "wrong_answer", "runtime_error", "runtime_error"]
+    for item, here, there in zip(items, local, far, strict=True):
+        assert (here.passed, here.reason, here.score) == (there.passed, there.reason, there.score), item["program"]
+
+
+def test_a_checker_program_is_unsupported_through_a_remote_never_judged(remote):
+    checker = "import sys\nsys.exit(0)\n"  # would accept anything
+    tests = {"tests": [{"input": "1\n", "output": "2\n"}], "checker_program": checker}
+    assert verify_code("print(2)", tests).passed
+    verdict = verify_code("print(2)", tests, config=CodeConfig(remote=remote))
+    assert verdict.reason == "unsupported_test" and "local sandbox only" in verdict.details["error"]
+
+
 def test_runtimes_and_health_answer_in_pistons_shape(remote):
     status, _, runtimes = request(remote, "GET", "/api/v2/runtimes")
     assert status == 200 and {"python", "c++", "c"} <= {rt["language"] for rt in runtimes}

@@ -9,7 +9,8 @@ Public API::
     prestart_workers(n=None, memory_mb=2048) -> int
 
 The package is split by job: ``extract`` (where the answer is), ``normalize`` (what is cosmetic),
-``numbers`` (exact rationals, units, bases), ``compare`` (the in-process exact fast path),
+``numbers`` (exact rationals, units, bases, decimal commas), ``powers`` (huge powers by their
+factorisations), ``compare`` (the in-process exact fast path),
 ``symbolic`` (the sympy path) and ``pool`` (the worker subprocesses that run it).
 
 Policy (the README states it for users):
@@ -43,15 +44,22 @@ Policy (the README states it for users):
   and vulgar fractions are cosmetic.
 - **Equality is the same whatever the extraction**: everything below applies to an answer found
   by any mode.
-- **Numbers** compare exactly as rationals (no tolerance, no x100 fallback; ``%`` means x0.01);
-  mixed numbers, repeating decimals, thousands separators, scientific notation, leading zeros,
-  base subscripts (``1011_2`` is not ``1011``) and a small table of units (converted when both
-  sides carry one, ignored when one side does) are understood.
+- **Numbers** compare exactly as rationals (no tolerance, no x100 fallback; ``%`` means x0.01,
+  and a percent sign on one side only also accepts the number as written: gold ``28\\%``
+  accepts ``28``); mixed numbers, repeating decimals, thousands separators, decimal commas (the
+  ``decimal_comma`` option), scientific notation, leading zeros, base subscripts (``1011_2`` is
+  not ``1011``) and a small table of units (the ``units`` option: converted when both sides carry
+  one of a dimension, a different dimension or word fails, ignored when one side has none) are
+  understood. Products of integer powers and towers (``9^{9^9}``) compare by their
+  factorisations, never evaluated (``powers``). docs/verifiers.md ("Notation") states each rule.
 - **Structures** (sympy via latex2sympy2_extended): intervals keep endpoints, inequalities equal
   the sets they describe, tuples are ordered, lists and sets unordered, ``±5`` is ``{5,-5}``,
   equations are equal when they describe the same solution set (nonzero scaling), ``x=4``
   matches ``4``, a chain counts its final value, a false numeric equation is no answer,
-  matrices compare element-wise, ``j`` reads as ``i``.
+  matrices compare element-wise (sums, products and small powers of explicit matrices are worked
+  out; a vector equals the tuple of its entries), a named quantity (``AB = 4``, ``|AB| = 1``,
+  ``V_1:V_2 = 11:21``) answers its value, ratios and times compare part by part,
+  ``\\underbrace``/``\\overbrace`` labels are dropped, ``j`` reads as ``i``.
 - **Choices and text**: a choice letter with decoration matches; several letters is a hedge.
   Text compares case-insensitively. Several candidates for a single-valued gold is a hedge.
 - **Safety.** Cheap exact fast paths (canonical strings, rational arithmetic) run in-process.
@@ -79,9 +87,10 @@ Reason codes (``Verdict.reason``):
 Options: one frozen :class:`verifiers.configs.MathConfig`, passed whole as ``config=`` (default:
 ``MathConfig()``): ``timeout_s`` (5.0, the sympy check's wall-clock limit), ``memory_mb`` (2048,
 the worker's address-space cap), ``require_think_close`` (False: when True, a response without
-``</think>`` has no final answer), ``extract`` ("boxed", "bare" or "auto", above); a bad value
-is a ``ValueError``. ``verify_math_batch`` also takes ``workers`` (checker subprocesses; default
-one per CPU).
+``</think>`` has no final answer), ``extract`` ("boxed", "bare" or "auto", above), ``units``
+("match" or "ignore") and ``decimal_comma`` ("auto", "always" or "never"), the notation policy of
+docs/verifiers.md; a bad value is a ``ValueError``. ``verify_math_batch`` also takes ``workers``
+(checker subprocesses; default one per CPU).
 """
 
 from __future__ import annotations
@@ -96,8 +105,15 @@ from typing import Any
 from verifiers.configs import MathConfig
 from verifiers.math.compare import fast_compare, is_choice_gold
 from verifiers.math.extract import EXTRACT_MODES, ExtractMode, extract_answer, extract_final, find_boxes, unwrap_box
-from verifiers.math.normalize import TEXT_ANSWER, clean, list_items, norm_text, strip_var
-from verifiers.math.numbers import fast_number
+from verifiers.math.normalize import TEXT_ANSWER, clean, list_items, norm_text, strip_name, strip_var, var_of
+from verifiers.math.numbers import (
+    DECIMAL_COMMA_MODES,
+    UNITS_MODES,
+    DecimalComma,
+    Units,
+    fast_number,
+    resolve_decimal_commas,
+)
 from verifiers.math.pool import DEFAULT_MEMORY_MB, Reply, Worker, dispatch, get_pool, prestart_workers, run_in_worker
 from verifiers.math.reasons import (
     EMPTY_BOX,
@@ -132,9 +148,10 @@ def _checked(config: MathConfig | None) -> MathConfig:
         return MathConfig()
     if not isinstance(config, MathConfig):
         raise ValueError(f"math verifier config must be a MathConfig, got {type(config).__name__}")
-    if config.extract not in EXTRACT_MODES:
-        raise ValueError(f"math verifier option extract must be one of {', '.join(EXTRACT_MODES)}, "
-                         f"got {config.extract!r}")
+    for name, allowed in (("extract", EXTRACT_MODES), ("units", UNITS_MODES), ("decimal_comma", DECIMAL_COMMA_MODES)):
+        value = getattr(config, name)
+        if value not in allowed:
+            raise ValueError(f"math verifier option {name} must be one of {', '.join(allowed)}, got {value!r}")
     return config
 
 
@@ -153,7 +170,8 @@ def _prepare_gold(gold: str) -> str:
 
 
 def _front(
-    response: str, gold: str, require_think_close: bool, extract: ExtractMode
+    response: str, gold: str, require_think_close: bool, extract: ExtractMode, units: Units = "match",
+    decimal_comma: DecimalComma = "auto",
 ) -> tuple[Verdict | None, str | None, str, str | None]:
     """Extraction and fast path: (final Verdict or None, cleaned prediction, cleaned gold, extracted)."""
     g = _prepare_gold(gold)
@@ -166,7 +184,10 @@ def _front(
     p = clean(extracted)
     if not p:
         return Verdict.fail(EMPTY_BOX, extracted=extracted), None, g, extracted
-    d = fast_compare(p, g)
+    if not (var_of(p) and var_of(g)):
+        p, g = strip_name(p), strip_name(g)  # "|AB| = 1" answers 1; two different names stay a mismatch
+    p, g = resolve_decimal_commas(p, g, decimal_comma)
+    d = fast_compare(p, g, units)
     if d is not None:
         return _verdict(d.passed, d.reason, extracted, d.details), None, g, extracted
     return None, p, g, extracted
@@ -202,13 +223,16 @@ def verify_math(response: str, gold: str, *, config: MathConfig | None = None) -
     one, else the last mathematical expression). ``timeout_s`` bounds the sympy check, run in a
     pooled worker subprocess that is killed at the limit, so the call is bounded from any thread;
     ``memory_mb`` caps that worker's address space; ``require_think_close`` gives a response
-    without ``</think>`` no answer.
+    without ``</think>`` no answer. ``units`` ("match": units on both sides must agree; "ignore":
+    dropped) and ``decimal_comma`` ("auto": ``1,5`` is a decimal against a single number, a list
+    against a list; "always"; "never") are the notation policy of docs/verifiers.md.
 
     Never raises on model output; raises ``ValueError`` on an empty/non-string gold, a config that
-    is not a ``MathConfig`` or an unknown ``extract`` mode.
+    is not a ``MathConfig`` or an unknown ``extract``/``units``/``decimal_comma`` value.
     """
     config = _checked(config)
-    v, p, g, extracted = _front(response, gold, config.require_think_close, config.extract)
+    v, p, g, extracted = _front(response, gold, config.require_think_close, config.extract, config.units,
+                                config.decimal_comma)
     if v is not None:
         return v
     return _reply_verdict(run_in_worker(_task_for(p or "", g), config.timeout_s, config.memory_mb), extracted)
@@ -235,7 +259,9 @@ def verify_math_batch(
     pool = get_pool()
     for idx, (response, gold) in enumerate(items):
         try:
-            v, p, g, extracted = _front(response, gold, config.require_think_close, config.extract)
+            v, p, g, extracted = _front(
+                response, gold, config.require_think_close, config.extract, config.units, config.decimal_comma
+            )
         except ValueError as e:
             raise ValueError(f"pair {idx}: {e}") from e
         if v is not None:

@@ -11,11 +11,13 @@ from fractions import Fraction
 from typing import Any
 
 from verifiers.math.normalize import TEXT_ANSWER, list_items, match_paren, norm_text, split_top, strip_var, var_of
-from verifiers.math.numbers import fast_number, num_equal
-from verifiers.math.reasons import HEDGED_ANSWER, OK, WRONG_ANSWER
+from verifiers.math.numbers import Units, fast_number, num_equal
+from verifiers.math.powers import certain, log2_size, power_factors
+from verifiers.math.reasons import HEDGED_ANSWER, OK, TOO_LARGE, WRONG_ANSWER
 
 _CHOICE = re.compile(r"^\(?\s*([A-J])\s*\)?(?:[\s.:)\\,]|$)")
 _CHOICE_WORD = re.compile(r"(?i)^(?:option|choice|answer)\s*:?\s*")
+_RATIO = re.compile(r"\s*\d+(?:\.\d+)?(?:\s*:\s*\d+(?:\.\d+)?)+\s*")
 def _choice_letters(s: str) -> list[str] | None:
     """Choice letters in a cleaned answer: ``(B)``, ``B``, ``(B) 17``, ``A, C``; None if not a choice."""
     s = _CHOICE_WORD.sub("", s).strip()
@@ -166,6 +168,34 @@ def _fast_surd(s: str) -> tuple[Fraction, int] | None:
     return (-value if neg else value), rad
 
 
+def _compare_powers(pred: str, gold: str) -> Decision | None:
+    """Equal factorisations are equal numbers. Different ones are different numbers when both are
+    full prime factorisations; an answer astronomically larger than a gold that is not keeps the
+    ``too_large`` verdict of the size bounds."""
+    pf = power_factors(pred) if "^" in pred else _literal_factors(pred)
+    gf = power_factors(gold) if "^" in gold else _literal_factors(gold)
+    if pf is None or gf is None:
+        return None
+    if pf == gf:
+        return Decision(True, OK, {"path": "powers"})
+    if not (certain(pf) and certain(gf)):
+        return None
+    from verifiers.math.symbolic import MAX_BITS
+
+    if log2_size(pf) > MAX_BITS >= log2_size(gf):
+        return Decision(False, TOO_LARGE, {"path": "powers"})
+    return Decision(False, WRONG_ANSWER, {"path": "powers"})
+
+
+def _literal_factors(s: str) -> dict[int, int] | None:
+    """A positive integer literal (thousands separators allowed) as powers, for ``2^{100}`` against
+    its digits."""
+    n = fast_number(s)
+    if n is None or n.unit or n.base or n.written is not None or n.value <= 0 or n.value.denominator != 1:
+        return None
+    return power_factors(f"{n.value.numerator}^1")
+
+
 class Decision:
     """What the fast path decided: passed, the reason, and details for the verdict."""
 
@@ -177,12 +207,21 @@ class Decision:
         self.details = details or {}
 
 
-def fast_compare(pred: str, gold: str) -> Decision | None:
-    """Decide cheaply and exactly, or return None to defer to the sympy path."""
+def fast_compare(pred: str, gold: str, units: Units = "match") -> Decision | None:
+    """Decide cheaply and exactly, or return None to defer to the sympy path (``units``: see
+    ``num_equal``)."""
     if pred == gold:
         return Decision(True, OK, {"path": "string"})
     if pred.replace(" ", "") == gold.replace(" ", ""):
         return Decision(True, OK, {"path": "string"})
+    # ratios and clock times, 7:32 and 12:00: the parts in order, exactly (12:00 is not 1:00)
+    if _RATIO.fullmatch(gold) or _RATIO.fullmatch(pred):
+        gr, pr = _RATIO.fullmatch(strip_var(gold)), _RATIO.fullmatch(strip_var(pred))
+        if gr and pr:
+            eq = [fast_number(x) and fast_number(x).value for x in gold.split(":")] == [  # type: ignore[union-attr]
+                fast_number(x) and fast_number(x).value for x in pred.split(":")  # type: ignore[union-attr]
+            ]
+            return Decision(eq, OK if eq else WRONG_ANSWER, {"path": "ratio"})
     # choices
     if is_choice_gold(gold):
         g = gold.strip("() ")
@@ -214,6 +253,11 @@ def fast_compare(pred: str, gold: str) -> Decision | None:
         if pi is not None:
             eq = all(_same_endpoint(x, y) for x, y in zip(gi, pi, strict=True))
             return Decision(eq, OK if eq else WRONG_ANSWER, {"path": "fast_interval"})
+    # products of integer powers, towers included: compared by their factorisations, never evaluated
+    if "^" in pred or "^" in gold:
+        d = _compare_powers(strip_var(pred), strip_var(gold))
+        if d is not None:
+            return d
     gs = _fast_surd(gold)
     if gs is not None:
         ps = _fast_surd(strip_var(pred))
@@ -242,7 +286,7 @@ def fast_compare(pred: str, gold: str) -> Decision | None:
         return None
     p = fast_number(strip_var(pred))
     if p is not None:
-        eq = num_equal(p, g)
+        eq = num_equal(p, g, units)
         if not eq and g.unit and g.unit[0] == "angle" and not p.unit:
             return None  # "π/3" for 60°: sympy converts
         if not eq and p.unit and p.unit[0] == "angle" and not g.unit:
@@ -255,7 +299,8 @@ def fast_compare(pred: str, gold: str) -> Decision | None:
             distinct = {(x.value, x.base) for x in nums}  # type: ignore[union-attr]
             if len(distinct) > 1:
                 return Decision(False, HEDGED_ANSWER, {"path": "fast"})
-            return Decision(num_equal(nums[0], g), OK if num_equal(nums[0], g) else WRONG_ANSWER)  # type: ignore[arg-type]
+            eq = num_equal(nums[0], g, units)  # type: ignore[arg-type]
+            return Decision(eq, OK if eq else WRONG_ANSWER)
     return None
 
 

@@ -38,16 +38,17 @@ _LEAD_IN = re.compile(
     r"|^(?:(?:so|thus|hence|therefore)\s*,?\s*)?(?:it\s+is|it's|we\s+get|this\s+gives|that\s+is)\s+"
     r"|^(?:so|thus|hence|therefore)\s*,?\s+|^#{4}\s*"
 )
-# the Minerva/MATH few-shot sign-off after "The final answer is $5$."
-_SIGN_OFF = re.compile(r"(?i)[.\s]*I\s+hope\s+(?:it|this)\s+is\s+correct\W*$")
+# the Minerva/MATH few-shot sign-off after "The final answer is $5$." (and whatever the model adds after it)
+_SIGN_OFF = re.compile(r"(?is)[.\s]*I\s+hope\s+(?:it|this)\s+is\s+correct\b.*$")
 # "The sum is 12", "x equals 3": the answer is what follows the last such verb
 _VERB = re.compile(r"(?i)\s(?:is|are|equals|was|would\s+be|will\s+be)\s+")
 # math written inline: $$..$$, $..$, \(..\), \[..\]
 _MATH_SEG = re.compile(r"\$\$(.+?)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
-# a number in prose: -5, 1,000, 3.75, 3/4, 50%, $18; or a bare \frac / \sqrt
+# a number in prose: -5, 1,000, 3.75, 2,74 (a decimal comma), 3/4, 50%, $18; or a bare \frac / \sqrt
 _PROSE_MATH = re.compile(
     r"(?:[-−]\s?)?\d*\\[dt]?(?:frac|sqrt)(?:\s*\{[^{}]*\}){1,2}"
-    r"|(?<![\w.\\])(?:[-−]\s?)?\\?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+)?\s?(?:\\?%)?(?![\w/])"
+    r"|(?<![\w.\\])(?:[-−]\s?)?\\?\$?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+|,\d+(?![,\d]))?)"
+    r"(?:\s*/\s*\d+)?\s?(?:\\?%)?(?![\w/])"
 )
 # a sentence break outside math: the answer part of a "short answer" is one sentence
 _SENTENCE_BREAK = re.compile(r"[.!?;](?=\s+\S)|\n\s*\S")

@@ -57,9 +57,40 @@ def _unwrap_command(s: str, pattern: re.Pattern[str]) -> str:
     return s
 
 
+_BRACE_DECORATION = re.compile(r"\\(?:underbrace|overbrace|underbracket|overbracket)\s*\{")
+
+
+def _drop_brace_labels(s: str) -> str:
+    """``\\underbrace{X}_{label}`` / ``\\overbrace{X}^{label}`` -> ``X``: the brace and its label
+    annotate a part of the expression; the value is what is under the brace."""
+    for _ in range(20):
+        m = _BRACE_DECORATION.search(s)
+        if m is None:
+            return s
+        end = match_brace(s, m.end() - 1)
+        if end < 0:
+            return s
+        body = s[m.end() : end - 1]
+        rest = s[end:]
+        lm = re.match(r"\s*[_^]\s*", rest)
+        if lm is not None:
+            after = rest[lm.end() :]
+            if after.startswith("{"):
+                close = match_brace(after, 0)
+                rest = after[close:] if close > 0 else after
+            else:
+                rest = re.sub(r"^(?:\\[a-zA-Z]+|\S)", "", after)
+        s = s[: m.start()] + "{" + body + "}" + rest
+    return s
+
+
 def clean(s: str) -> str:
     """Remove what is cosmetic, keeping the mathematics intact."""
     s = s.strip()
+    if "brace" in s or "bracket" in s:
+        s = _drop_brace_labels(s)
+    # "11,\! 111" and "14{, }916" are typeset thousands separators: keep them one number
+    s = re.sub(r"(?<=\d),\s*\\!\s*(?=\d)|(?<=\d)\s*\{\s*,\s*\}\s*(?=\d)", "{,}", s)
     for k, v in _UNICODE.items():
         if k in s:
             s = s.replace(k, v)
@@ -86,7 +117,7 @@ def clean(s: str) -> str:
     s = re.sub(r"\\(?:le|leqslant|leq)(?![a-zA-Z])", r"\\le ", s)
     s = re.sub(r"\\(?:ge|geqslant|geq)(?![a-zA-Z])", r"\\ge ", s)
     s = re.sub(r"\\(?:neq|ne)(?![a-zA-Z])", r"\\ne ", s)
-    s = re.sub(r"\\(?:quad|qquad)(?![a-zA-Z])|\\[;:]|~", " ", s)
+    s = re.sub(r"\\(?:quad|qquad)(?![a-zA-Z])|\\[;:]|~|\\,(?!\d)|(?<!\d)\\,", " ", s)
     s = s.replace(r"\varnothing", r"\emptyset")
     s = re.sub(r"\s+", " ", s).strip()
     s = re.sub(r"[.。;]+$", "", s).strip()
@@ -136,7 +167,12 @@ def split_top(s: str, seps: tuple[str, ...] = (",", ";")) -> list[str]:
     return [p.strip() for p in parts]
 
 
-_VAR_EQ = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+)\s*=\s*(?!=)")
+# what names the asked quantity on the left of "name = answer": x, a_1, \\theta, AB, |AB|, a ratio of
+# names (V_1:V_2, \\frac{NO}{BO}); never a number or an expression with + or - (7 = 11a+c is no name)
+_NAME = r"(?:[a-zA-Z](?:_\{?\w+\}?)?|\\[a-zA-Z]+(?:_\{?\w+\}?)?|[A-Z]{2,4}|\|[A-Z]{1,4}\|)"
+_VAR_EQ = re.compile(
+    rf"^({_NAME}(?:\s*[:/]\s*{_NAME})?|\\frac\s*\{{\s*{_NAME}\s*\}}\s*\{{\s*{_NAME}\s*\}})\s*=\s*(?!=)"
+)
 OR_AND = re.compile(r"\s+(?:or|and)\s+|\s*\\(?:text\{\s*(?:or|and)\s*\}|lor|vee)\s*", re.I)
 
 
@@ -157,6 +193,16 @@ def var_of(s: str) -> str | None:
     if m is not None and "=" not in s[m.end() :]:
         return m.group(1).replace("{", "").replace("}", "")
     return None
+
+
+def strip_name(s: str) -> str:
+    """``AB = 4``, ``|AB| = 1``, ``V_1:V_2 = 11:21``, ``\\frac{NO}{BO} = 2`` -> the right side: a
+    name of a quantity that is not a one-letter variable (those are ``strip_var``'s, which the
+    equation policy reads), so the answer is what it names."""
+    name = var_of(s)
+    if name is None or re.fullmatch(r"[a-zA-Z](?:_\w+)?|\\(?!frac)[a-zA-Z]+(?:_\w+)?", name):
+        return s
+    return strip_var(s)
 
 
 def strip_var(s: str) -> str:

@@ -1,16 +1,35 @@
 """Numbers read exactly as rationals: integers, decimals, fractions, mixed and repeating
-decimals, scientific notation, percent, number bases and a small table of units."""
+decimals, scientific notation, percent, number bases and a small table of units.
+
+Commas between digits (the policy the docs state): ``1,000`` / ``14{,}916`` / ``11,\\!111`` are
+thousands separators (groups of three after a first group of one to three digits that does not
+start with 0); ``0,111``, ``1000,99`` and ``1{,}5`` can only be decimal commas; ``1,5`` / ``2,74``
+(one comma, no space, not groups of three) are ambiguous, and ``resolve_decimal_commas`` reads
+them against the other side of the comparison; ``1, 5`` (a space) is always a list.
+"""
 
 from __future__ import annotations
 
 import re
 from fractions import Fraction
+from typing import Literal
 
 from verifiers.math.normalize import match_paren
 from verifiers.text import match_brace
 
-THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?:(?:\{,\}|\\,|,|\\ |\\;|\\!|\s)\d{3})+)(?![\d])")
+# a first group that starts with 0 is never a thousands group: "0,111" is a decimal comma
+THOUSANDS = re.compile(r"(?<![\d.,])([1-9]\d{0,2})((?:(?:\{,\}|\\,|,|\\ |\\;|\\!|\s)\d{3})+)(?![\d])")
 THOUSANDS_SEP = re.compile(r"\{,\}|\\,|,|\\ |\\;|\\!|\s")
+# a whole answer that is one number with a decimal comma (and maybe a unit or percent after it)
+_DECIMAL_COMMA = re.compile(r"^([+-]?\s*)(\d+)(\{,\}|,)(\d+)(\s*[^\d,;{}()\[\]]*)$")
+DecimalComma = Literal["auto", "always", "never"]
+DECIMAL_COMMA_MODES: tuple[str, ...] = ("auto", "always", "never")
+Units = Literal["match", "ignore"]
+UNITS_MODES: tuple[str, ...] = ("match", "ignore")
+# a percent written as a sign or a word; "%" is what clean() leaves of "\\%"
+_PERCENT = re.compile(r"\s*(?:%|\bper\s*cent(?:age)?\b|\bpercent(?:age)?s?\b|\bpct\b)\.?$", re.IGNORECASE)
+# a currency sign after the number ("1,000.99€", "5$")
+_CURRENCY_SUFFIX = re.compile(r"\s*(?:€|£|¥|₹|\\\$|\$)$")
 
 _F = Fraction
 _UNITS: dict[str, tuple[str, Fraction]] = {}
@@ -20,7 +39,8 @@ for _dim, _table in {
         "m": _F(1), "meter": _F(1), "metre": _F(1), "km": _F(1000), "kilometer": _F(1000),
         "in": _F("0.0254"), "inch": _F("0.0254"), "inche": _F("0.0254"), "ft": _F("0.3048"),
         "feet": _F("0.3048"), "foot": _F("0.3048"), "yd": _F("0.9144"), "yard": _F("0.9144"),
-        "mi": _F("1609.344"), "mile": _F("1609.344"),
+        "mi": _F("1609.344"), "mile": _F("1609.344"), "millimetre": _F(1, 1000),
+        "centimetre": _F(1, 100), "kilometre": _F(1000),
     },
     "mass": {
         "mg": _F(1, 1000), "milligram": _F(1, 1000), "g": _F(1), "gram": _F(1), "kg": _F(1000),
@@ -71,14 +91,21 @@ def is_unit(word: str) -> bool:
 
 
 class Num:
-    """A rational value with its unit (dimension, factor) and number base, from the fast parser."""
+    """A rational value with its unit (dimension, factor) and number base, from the fast parser.
 
-    __slots__ = ("value", "unit", "base")
+    ``written`` is the number as written before a percent sign scaled it (``28%``: value 7/25,
+    written 28); None when there was no percent sign."""
 
-    def __init__(self, value: Fraction, unit: tuple[str, Fraction] | None = None, base: int | None = None) -> None:
+    __slots__ = ("value", "unit", "base", "written")
+
+    def __init__(
+        self, value: Fraction, unit: tuple[str, Fraction] | None = None, base: int | None = None,
+        written: Fraction | None = None,
+    ) -> None:
         self.value = value
         self.unit = unit
         self.base = base
+        self.written = written
 
 
 def decimal_fraction(s: str) -> Fraction:
@@ -156,7 +183,13 @@ def fast_number(s: str) -> Num | None:
             except ValueError:
                 return None
         return None
-    s = CURRENCY_PREFIX.sub("", s)
+    s = _CURRENCY_SUFFIX.sub("", CURRENCY_PREFIX.sub("", s))
+    pm = _PERCENT.search(s)
+    if pm is not None and pm.start() > 0:
+        n = fast_number(s[: pm.start()])
+        if n is None or n.unit is not None or n.base is not None or n.written is not None:
+            return None
+        return Num(n.value / 100, written=n.value)
     v = pure_number(s)
     if v is not None:
         return Num(v)
@@ -189,12 +222,59 @@ def fast_number(s: str) -> Num | None:
     return Num(v, ("other:" + " ".join(words), Fraction(1)))
 
 
-def num_equal(a: Num, b: Num) -> bool:
-    """Exact equality of two numbers: same base, units converted when both carry one of a dimension."""
+def num_equal(a: Num, b: Num, units: Units = "match") -> bool:
+    """Exact equality of two numbers by the unit and percent policy.
+
+    Same base always. Units (``units="match"``): a unit on one side only is ignored; on both sides
+    they must be the same quantity, converted within a dimension of the table (1.5 km = 1500 m),
+    else the same words (5 apples); a different dimension or word fails. ``units="ignore"``:
+    units are dropped and the numbers compare as written. Percent: on both sides or neither, the
+    values compare (``%`` is x0.01); on one side only, either the value (40% = 0.4) or the number
+    as written (the field's convention: gold ``28\\%`` accepts ``28``)."""
     if (a.base or 10) != (b.base or 10):
         return False
-    if a.unit and b.unit and a.unit[0] == b.unit[0] and not a.unit[0].startswith("other:"):
+    if units == "match" and a.unit and b.unit:
+        if a.unit[0] != b.unit[0]:
+            return False
+        if a.unit[0].startswith("other:"):
+            return a.value == b.value
         return a.value * a.unit[1] == b.value * b.unit[1]
-    return a.value == b.value
+    if a.value == b.value:
+        return True
+    if (a.written is None) != (b.written is None):
+        return (a.written if a.written is not None else a.value) == (b.written if b.written is not None else b.value)
+    return False
+
+
+def resolve_decimal_commas(pred: str, gold: str, mode: DecimalComma = "auto") -> tuple[str, str]:
+    """Rewrite a whole-answer decimal comma (``1,5``) to a decimal point, on either side.
+
+    ``mode="never"``: a comma is never a decimal mark. ``"always"`` (a comma locale): ``1,5`` and
+    ``1,500`` are decimals. ``"auto"`` (default): an unambiguous decimal comma (``0,111``,
+    ``1000,99``, ``1{,}5``) is read as one; ``1,000`` stays a thousands separator; an ambiguous
+    ``1,5`` is a decimal when the other side is a single number (``1.5``, ``15``) and a list when
+    it is a list or is ambiguous too, so ``1,5`` never equals ``15`` and ``2,1`` still equals
+    ``1, 2``."""
+    if mode == "never":
+        return pred, gold
+    p_dec, p_sure = _decimal_comma(pred, mode)
+    g_dec, g_sure = _decimal_comma(gold, mode)
+    if p_dec is not None and (p_sure or g_dec is None and fast_number(gold) is not None):
+        pred = p_dec
+    if g_dec is not None and (g_sure or p_dec is None and fast_number(pred) is not None):
+        gold = g_dec
+    return pred, gold
+
+
+def _decimal_comma(s: str, mode: DecimalComma) -> tuple[str | None, bool]:
+    """(``s`` with its decimal comma as a point, whether that reading is certain), or (None, False)."""
+    m = _DECIMAL_COMMA.match(s.strip())
+    if m is None:
+        return None, False
+    sign, whole, comma, frac, rest = m.groups()
+    if mode != "always" and len(frac) == 3 and len(whole) <= 3 and not whole.startswith("0"):
+        return None, False  # 1,000 and 14{,}916: a thousands separator
+    sure = mode == "always" or comma == "{,}" or whole.startswith("0") or len(whole) > 3
+    return f"{sign}{whole}.{frac}{rest}", sure
 
 

@@ -275,8 +275,34 @@ def _parse_answer(s: str, *, degrees_mode: str = "strip") -> _Ans:
     return _wrap_value(expr, raw, has_deg)
 
 
+# the largest exponent of a matrix power that is worked out (A^{-1}, A^{10}); a bigger one is too large
+MAX_MATRIX_POWER = 64
+
+
+def _explicit_matrix(expr: Any) -> Any:
+    """A sum, product, power, scaling or transpose of explicit matrices, worked out to one matrix.
+
+    Sizes are bounded first: a matrix power's exponent beyond ``MAX_MATRIX_POWER`` is too large."""
+    sp = _sp()
+    for mp in expr.atoms(sp.MatPow):
+        e = mp.args[1]
+        if not (e.is_Integer and abs(int(e)) <= MAX_MATRIX_POWER):
+            raise _TooLarge("matrix power")
+    out = expr.doit()
+    if isinstance(out, sp.MatrixExpr) and not isinstance(out, sp.MatrixBase):
+        out = out.as_explicit()
+    return sp.Matrix(out)
+
+
 def _wrap_value(expr: Any, raw: str, deg: bool) -> _Ans:
     sp = _sp()
+    if isinstance(expr, sp.MatrixExpr) and not isinstance(expr, sp.MatrixBase) and not expr.atoms(sp.MatrixSymbol):
+        expr = _explicit_matrix(expr)
+    elif isinstance(expr, sp.Pow) and isinstance(expr.args[0], sp.MatrixBase):  # the parser's A^{-1}
+        e = expr.args[1]
+        if not (e.is_Integer and abs(int(e)) <= MAX_MATRIX_POWER):
+            raise _TooLarge("matrix power")
+        expr = expr.args[0] ** int(e)
     if isinstance(expr, sp.MatrixBase):
         return _Ans("matrix", expr, raw, deg)
     if isinstance(expr, sp.Tuple):
@@ -477,6 +503,14 @@ def _answers_equal(p: _Ans, g: _Ans) -> bool:
     if g.kind == "value" and p.kind == "value":
         return _expr_equal(p.obj, g.obj)
     if g.kind == "matrix" or p.kind == "matrix":
+        m, t = (p.obj, g.obj) if p.kind == "matrix" else (g.obj, p.obj)
+        if isinstance(t, sp.Interval) and t.left_open and t.right_open:
+            t = sp.Tuple(t.start, t.end)  # "(1, 2)" reads as an open interval; against a vector it is a pair
+        if isinstance(t, sp.Tuple):
+            # a column or row vector written as a tuple: the same entries in the same order
+            return 1 in m.shape and len(m) == len(t) and all(
+                _expr_equal(x, y) for x, y in zip(list(m), list(t), strict=True)
+            )
         if p.kind != g.kind or p.obj.shape != g.obj.shape:
             return False
         return all(_expr_equal(x, y) for x, y in zip(p.obj, g.obj, strict=True))

@@ -8,95 +8,27 @@ under vLLM's OpenAI server and run recipes through ``run_recipe`` end to end.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import threading
+import re
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from fakes import make_problems
+from openai_stub import Reply, Stub, answer
 from servers import free_port
 from vllm_server import vllm_server
 
 import factory.run as factory_run
 from factory.backends import NOT_READY, Request
+from factory.backends.limits import RateLimit
 from factory.backends.openai import OpenAIBackend, merge_reasoning, retry_after
 from factory.errors import RecipeError
-from factory.recipe import GenerateConfig, parse_recipe
-
-# -- the stub server ------------------------------------------------------------------------
-
-Reply = tuple[int, dict[str, str], bytes]
-
-
-def answer(
-    body: dict[str, Any], content: str = "<think>\nfine\n</think>\nThe answer is \\boxed{0}.", **message: Any
-) -> Reply:
-    """A chat (or completions) reply with ``body['n']`` choices and usage."""
-    n = body.get("n", 1)
-    if "prompt" in body:
-        choices = [{"index": i, "text": content, "finish_reason": "stop"} for i in range(n)]
-    else:
-        choices = [
-            {"index": i, "message": {"role": "assistant", "content": content, **message}, "finish_reason": "stop"}
-            for i in range(n)
-        ]
-    usage = {"prompt_tokens": 11, "completion_tokens": 7 * n, "total_tokens": 11 + 7 * n}
-    return 200, {}, json.dumps({"id": "x", "choices": choices, "usage": usage}).encode()
-
-
-class Stub:
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.behave: Callable[[dict[str, Any], int], Reply | float] = lambda body, i: answer(body)
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # /v1/models and /version, as vLLM answers them
-                data = (
-                    {"data": [{"id": "teacher", "owned_by": "stubllm"}]}
-                    if self.path.endswith("/models")
-                    else {"version": "9.9"}
-                )
-                self._send(200, {}, json.dumps(data).encode())
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.bodies.append(body)
-                stub.headers.append(dict(self.headers))
-                reply = stub.behave(body, len(stub.bodies) - 1)
-                if isinstance(reply, float):  # sleep past the client's timeout, then answer
-                    time.sleep(reply)
-                    reply = answer(body)
-                self._send(*reply)
-
-            def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
-                try:
-                    self.send_response(status)
-                    for k, v in {"Content-Type": "application/json", **headers}.items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
-                    pass
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from factory.recipe import GenerateConfig, SelectConfig, parse_recipe
 
 
 @pytest.fixture
@@ -301,13 +233,14 @@ def test_the_backend_pickles_for_a_worker_after_use(stub):
 # -- through the pipeline ---------------------------------------------------------------------
 
 
-def test_no_server_records_every_problem_as_failed_and_the_run_finishes(tmp_path, caplog):
+def test_no_server_records_every_problem_as_an_error_and_the_run_finishes(tmp_path, caplog):
     url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there: connection refused
     summary = factory_run.run_recipe(recipe(tmp_path, url, engine={**FAST, "max_retries": 1}), progress=False)
-    stats = json.loads((tmp_path / "run/stats/generate.json").read_text())
+    marker = json.loads((tmp_path / "run/_markers/generate/shard-00000.json").read_text())
     assert summary.problems == 4 and summary.traces == 0
-    assert stats["dropped"] == {"generate:request_failed:connection_error": 4}
-    assert summary.failed_problems == {"generate:request_failed:connection_error": 4}
+    assert marker["errors"] == {"generate:request_failed:connection_error": 2}
+    assert not (tmp_path / "run/_markers/generate/_done.json").exists()  # errors: the next run asks again
+    assert summary.errors == {"generate:request_failed:connection_error": 4} and summary.failed_problems == {}
     assert len(pd.read_parquet(tmp_path / "run/traces_failed")) == 4  # one row per failed problem, with the reason
     assert "problem 'p00' got no samples: request_failed:connection_error" in caplog.text
 
@@ -452,3 +385,98 @@ def test_a_judge_behind_a_server_is_sent_the_traces_in_one_batch_and_its_reasoni
         b["model"] == "judge-70b" and b["n"] == 1 and b["temperature"] == 0.0 for b in stub.bodies
     )
     assert stub.bodies[0]["messages"][0]["role"] == "system"
+
+
+# -- adaptive sampling, cost and rate limits -------------------------------------------------------
+
+
+def by_seed(body: dict[str, Any], i: int) -> Reply:
+    """A server whose sample with seed s answers "What is k + k?" right unless s % 3 == 0 (choice j of an
+    n > 1 request is seeded seed + j, as vLLM seeds it)."""
+    k = int(re.search(r"What is (\d+) \+", json.dumps(body)).group(1))
+    choices = []
+    for j in range(body["n"]):
+        got = 2 * k if (body["seed"] + j) % 3 else 2 * k + 1
+        content = f"<think>\nsum\n</think>\nThe answer is \\boxed{{{got}}}."
+        choices.append({"index": j, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"})
+    usage = {"prompt_tokens": 11, "completion_tokens": 7 * body["n"], "total_tokens": 11 + 7 * body["n"]}
+    return 200, {}, json.dumps({"choices": choices, "usage": usage}).encode()
+
+
+@pytest.mark.parametrize("batch_n", [True, False])
+def test_adaptive_rounds_on_a_server_export_the_fixed_n_sft_set(stub, tmp_path, batch_n):
+    stub.behave = by_seed
+    engine = {**FAST, "batch_n": batch_n}
+    keep_first = SelectConfig(k=2, strategy="first")
+    for side, adaptive in (("f", None), ("a", {"first": 2, "passes": 2})):
+        (tmp_path / side).mkdir()
+        extra = {"adaptive": adaptive} if adaptive else {}
+        r = recipe(tmp_path / side, stub.url, n_problems=6, n=8, engine=engine, **extra)
+        summary = factory_run.run_recipe(dataclasses.replace(r, select=keep_first), progress=False)
+        if side == "f":
+            sent_fixed = len(stub.bodies)
+    assert summary.cost.samples_saved > 0 and summary.cost.later_rounds > 0
+    # no sample is drawn twice: every request of the adaptive run starts at a seed none before it covered
+    drawn = [(b["seed"], b["n"]) for b in stub.bodies[sent_fixed:]]
+    seeds = [s + j for s, n in drawn for j in range(n)]
+    assert len(set(seeds)) == len(seeds) == summary.traces
+    left, right = (
+        pd.read_parquet(tmp_path / side / "run/export/sft").drop(columns="pass_rate").sort_values("trace_id")
+        for side in ("f", "a")
+    )
+    assert len(left) == 12
+    pd.testing.assert_frame_equal(left.reset_index(drop=True), right.reset_index(drop=True))
+
+
+def test_the_price_table_gives_money_spent_and_per_kept_row(stub, tmp_path):
+    r = recipe(tmp_path, stub.url, engine={**FAST, "price": {"input": 1.0, "output": 2.0}})
+    summary = factory_run.run_recipe(r, progress=False)
+    cost = summary.cost
+    assert cost.prompt_tokens == 4 * 11  # each request's prompt once
+    assert cost.money == round((cost.prompt_tokens * 1.0 + cost.completion_tokens * 2.0) / 1e6, 6) > 0
+    assert cost.money_per_kept_row == round(cost.money / summary.kept, 6)
+    assert "money spent" in (tmp_path / "run/README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("engine", "message"),
+    [
+        ({"price": {"input": 1.0}}, r"generate\.engine\.price: expected \{input"),
+        ({"price": {"input": 1.0, "output": -1}}, r"generate\.engine\.price\.output"),
+        ({"requests_per_minute": 0}, r"generate\.engine\.requests_per_minute"),
+        ({"tokens_per_minute": "lots"}, r"generate\.engine\.tokens_per_minute"),
+    ],
+)
+def test_price_and_rate_limits_are_checked_when_the_recipe_loads(tmp_path, engine, message):
+    with pytest.raises(RecipeError, match=message):
+        recipe(tmp_path, "http://127.0.0.1:9/v1", engine=engine)
+
+
+def test_the_rate_limit_holds_requests_and_tokens_to_the_last_minute():
+    now = [0.0]
+    clock, sleep = (lambda: now[0]), (lambda s: now.__setitem__(0, now[0] + s))
+    requests = RateLimit(2, None, clock=clock, sleep=sleep)
+    requests.acquire(10), requests.acquire(10)
+    assert now[0] == 0.0
+    requests.acquire(10)  # a third request in the same minute waits for the first to leave it
+    assert now[0] == pytest.approx(60.0)
+    tokens = RateLimit(None, 100, clock=clock, sleep=sleep)
+    entry = tokens.acquire(90)
+    tokens.acquire(10)  # 90 + 10: fits
+    assert now[0] == pytest.approx(60.0)
+    tokens.settle(entry, 20)  # the first cost less than it might have: room for 70 more
+    tokens.acquire(70)
+    assert now[0] == pytest.approx(60.0)
+    tokens.acquire(20)  # 100 + 20 would not fit: waits a minute
+    assert now[0] == pytest.approx(120.0)
+    alone = RateLimit(None, 50, clock=clock, sleep=sleep)
+    alone.acquire(500)  # larger than the whole budget: sent alone rather than never
+    assert now[0] == pytest.approx(120.0)
+
+
+def test_a_rate_limited_backend_spaces_its_requests(stub):
+    b = backend(stub.url, concurrency=4, requests_per_minute=2)
+    b.limit = RateLimit(2, None, period_s=0.4)  # the same limit over a shorter window, to keep the test fast
+    start = time.perf_counter()
+    b.generate([request(f"p{i}") for i in range(4)])
+    assert time.perf_counter() - start >= 0.4 and len(stub.bodies) == 4

@@ -180,3 +180,42 @@ def test_a_prompt_longer_than_the_engine_takes_fails_that_problem_only(tiny_mode
     failed = pd.read_parquet(tmp_path / "run/traces_failed")
     assert list(failed.problem_id) == ["long"] and list(failed.reject_reason) == ["generate:prompt_too_long"]
     assert set(pd.read_parquet(tmp_path / "run/traces").problem_id) == {"short"}
+
+
+def test_adaptive_rounds_draw_the_samples_one_request_draws_and_repetition_stops_are_named(tiny_model_dir, tmp_path):
+    problems = tmp_path / "p.jsonl"
+    problems.write_text(
+        "".join(json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": "0"}) + "\n" for i in range(3))
+    )
+
+    def raw(name: str, **generate):
+        return {
+            "name": name,
+            "run_dir": str(tmp_path / name),
+            "source": {"path": str(problems), "fields": {"prompt": "problem", "gold": "answer"}},
+            "generate": {
+                "model": str(tiny_model_dir),
+                "n": 6,
+                "seed": 3,
+                "sampling": {"temperature": 1.0, "max_tokens": 8},
+                "engine": {"max_model_len": 512, "enforce_eager": True},
+                **generate,
+            },
+            "verify": {"math": {}, "format": {"require_think": False}},
+            "select": {"k": 1, "strategy": "first"},
+        }
+
+    run_recipe(parse_recipe(raw("fixed")), progress=False)
+    # a random model never passes: the adaptive run draws all 6 in rounds of 2 (seeds seed+0, +2, +4)
+    adaptive = run_recipe(parse_recipe(raw("adaptive", adaptive={"first": 2, "passes": 1})), progress=False)
+    assert adaptive.cost.later_rounds == 6 and adaptive.cost.stopped == {"all_drawn": 3}
+    fixed_traces, adaptive_traces = (
+        pd.read_parquet(tmp_path / name / "traces").set_index("trace_id").sort_index() for name in ("fixed", "adaptive")
+    )
+    assert fixed_traces.completion.equals(adaptive_traces.completion)
+    # greedy decoding of a random model loops: repetition_detection stops it, and format says so
+    rep = {"temperature": 0.0, "max_tokens": 64, "repetition_detection": {"max_pattern_size": 4, "min_count": 3}}
+    summary = run_recipe(parse_recipe(raw("repeat", n=1, sampling=rep)), progress=False)
+    verified = pd.read_parquet(tmp_path / "repeat/verified")
+    assert summary.finish_reasons.get("repetition", 0) > 0
+    assert set(verified[verified.finish_reason == "repetition"].format_reason) == {"repetition"}
