@@ -42,7 +42,8 @@ def completion_text(completion: Any) -> str:
         return _content(completion.get("content"))
     if isinstance(completion, Sequence):
         parts = [
-            _content(m.get("content")) for m in completion
+            _content(m.get("content"))
+            for m in completion
             if isinstance(m, Mapping) and m.get("role", "assistant") == "assistant"
         ]
         return "".join(parts)
@@ -85,8 +86,13 @@ class AccuracyReward:
 
     __name__ = "accuracy_reward"
 
-    def __init__(self, *, partial_code_credit: bool = False, math_config: MathConfig | None = None,
-                 code_config: CodeConfig | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        partial_code_credit: bool = False,
+        math_config: MathConfig | None = None,
+        code_config: CodeConfig | None = None,
+    ) -> None:
         self.partial_code_credit = partial_code_credit
         self.math_config = math_config
         self.code_config = code_config
@@ -139,8 +145,16 @@ class LanguageReward:
 
     __name__ = "language_reward"
 
-    def __init__(self, *, default_language: str = "en", part: str = "all", binary: bool = False,
-                 threshold: float = 0.9, max_run: int | None = DEFAULT_MAX_RUN, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        default_language: str = "en",
+        part: str = "all",
+        binary: bool = False,
+        threshold: float = 0.9,
+        max_run: int | None = DEFAULT_MAX_RUN,
+        **options: Any,
+    ) -> None:
         language_consistency("", default_language, threshold, max_run=max_run, part=part, **options)
         self.default_language = default_language
         self.part = part
@@ -153,8 +167,9 @@ class LanguageReward:
         rewards = []
         for i, c in enumerate(completions):
             target = _column(kwargs, ("language",), i) or self.default_language
-            v = language_consistency(completion_text(c), str(target), self.threshold,
-                                     max_run=self.max_run, part=self.part, **self.options)
+            v = language_consistency(
+                completion_text(c), str(target), self.threshold, max_run=self.max_run, part=self.part, **self.options
+            )
             rewards.append(float(v.passed) if self.binary else float(v.score))
         return rewards
 
@@ -167,8 +182,14 @@ class CombinedReward:
 
     __name__ = "combined_reward"
 
-    def __init__(self, weights: Mapping[str, float] | None = None, *, accuracy: AccuracyReward | None = None,
-                 format: FormatReward | None = None, language: LanguageReward | None = None) -> None:
+    def __init__(
+        self,
+        weights: Mapping[str, float] | None = None,
+        *,
+        accuracy: AccuracyReward | None = None,
+        format: FormatReward | None = None,
+        language: LanguageReward | None = None,
+    ) -> None:
         self.weights = {"accuracy": 1.0, "format": 1.0, "language": 1.0, **(weights or {})}
         unknown = set(self.weights) - {"accuracy", "format", "language"}
         if unknown:
@@ -205,8 +226,15 @@ class VerdictReward:
     ``graded`` (the language share R1 used), else 1.0/0.0 by ``verdict.passed``.
     """
 
-    def __init__(self, name: str, verifiers: Mapping[str, Any], *, prefill: str = "", graded: bool = False,
-                 max_tokens: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        verifiers: Mapping[str, Any],
+        *,
+        prefill: str = "",
+        graded: bool = False,
+        max_tokens: int | None = None,
+    ) -> None:
         from verifiers import VERIFIERS
 
         unknown = [v for v in verifiers if v not in VERIFIERS]
@@ -241,7 +269,11 @@ class VerdictReward:
             if not todo:
                 continue
             picked = [rows[i] for i in todo]
-            verdicts = verifier.batch(picked, config) if verifier.batch and len(picked) > 1 else [verifier.one(r, config) for r in picked]
+            verdicts = (
+                verifier.batch(picked, config)
+                if verifier.batch and len(picked) > 1
+                else [verifier.one(r, config) for r in picked]
+            )
             for i, v in zip(todo, verdicts, strict=True):
                 rewards[i] = float(v.score) if self.graded else float(v.passed)
         return rewards
@@ -274,6 +306,14 @@ def combined_reward(completions: Sequence[Any], **kwargs: Any) -> list[float]:
 
 
 __all__ = [
-    "AccuracyReward", "CombinedReward", "FormatReward", "LanguageReward", "VerdictReward", "accuracy_reward",
-    "combined_reward", "completion_text", "format_reward", "language_reward",
+    "AccuracyReward",
+    "CombinedReward",
+    "FormatReward",
+    "LanguageReward",
+    "VerdictReward",
+    "accuracy_reward",
+    "combined_reward",
+    "completion_text",
+    "format_reward",
+    "language_reward",
 ]

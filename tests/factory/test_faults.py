@@ -94,6 +94,55 @@ def test_a_run_killed_at_any_point_then_rerun_equals_an_uninterrupted_one(tmp_pa
     assert rerun(tmp_path) == reference
 
 
+@pytest.mark.slow
+def test_a_run_through_the_tiny_vllm_model_killed_mid_generation_then_rerun_equals_an_uninterrupted_one(
+    tmp_path, tiny_model_dir
+):
+    problems = tmp_path / "p.jsonl"
+    problems.write_text(
+        "".join(
+            json.dumps({"id": f"q{i}", "problem": f"What is {i} + {i}?", "answer": str(2 * i)}) + "\n" for i in range(6)
+        )
+    )
+
+    def recipe_file(name: str) -> Path:
+        raw = {
+            "name": name,
+            "run_dir": str(tmp_path / name),
+            "source": {"path": str(problems), "fields": {"prompt": "problem", "gold": "answer"}, "shard_size": 2},
+            "generate": {
+                "model": str(tiny_model_dir),
+                "n": 3,
+                "prefill": "<think>\n",
+                "seed": 1,
+                "sampling": {"temperature": 1.0, "max_tokens": 12},
+                "engine": {"max_model_len": 512, "enforce_eager": True},
+            },
+            "verify": {"math": {}, "format": {}},
+        }
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+
+    clean = factory_run.run_recipe(parse_recipe(yaml.safe_load(recipe_file("clean").read_text())), progress=False)
+    expected = outcome(tmp_path / "clean", clean)
+    killed_recipe = recipe_file("killed")
+    # 3 read shards (problems + rejects each), then the first generate shard (traces + failed), before its marker
+    killed = subprocess.run(
+        [sys.executable, str(HERE / "kill_run.py"), str(tmp_path), "kill", "shard", "8", str(killed_recipe)],
+        capture_output=True,
+        env=ENV,
+    )
+    assert killed.returncode == 17, killed.stderr[-2000:]
+    assert not (tmp_path / "killed/export").exists()  # it died before the end
+    again = factory_run.run_recipe(parse_recipe(yaml.safe_load(killed_recipe.read_text())), progress=False)
+    got = outcome(tmp_path / "killed", again)
+    assert got["sft"] == expected["sft"] and got["rejected"] == expected["rejected"]
+    assert {k: v for k, v in got["summary"].items() if k != "recipe"} == {
+        k: v for k, v in expected["summary"].items() if k != "recipe"
+    }
+
+
 # -- damage behind a marker ------------------------------------------------------------------------
 # problems, traces, traces_failed, verified, selected and export/sft: tests/factory/executors/test_base.py
 # (test_a_damaged_shard_is_found_and_redone_with_every_step_after_it). The others here:

@@ -69,11 +69,26 @@ LATEX_HEAVY = (
         ("only_math", "$x^2 + 1 = 5$, $x = \\pm 2$.", "zh", "ok"),
         ("english_connective_for_chinese", "$x^2 + 1 = 5$, so $x = \\pm 2$.", "zh", "wrong_language"),
         ("english_with_a_chinese_term", EN.replace("factor it:", "factor it (质因数):"), "en", "ok"),
-        ("japanese_for_chinese", "<think>\nまず、三角形の面積を求めます。</think>\n答えは6です。", "zh", "wrong_language"),
-        ("japanese", "<think>\nまず、三角形の面積を求めます。底辺は3で高さは4です。\n</think>\n答えは6です。", "ja", "ok"),
+        (
+            "japanese_for_chinese",
+            "<think>\nまず、三角形の面積を求めます。</think>\n答えは6です。",
+            "zh",
+            "wrong_language",
+        ),
+        (
+            "japanese",
+            "<think>\nまず、三角形の面積を求めます。底辺は3で高さは4です。\n</think>\n答えは6です。",
+            "ja",
+            "ok",
+        ),
         ("chinese_for_japanese", ZH_WITH_EN_TERMS, "ja", "wrong_language"),
         ("russian", "<think>\nНам нужно найти сумму цифр этого числа.\n</think>\nОтвет: 9.", "ru", "ok"),
-        ("russian_for_english", "<think>\nНам нужно найти сумму цифр этого числа.\n</think>\nОтвет: 9.", "en", "wrong_language"),
+        (
+            "russian_for_english",
+            "<think>\nНам нужно найти сумму цифр этого числа.\n</think>\nОтвет: 9.",
+            "en",
+            "wrong_language",
+        ),
     ],
 )
 def test_labelled_cases(name, text, target, reason):
@@ -141,8 +156,10 @@ def test_registry_reads_the_row_language():
 
 
 def test_candidate_languages_are_configurable():
-    de = EN.replace("So the count is correct.",
-                    "Also ist die Anzahl der Teiler wirklich vierundzwanzig, wie erwartet. So the count is correct.")
+    de = EN.replace(
+        "So the count is correct.",
+        "Also ist die Anzahl der Teiler wirklich vierundzwanzig, wie erwartet. So the count is correct.",
+    )
     assert language_consistency(de, "en").reason == "mixed_language"
     assert language_consistency(de, "en", languages=["en"]).passed  # nothing to tell English apart from
     assert language_consistency(de, "en", languages=["en", "de"]).reason == "mixed_language"

@@ -84,8 +84,11 @@ def test_auto_agrees_with_boxed_wherever_boxed_finds_an_answer():
     # where the boxed rule found no answer at all
     verdicts = verify_math_batch([(c.response, c.gold) for c in CASES], workers=2)
     auto = verify_math_batch([(c.response, c.gold) for c in CASES], workers=2, config=MathConfig(extract="auto"))
-    found = [(c, b, a) for c, b, a in zip(CASES, verdicts, auto, strict=True)
-             if b.reason not in ("no_answer", "no_final_answer_after_think")]
+    found = [
+        (c, b, a)
+        for c, b, a in zip(CASES, verdicts, auto, strict=True)
+        if b.reason not in ("no_answer", "no_final_answer_after_think")
+    ]
     assert len(found) > 400
     for c, b, a in found:
         assert (a.passed, a.reason) == (b.passed, b.reason), f"{c.why}: {b} vs {a}"
@@ -168,8 +171,12 @@ def test_batch_matches_single_calls_in_order():
 
 
 def test_verify_math_from_threads():
-    items = [("\\boxed{\\sqrt{8}}", "2\\sqrt2", True), ("\\boxed{x>-2}", "(-2,\\infty)", True),
-             ("\\boxed{3x-y-1=0}", "y=3x-1", True), ("\\boxed{(x+1)^2}", "x^2+2x", False)] * 3
+    items = [
+        ("\\boxed{\\sqrt{8}}", "2\\sqrt2", True),
+        ("\\boxed{x>-2}", "(-2,\\infty)", True),
+        ("\\boxed{3x-y-1=0}", "y=3x-1", True),
+        ("\\boxed{(x+1)^2}", "x^2+2x", False),
+    ] * 3
     with ThreadPoolExecutor(4) as ex:
         results = list(ex.map(lambda it: verify_math(it[0], it[1]).passed, items))
     assert results == [it[2] for it in items]
@@ -184,8 +191,14 @@ def test_batch_timeout_kills_and_recovers(monkeypatch):
     import verifiers.math as vm
 
     monkeypatch.setattr(vm, "_task_for", _hang_on_marker)
-    pairs = [("\\boxed{\\sqrt{8}}", "2\\sqrt{2}"), ("\\boxed{1+x}", "hang"), ("\\boxed{x>1}", "(1,\\infty)"),
-             ("\\boxed{2+x}", "hang"), ("\\boxed{(x+1)^2}", "x^2+2x+1"), ("\\boxed{7}", "7")]
+    pairs = [
+        ("\\boxed{\\sqrt{8}}", "2\\sqrt{2}"),
+        ("\\boxed{1+x}", "hang"),
+        ("\\boxed{x>1}", "(1,\\infty)"),
+        ("\\boxed{2+x}", "hang"),
+        ("\\boxed{(x+1)^2}", "x^2+2x+1"),
+        ("\\boxed{7}", "7"),
+    ]
     t0 = time.monotonic()
     verdicts = verify_math_batch(pairs, workers=2, config=MathConfig(timeout_s=3.0))
     elapsed = time.monotonic() - t0
@@ -279,11 +292,15 @@ def test_notation_case(case):
 def test_notation_options():
     assert verify_math("1,5", "1.5", config=MathConfig(extract="bare")).passed
     assert not verify_math("1,5", "1.5", config=MathConfig(extract="bare", decimal_comma="never")).passed
-    assert verify_math("1,500", "1.5", config=MathConfig(extract="bare", decimal_comma="always")).passed  # a comma locale
+    assert verify_math(
+        "1,500", "1.5", config=MathConfig(extract="bare", decimal_comma="always")
+    ).passed  # a comma locale
     assert not verify_math("1,500", "1.5", config=MathConfig(extract="bare")).passed  # thousands by default
     assert not verify_math("5 cm", "5 m", config=MathConfig(extract="bare")).passed
     assert verify_math("5 cm", "5 m", config=MathConfig(extract="bare", units="ignore")).passed
-    assert not verify_math("1.5 km", "1500 m", config=MathConfig(extract="bare", units="ignore")).passed  # ignored, not converted
+    assert not verify_math(
+        "1.5 km", "1500 m", config=MathConfig(extract="bare", units="ignore")
+    ).passed  # ignored, not converted
     with pytest.raises(ValueError, match="units"):
         verify_math("5", "5", config=MathConfig(units="convert"))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="decimal_comma"):
@@ -294,8 +311,15 @@ def test_huge_powers_are_decided_quickly():
     from verifiers.math import prestart_workers
 
     prestart_workers(1)
-    pairs = [(f"\\boxed{{{p}}}", g) for p, g in [("4^{500000}", "2^{10^6}"), ("3^{2\\cdot 9^9}", "9^{9^9}"),
-                                                  ("2^{2^{65536}}", "2^{2^{2^{2^{2^{2}}}}}"), ("7^{823542}", "7^{7^7}")]]
+    pairs = [
+        (f"\\boxed{{{p}}}", g)
+        for p, g in [
+            ("4^{500000}", "2^{10^6}"),
+            ("3^{2\\cdot 9^9}", "9^{9^9}"),
+            ("2^{2^{65536}}", "2^{2^{2^{2^{2^{2}}}}}"),
+            ("7^{823542}", "7^{7^7}"),
+        ]
+    ]
     t0 = time.monotonic()
     assert [v.passed for v in verify_math_batch(pairs, workers=1)] == [True, True, True, False]
     assert time.monotonic() - t0 < 2  # factorisations, not million-bit arithmetic

@@ -131,15 +131,31 @@ from verifiers.math.symbolic import MAX_BITS, MAX_FACTORIAL, canonical_expr, slo
 from verifiers.verdict import Verdict
 
 __all__ = [
-    "DEFAULT_MEMORY_MB", "DEFAULT_TIMEOUT_S", "EMPTY_BOX", "EXTRACT_MODES", "HEDGED_ANSWER", "MAX_ANSWER_CHARS", "MAX_BITS",
-    "MAX_FACTORIAL", "NO_ANSWER", "NO_FINAL_ANSWER_AFTER_THINK", "OK", "TIMEOUT", "TOO_LARGE",
-    "UNBALANCED_BRACES", "UNPARSEABLE", "WRONG_ANSWER", "canonical_answer", "extract_answer",
-    "prestart_workers", "verify_math", "verify_math_batch",
+    "DEFAULT_MEMORY_MB",
+    "DEFAULT_TIMEOUT_S",
+    "EMPTY_BOX",
+    "EXTRACT_MODES",
+    "HEDGED_ANSWER",
+    "MAX_ANSWER_CHARS",
+    "MAX_BITS",
+    "MAX_FACTORIAL",
+    "NO_ANSWER",
+    "NO_FINAL_ANSWER_AFTER_THINK",
+    "OK",
+    "TIMEOUT",
+    "TOO_LARGE",
+    "UNBALANCED_BRACES",
+    "UNPARSEABLE",
+    "WRONG_ANSWER",
+    "canonical_answer",
+    "extract_answer",
+    "prestart_workers",
+    "verify_math",
+    "verify_math_batch",
 ]
 
 DEFAULT_TIMEOUT_S = 5.0
 MAX_ANSWER_CHARS = 2_000
-
 
 
 def _checked(config: MathConfig | None) -> MathConfig:
@@ -170,7 +186,11 @@ def _prepare_gold(gold: str) -> str:
 
 
 def _front(
-    response: str, gold: str, require_think_close: bool, extract: ExtractMode, units: Units = "match",
+    response: str,
+    gold: str,
+    require_think_close: bool,
+    extract: ExtractMode,
+    units: Units = "match",
     decimal_comma: DecimalComma = "auto",
 ) -> tuple[Verdict | None, str | None, str, str | None]:
     """Extraction and fast path: (final Verdict or None, cleaned prediction, cleaned gold, extracted)."""
@@ -231,8 +251,9 @@ def verify_math(response: str, gold: str, *, config: MathConfig | None = None) -
     is not a ``MathConfig`` or an unknown ``extract``/``units``/``decimal_comma`` value.
     """
     config = _checked(config)
-    v, p, g, extracted = _front(response, gold, config.require_think_close, config.extract, config.units,
-                                config.decimal_comma)
+    v, p, g, extracted = _front(
+        response, gold, config.require_think_close, config.extract, config.units, config.decimal_comma
+    )
     if v is not None:
         return v
     return _reply_verdict(run_in_worker(_task_for(p or "", g), config.timeout_s, config.memory_mb), extracted)

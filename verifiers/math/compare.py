@@ -18,6 +18,8 @@ from verifiers.math.reasons import HEDGED_ANSWER, OK, TOO_LARGE, WRONG_ANSWER
 _CHOICE = re.compile(r"^\(?\s*([A-J])\s*\)?(?:[\s.:)\\,]|$)")
 _CHOICE_WORD = re.compile(r"(?i)^(?:option|choice|answer)\s*:?\s*")
 _RATIO = re.compile(r"\s*\d+(?:\.\d+)?(?:\s*:\s*\d+(?:\.\d+)?)+\s*")
+
+
 def _choice_letters(s: str) -> list[str] | None:
     """Choice letters in a cleaned answer: ``(B)``, ``B``, ``(B) 17``, ``A, C``; None if not a choice."""
     s = _CHOICE_WORD.sub("", s).strip()
@@ -77,7 +79,14 @@ def _fast_bracket(s: str) -> tuple[str, list[Any], str] | None:
     return s[0], vals, s[-1]
 
 
-_REL = {"<": ("<", False), ">": (">", False), r"\le": ("<", True), r"\ge": (">", True), r"\leq": ("<", True), r"\geq": (">", True)}
+_REL = {
+    "<": ("<", False),
+    ">": (">", False),
+    r"\le": ("<", True),
+    r"\ge": (">", True),
+    r"\leq": ("<", True),
+    r"\geq": (">", True),
+}
 _REL_RE = r"(<|>|\\le|\\ge)"
 _INEQ1 = re.compile(rf"^([a-zA-Z])\s*{_REL_RE}\s*([^<>=\\]*?(?:\\frac\{{[^{{}}]*\}}\{{[^{{}}]*\}})?[^<>=]*)$")
 _INEQ2 = re.compile(rf"^([^<>=]+?)\s*{_REL_RE}\s*([a-zA-Z])$")
@@ -219,7 +228,8 @@ def fast_compare(pred: str, gold: str, units: Units = "match") -> Decision | Non
         gr, pr = _RATIO.fullmatch(strip_var(gold)), _RATIO.fullmatch(strip_var(pred))
         if gr and pr:
             eq = [fast_number(x) and fast_number(x).value for x in gold.split(":")] == [  # type: ignore[union-attr]
-                fast_number(x) and fast_number(x).value for x in pred.split(":")  # type: ignore[union-attr]
+                fast_number(x) and fast_number(x).value
+                for x in pred.split(":")  # type: ignore[union-attr]
             ]
             return Decision(eq, OK if eq else WRONG_ANSWER, {"path": "ratio"})
     # choices
@@ -243,8 +253,11 @@ def fast_compare(pred: str, gold: str, units: Units = "match") -> Decision | Non
     if gb is not None:
         pb = _fast_bracket(strip_var(pred)) if pred[:1] in "([" or var_of(pred) else None
         if pb is not None:
-            eq = gb[0] == pb[0] and gb[2] == pb[2] and len(gb[1]) == len(pb[1]) and all(
-                _same_endpoint(x, y) for x, y in zip(gb[1], pb[1], strict=True)
+            eq = (
+                gb[0] == pb[0]
+                and gb[2] == pb[2]
+                and len(gb[1]) == len(pb[1])
+                and all(_same_endpoint(x, y) for x, y in zip(gb[1], pb[1], strict=True))
             )
             return Decision(eq, OK if eq else WRONG_ANSWER, {"path": "fast_bracket"})
     gi = _fast_interval(gold)
@@ -302,5 +315,3 @@ def fast_compare(pred: str, gold: str, units: Units = "match") -> Decision | Non
             eq = num_equal(nums[0], g, units)  # type: ignore[arg-type]
             return Decision(eq, OK if eq else WRONG_ANSWER)
     return None
-
-

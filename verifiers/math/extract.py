@@ -24,7 +24,9 @@ _FINAL_LINE = re.compile(
     r"(?im)^[ \t>#*_-]*(?:\*\*|__)?\s*(?:the\s+)?(?:final\s+answer|answer)\s*(?:\*\*|__)?\s*"
     r"(?:is\s*)?[:：]\s*(?:\*\*|__)?(.*)$"
 )
-_FINAL_HEADING = re.compile(r"(?im)^[ \t>#*_-]*(?:\*\*|__)?\s*final\s+answer\s*(?:\*\*|__)?\s*[:：]?\s*(?:\*\*|__)?\s*$")
+_FINAL_HEADING = re.compile(
+    r"(?im)^[ \t>#*_-]*(?:\*\*|__)?\s*final\s+answer\s*(?:\*\*|__)?\s*[:：]?\s*(?:\*\*|__)?\s*$"
+)
 _FINAL_PHRASE = re.compile(r"(?i)\bthe\s+final\s+answer\s+is\s*:?\s*(.+)$", re.M)
 
 
@@ -289,7 +291,7 @@ def _auto_fallback(part: str, no_answer: str) -> Extraction:
             return Extraction(answer, OK)
     anchors = list(_ANCHOR.finditer(part))
     if anchors:
-        rest = part[anchors[-1].end():]
+        rest = part[anchors[-1].end() :]
         answer = _phrase_answer(_ANCHORED_END.split(rest + " ", maxsplit=1)[0])
         if answer is None:
             answer = _expression_run(rest, last=False)
@@ -311,13 +313,13 @@ def _expression_run(text: str, *, last: bool) -> str | None:
         return None
     k = len(spans) - 1 if last else 0
     lo = hi = k
-    while lo > 0 and _JOINER.match(text[spans[lo - 1][1]:spans[lo][0]]):
+    while lo > 0 and _JOINER.match(text[spans[lo - 1][1] : spans[lo][0]]):
         lo -= 1
-    while hi + 1 < len(spans) and _JOINER.match(text[spans[hi][1]:spans[hi + 1][0]]):
+    while hi + 1 < len(spans) and _JOINER.match(text[spans[hi][1] : spans[hi + 1][0]]):
         hi += 1
-    answer = text[spans[lo][0]:spans[hi][1]].strip()
+    answer = text[spans[lo][0] : spans[hi][1]].strip()
     # a unit right after the number belongs to the answer ("1.5 km" is not "1.5" when gold is "1500 m")
-    unit = re.match(r"\s*([A-Za-z]+)\b", text[spans[hi][1]:])
+    unit = re.match(r"\s*([A-Za-z]+)\b", text[spans[hi][1] :])
     if unit and is_unit(unit.group(1)):
         answer += " " + unit.group(1)
     return _chain_value(answer)

@@ -11,18 +11,54 @@ import re
 from verifiers.text import match_brace
 
 _VULGAR = {
-    "½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5),
-    "⅗": (3, 5), "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅐": (1, 7), "⅛": (1, 8), "⅜": (3, 8),
-    "⅝": (5, 8), "⅞": (7, 8), "⅑": (1, 9), "⅒": (1, 10),
+    "½": (1, 2),
+    "⅓": (1, 3),
+    "⅔": (2, 3),
+    "¼": (1, 4),
+    "¾": (3, 4),
+    "⅕": (1, 5),
+    "⅖": (2, 5),
+    "⅗": (3, 5),
+    "⅘": (4, 5),
+    "⅙": (1, 6),
+    "⅚": (5, 6),
+    "⅐": (1, 7),
+    "⅛": (1, 8),
+    "⅜": (3, 8),
+    "⅝": (5, 8),
+    "⅞": (7, 8),
+    "⅑": (1, 9),
+    "⅒": (1, 10),
 }
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
 _UNICODE = {
-    "\u2212": "-", "\u2013": "-", "\u2012": "-", "\u2014": "-", "\u00d7": r"\times ",
-    "\u22c5": r"\cdot ", "\u00b7": r"\cdot ", "\u00f7": r"\div ", "\u221a": r"\sqrt ",
-    "\u03c0": r"\pi ", "\u221e": r"\infty ", "\u2264": r"\le ", "\u2265": r"\ge ",
-    "\u2260": r"\ne ", "\u222a": r"\cup ", "\u2229": r"\cap ", "\u2205": r"\emptyset ",
-    "\u00b0": r"^\circ ", "\u00b1": r"\pm ", "\u2213": r"\mp ", "\u2044": "/", "\u2009": " ",
-    "\u00a0": " ", "\u202f": " ", "\u2032": "'", "\uff0c": ",", "\u2208": r"\in ",
+    "\u2212": "-",
+    "\u2013": "-",
+    "\u2012": "-",
+    "\u2014": "-",
+    "\u00d7": r"\times ",
+    "\u22c5": r"\cdot ",
+    "\u00b7": r"\cdot ",
+    "\u00f7": r"\div ",
+    "\u221a": r"\sqrt ",
+    "\u03c0": r"\pi ",
+    "\u221e": r"\infty ",
+    "\u2264": r"\le ",
+    "\u2265": r"\ge ",
+    "\u2260": r"\ne ",
+    "\u222a": r"\cup ",
+    "\u2229": r"\cap ",
+    "\u2205": r"\emptyset ",
+    "\u00b0": r"^\circ ",
+    "\u00b1": r"\pm ",
+    "\u2213": r"\mp ",
+    "\u2044": "/",
+    "\u2009": " ",
+    "\u00a0": " ",
+    "\u202f": " ",
+    "\u2032": "'",
+    "\uff0c": ",",
+    "\u2208": r"\in ",
     "\u211d": r"\mathbb{R} ",
 }
 _WRAPPERS = re.compile(
@@ -37,8 +73,18 @@ _FRAC_SHORT = re.compile(r"\\[dtc]?frac\s*(\d)\s*(\d)")
 _FRAC_SHORT2 = re.compile(r"\\[dtc]?frac\s*(\d)\s*(\{)")
 _FRAC_SHORT3 = re.compile(r"\\[dtc]?frac\s*(\{[^{}]*\})\s*(\d)")
 _SPECIAL_WORDS = [
-    (re.compile(r"(?i)^(?:all\s+real(?:\s+numbers)?|all\s+reals|every\s+real\s+number|\(-\\infty\s*,\s*\\infty\)|\\mathbb\s*\{?R\}?|\\R|\\Re|\\reals)$"), r"\mathbb{R}"),
-    (re.compile(r"(?i)^(?:no\s+(?:real\s+)?solutions?|none|no\s+such\s+\w+|the\s+empty\s+set|empty\s+set|\\emptyset|\\varnothing|\\\{\s*\\\}|\{\s*\})$"), r"\emptyset"),
+    (
+        re.compile(
+            r"(?i)^(?:all\s+real(?:\s+numbers)?|all\s+reals|every\s+real\s+number|\(-\\infty\s*,\s*\\infty\)|\\mathbb\s*\{?R\}?|\\R|\\Re|\\reals)$"
+        ),
+        r"\mathbb{R}",
+    ),
+    (
+        re.compile(
+            r"(?i)^(?:no\s+(?:real\s+)?solutions?|none|no\s+such\s+\w+|the\s+empty\s+set|empty\s+set|\\emptyset|\\varnothing|\\\{\s*\\\}|\{\s*\})$"
+        ),
+        r"\emptyset",
+    ),
     (re.compile(r"(?i)^(?:\+?\s*infinity|\+?\s*\\infty|\\infin)$"), r"\infty"),
     (re.compile(r"(?i)^(?:-\s*infinity|-\s*\\infty)$"), r"-\infty"),
 ]
@@ -129,8 +175,6 @@ def clean(s: str) -> str:
     return s
 
 
-
-
 def match_paren(s: str) -> int:
     """Index just past the bracket group that opens ``s`` (any of ``([{``), or -1 if it never closes."""
     depth = 0
@@ -142,8 +186,6 @@ def match_paren(s: str) -> int:
             if depth == 0:
                 return i + 1
     return -1
-
-
 
 
 def split_top(s: str, seps: tuple[str, ...] = (",", ";")) -> list[str]:
@@ -211,7 +253,6 @@ def strip_var(s: str) -> str:
     if m is not None and "=" not in s[m.end() :]:
         return s[m.end() :].strip()
     return s
-
 
 
 TEXT_ANSWER = re.compile(r"^[A-Za-z][A-Za-z '\-]*[A-Za-z]$")

@@ -35,22 +35,56 @@ _F = Fraction
 _UNITS: dict[str, tuple[str, Fraction]] = {}
 for _dim, _table in {
     "length": {
-        "mm": _F(1, 1000), "millimeter": _F(1, 1000), "cm": _F(1, 100), "centimeter": _F(1, 100),
-        "m": _F(1), "meter": _F(1), "metre": _F(1), "km": _F(1000), "kilometer": _F(1000),
-        "in": _F("0.0254"), "inch": _F("0.0254"), "inche": _F("0.0254"), "ft": _F("0.3048"),
-        "feet": _F("0.3048"), "foot": _F("0.3048"), "yd": _F("0.9144"), "yard": _F("0.9144"),
-        "mi": _F("1609.344"), "mile": _F("1609.344"), "millimetre": _F(1, 1000),
-        "centimetre": _F(1, 100), "kilometre": _F(1000),
+        "mm": _F(1, 1000),
+        "millimeter": _F(1, 1000),
+        "cm": _F(1, 100),
+        "centimeter": _F(1, 100),
+        "m": _F(1),
+        "meter": _F(1),
+        "metre": _F(1),
+        "km": _F(1000),
+        "kilometer": _F(1000),
+        "in": _F("0.0254"),
+        "inch": _F("0.0254"),
+        "inche": _F("0.0254"),
+        "ft": _F("0.3048"),
+        "feet": _F("0.3048"),
+        "foot": _F("0.3048"),
+        "yd": _F("0.9144"),
+        "yard": _F("0.9144"),
+        "mi": _F("1609.344"),
+        "mile": _F("1609.344"),
+        "millimetre": _F(1, 1000),
+        "centimetre": _F(1, 100),
+        "kilometre": _F(1000),
     },
     "mass": {
-        "mg": _F(1, 1000), "milligram": _F(1, 1000), "g": _F(1), "gram": _F(1), "kg": _F(1000),
-        "kilogram": _F(1000), "lb": _F("453.59237"), "pound": _F("453.59237"),
-        "oz": _F("28.349523125"), "ounce": _F("28.349523125"), "ton": _F(1000000), "tonne": _F(1000000),
+        "mg": _F(1, 1000),
+        "milligram": _F(1, 1000),
+        "g": _F(1),
+        "gram": _F(1),
+        "kg": _F(1000),
+        "kilogram": _F(1000),
+        "lb": _F("453.59237"),
+        "pound": _F("453.59237"),
+        "oz": _F("28.349523125"),
+        "ounce": _F("28.349523125"),
+        "ton": _F(1000000),
+        "tonne": _F(1000000),
     },
     "time": {
-        "s": _F(1), "sec": _F(1), "second": _F(1), "min": _F(60), "minute": _F(60), "h": _F(3600),
-        "hr": _F(3600), "hour": _F(3600), "day": _F(86400), "week": _F(604800),
-        "ms": _F(1, 1000), "millisecond": _F(1, 1000),
+        "s": _F(1),
+        "sec": _F(1),
+        "second": _F(1),
+        "min": _F(60),
+        "minute": _F(60),
+        "h": _F(3600),
+        "hr": _F(3600),
+        "hour": _F(3600),
+        "day": _F(86400),
+        "week": _F(604800),
+        "ms": _F(1, 1000),
+        "millisecond": _F(1, 1000),
     },
     "volume": {"ml": _F(1, 1000), "milliliter": _F(1, 1000), "l": _F(1), "liter": _F(1), "litre": _F(1)},
     "money": {"cent": _F(1, 100), "dollar": _F(1), "usd": _F(1)},
@@ -60,10 +94,52 @@ for _dim, _table in {
         _UNITS[_name] = (_dim, _factor)
 CURRENCY_PREFIX = re.compile(r"^(?:\\\$|\$|€|£|¥|₹|rs\.?|usd|eur|inr)\s*", re.I)
 _NOT_UNIT_WORDS = {
-    "or", "and", "is", "are", "the", "plus", "minus", "times", "not", "no", "if", "then", "so",
-    "but", "than", "of", "to", "equals", "approximately", "about", "roughly", "nearly", "maybe",
-    "either", "over", "divided", "by", "i", "j", "e", "x", "y", "z", "n", "k", "a", "b", "c",
-    "pi", "sqrt", "undefined", "infinity", "none", "approx", "neither", "nor",
+    "or",
+    "and",
+    "is",
+    "are",
+    "the",
+    "plus",
+    "minus",
+    "times",
+    "not",
+    "no",
+    "if",
+    "then",
+    "so",
+    "but",
+    "than",
+    "of",
+    "to",
+    "equals",
+    "approximately",
+    "about",
+    "roughly",
+    "nearly",
+    "maybe",
+    "either",
+    "over",
+    "divided",
+    "by",
+    "i",
+    "j",
+    "e",
+    "x",
+    "y",
+    "z",
+    "n",
+    "k",
+    "a",
+    "b",
+    "c",
+    "pi",
+    "sqrt",
+    "undefined",
+    "infinity",
+    "none",
+    "approx",
+    "neither",
+    "nor",
 }
 _NUM = r"\d+(?:\.\d*)?|\.\d+"
 _SIMPLE_NUM = re.compile(rf"^([+-]?)\s*({_NUM})$")
@@ -79,6 +155,8 @@ _REPEAT = re.compile(
     r"^([+-]?)\s*(\d*)\.(\d*)\s*(?:\\overline\s*\{\s*(\d+)\s*\}|\\overline\s*(\d)|\\dot\s*\{?\s*(\d)\s*\}?|\((\d+)\)|\\bar\s*\{\s*(\d+)\s*\})$"
 )
 _BASE = re.compile(r"^\(?([0-9A-Za-z]+)\)?_\s*\{?\s*\(?\s*(\d{1,2})\s*\)?\s*\}?$")
+
+
 def _unit(word: str) -> tuple[str, Fraction] | None:
     """The (dimension, factor) of a unit word of the table, singular or plural (``km``, ``hours``)."""
     w = word.lower()
@@ -99,7 +177,10 @@ class Num:
     __slots__ = ("value", "unit", "base", "written")
 
     def __init__(
-        self, value: Fraction, unit: tuple[str, Fraction] | None = None, base: int | None = None,
+        self,
+        value: Fraction,
+        unit: tuple[str, Fraction] | None = None,
+        base: int | None = None,
         written: Fraction | None = None,
     ) -> None:
         self.value = value
@@ -173,8 +254,10 @@ def fast_number(s: str) -> Num | None:
     """Parse a cleaned answer as one number with an optional unit or base, else None."""
     if len(s) > 200:
         return None
-    if (m := _BASE.match(s)) is not None and not re.fullmatch(r"\d+", m.group(1) or "x") or (
-        m is not None and m.group(2) != "10"
+    if (
+        (m := _BASE.match(s)) is not None
+        and not re.fullmatch(r"\d+", m.group(1) or "x")
+        or (m is not None and m.group(2) != "10")
     ):
         digits, base = m.group(1), int(m.group(2))
         if 2 <= base <= 36:
@@ -276,5 +359,3 @@ def _decimal_comma(s: str, mode: DecimalComma) -> tuple[str | None, bool]:
         return None, False  # 1,000 and 14{,}916: a thousands separator
     sure = mode == "always" or comma == "{,}" or whole.startswith("0") or len(whole) > 3
     return f"{sign}{whole}.{frac}{rest}", sure
-
-

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_MB = 2048
 
+
 def worker_main(rfd: int, wfd: int, memory_mb: int) -> None:
     """Entry point of a checker subprocess: read tasks, answer them, forever."""
     import resource
@@ -70,7 +71,10 @@ class Worker:
         r2, w2 = os.pipe()
         env = dict(os.environ)
         env["PYTHONPATH"] = _PKG_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        code = "import sys; from verifiers.math.pool import worker_main; worker_main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))"
+        code = (
+            "import sys; from verifiers.math.pool import worker_main; "
+            "worker_main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]))"
+        )
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", code, str(r1), str(w2), str(memory_mb)],

@@ -21,6 +21,7 @@ from verifiers.math.reasons import HEDGED_ANSWER, OK, TOO_LARGE, UNPARSEABLE, WR
 MAX_BITS = 200_000
 MAX_FACTORIAL = 5_000
 
+
 class _TooLarge(Exception):
     pass
 
@@ -86,7 +87,11 @@ def _prepare(s: str) -> str:
     s = _mixed_numbers(s)
     s = re.sub(r"(\d)\s*%", r"\1\\cdot\\frac{1}{100}", s)
     s = s.replace("%", r"\cdot\frac{1}{100}")
-    s = re.sub(r"(?<![a-zA-Z\\])j(?![a-zA-Z])", "i", s) if re.search(r"(?<![a-zA-Z\\])j(?![a-zA-Z])", s) and not re.search(r"(?<![a-zA-Z\\])i(?![a-zA-Z])", s) else s
+    s = (
+        re.sub(r"(?<![a-zA-Z\\])j(?![a-zA-Z])", "i", s)
+        if re.search(r"(?<![a-zA-Z\\])j(?![a-zA-Z])", s) and not re.search(r"(?<![a-zA-Z\\])i(?![a-zA-Z])", s)
+        else s
+    )
     # trailing unit words are not mathematics
     s = re.sub(r"(?<=[\d}])\s+(?:[a-zA-Z]{2,}\s*)+$", "", s)
     return s
@@ -97,7 +102,9 @@ def _parse_one(s: str) -> Any:
     from latex2sympy2_extended.latex2sympy2 import ConversionConfig
     from latex2sympy2_extended.math_normalization import NormalizationConfig
 
-    norm = NormalizationConfig(basic_latex=True, units=False, malformed_operators=True, nits=False, boxed="none", equations=False)
+    norm = NormalizationConfig(
+        basic_latex=True, units=False, malformed_operators=True, nits=False, boxed="none", equations=False
+    )
     conv = ConversionConfig(interpret_as_mixed_fractions=True, interpret_simple_eq_as_assignment=False)
     return latex2sympy(s, normalization_config=norm, conversion_config=conv)
 
@@ -238,9 +245,16 @@ def _parse_answer(s: str, *, degrees_mode: str = "strip") -> _Ans:
     s = _prepare(s)
     # lists joined by "or"/"and" words, or a bare comma list
     items = list_items(s) if not s.startswith(("(", "[", r"\begin")) else [s]
-    if len(items) > 1 and not (s.startswith(r"\{") and s.endswith(r"\}") and len(split_top(s[2:-2])) == 1 and OR_AND.search(s) is None):
+    if len(items) > 1 and not (
+        s.startswith(r"\{") and s.endswith(r"\}") and len(split_top(s[2:-2])) == 1 and OR_AND.search(s) is None
+    ):
         parsed = [_parse_answer(i, degrees_mode=degrees_mode) for i in items]
-        if all(p.kind == "rel" for p in parsed) and OR_AND.search(s) and re.search(r"\band\b|\\text\{\s*and", s) and not re.search(r"\bor\b", s):
+        if (
+            all(p.kind == "rel" for p in parsed)
+            and OR_AND.search(s)
+            and re.search(r"\band\b|\\text\{\s*and", s)
+            and not re.search(r"\bor\b", s)
+        ):
             return _Ans("rel", sp.And(*[p.obj for p in parsed]), raw, has_deg)
         if all(p.kind == "rel" for p in parsed):
             return _Ans("rel", sp.Or(*[p.obj for p in parsed]), raw, has_deg)
@@ -261,7 +275,13 @@ def _parse_answer(s: str, *, degrees_mode: str = "strip") -> _Ans:
         lhs, rhs = _to_sympy_value(parts[0]), _to_sympy_value(parts[1])
         lfree = getattr(lhs, "free_symbols", set())
         rfree = getattr(rhs, "free_symbols", set())
-        if not lfree and not rfree and isinstance(lhs, sp.Basic) and isinstance(rhs, sp.Basic) and not isinstance(rhs, sp.Set):
+        if (
+            not lfree
+            and not rfree
+            and isinstance(lhs, sp.Basic)
+            and isinstance(rhs, sp.Basic)
+            and not isinstance(rhs, sp.Set)
+        ):
             if not _expr_equal(lhs, rhs):
                 raise _FalseEquation(raw)
             return _wrap_value(rhs, raw, has_deg)
@@ -308,7 +328,11 @@ def _wrap_value(expr: Any, raw: str, deg: bool) -> _Ans:
     if isinstance(expr, sp.Tuple):
         return _Ans("tuple", expr, raw, deg)
     if isinstance(expr, sp.Set):
-        if isinstance(expr, sp.FiniteSet) and expr.args and all(isinstance(a, sp.core.relational.Relational) for a in expr.args):
+        if (
+            isinstance(expr, sp.FiniteSet)
+            and expr.args
+            and all(isinstance(a, sp.core.relational.Relational) for a in expr.args)
+        ):
             return _Ans("rel", sp.Or(*expr.args), raw, deg)
         return _Ans("set", expr, raw, deg)
     if isinstance(expr, (sp.core.relational.Relational, sp.And, sp.Or)) and not isinstance(expr, sp.Eq):
@@ -362,7 +386,11 @@ def _expr_equal(a: Any, b: Any) -> bool:
     return False
 
 
-_POINTS = ((Fraction(37, 11), Fraction(-5, 7)), (Fraction(13, 17), Fraction(29, 3)), (Fraction(-23, 9), Fraction(7, 19)))
+_POINTS = (
+    (Fraction(37, 11), Fraction(-5, 7)),
+    (Fraction(13, 17), Fraction(29, 3)),
+    (Fraction(-23, 9), Fraction(7, 19)),
+)
 
 
 def _points_agree(a: Any, b: Any) -> bool:
@@ -373,7 +401,7 @@ def _points_agree(a: Any, b: Any) -> bool:
     """
     sp = _sp()
     syms = sorted(a.free_symbols | b.free_symbols, key=lambda x: x.name)
-    for i, (re_, im_) in enumerate(_POINTS):
+    for re_, _ in _POINTS:
         subs = {x: sp.Rational(re_.numerator + 3 * k, re_.denominator + k) for k, x in enumerate(syms)}
         try:
             va = sp.N(a, 30, subs=subs)
@@ -508,8 +536,10 @@ def _answers_equal(p: _Ans, g: _Ans) -> bool:
             t = sp.Tuple(t.start, t.end)  # "(1, 2)" reads as an open interval; against a vector it is a pair
         if isinstance(t, sp.Tuple):
             # a column or row vector written as a tuple: the same entries in the same order
-            return 1 in m.shape and len(m) == len(t) and all(
-                _expr_equal(x, y) for x, y in zip(list(m), list(t), strict=True)
+            return (
+                1 in m.shape
+                and len(m) == len(t)
+                and all(_expr_equal(x, y) for x, y in zip(list(m), list(t), strict=True))
             )
         if p.kind != g.kind or p.obj.shape != g.obj.shape:
             return False
@@ -599,8 +629,8 @@ def slow_compare(pred: str, gold: str) -> tuple[bool, str, dict[str, Any]]:
     if g is None:
         return False, WRONG_ANSWER, {"gold_error": gold_error}
     try:
-        gmulti = _is_multi(g) or g.kind in {"set", "rel"} and not (
-            isinstance(g.obj, _sp().FiniteSet) and len(g.obj) <= 1
+        gmulti = (
+            _is_multi(g) or g.kind in {"set", "rel"} and not (isinstance(g.obj, _sp().FiniteSet) and len(g.obj) <= 1)
         )
         if _is_multi(p) and not gmulti and g.kind not in {"tuple", "matrix"}:
             return False, HEDGED_ANSWER, {}
