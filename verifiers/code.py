@@ -145,8 +145,14 @@ class Toolchain:
 
 # The JVM's own flags: one GC thread, the quick JIT only, small fixed reservations, so that its
 # address space stays close to its heap (see the module docstring on memory).
-_JVM = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData", "-XX:ReservedCodeCacheSize=64m",
-        "-XX:CompressedClassSpaceSize=64m", "-XX:MaxMetaspaceSize=128m")
+_JVM = (
+    "-XX:+UseSerialGC",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:-UsePerfData",
+    "-XX:ReservedCodeCacheSize=64m",
+    "-XX:CompressedClassSpaceSize=64m",
+    "-XX:MaxMetaspaceSize=128m",
+)
 # Languages the verifier runs: None (Python, interpreted in the warm or cold sandbox) or their
 # toolchain. -O2 and C++17 / C11: what Codeforces-style judges use; the binary links
 # libstdc++/libc dynamically from the sandbox's read-only /usr; -pipe: no temp files. Java is
@@ -157,21 +163,42 @@ TOOLCHAINS: dict[str, Toolchain | None] = {
     "cpp": Toolchain("main.cpp", ("g++", "-O2", "-std=c++17", "-pipe", "-o", "/work/main", "/code/main.cpp")),
     "c": Toolchain("main.c", ("gcc", "-O2", "-std=c11", "-pipe", "-o", "/work/main", "/code/main.c", "-lm")),
     "java": Toolchain(
-        "{source}", ("javac", "-J-Xmx512m", *(f"-J{flag}" for flag in _JVM), "-encoding", "UTF-8", "-nowarn",
-                     "-d", "/work/classes", "/code/{source}"),
+        "{source}",
+        (
+            "javac",
+            "-J-Xmx512m",
+            *(f"-J{flag}" for flag in _JVM),
+            "-encoding",
+            "UTF-8",
+            "-nowarn",
+            "-d",
+            "/work/classes",
+            "/code/{source}",
+        ),
         run=("java", "-Xmx{memory_mb}m", "-Xss16m", *_JVM, "-cp", "/code/main", "{main_class}"),
-        memory_overhead_mb=1280, extra_procs=32, ro_binds=tuple(sorted(glob.glob("/etc/java-*-openjdk")))),
+        memory_overhead_mb=1280,
+        extra_procs=32,
+        ro_binds=tuple(sorted(glob.glob("/etc/java-*-openjdk"))),
+    ),
     "javascript": Toolchain(
-        "main.js", ("node", "--check", "/code/main.js"),
+        "main.js",
+        ("node", "--check", "/code/main.js"),
         run=("node", "--max-old-space-size={memory_mb}", "--stack-size=65500", "/code/main"),
-        memory_overhead_mb=1024, extra_procs=32),
+        memory_overhead_mb=1024,
+        extra_procs=32,
+    ),
 }
 _PUBLIC_CLASS = re.compile(r"^\s*public\s+(?:(?:final|abstract|static)\s+)*class\s+([A-Za-z_$][\w$]*)", re.MULTILINE)
 
 
 # Debian package per tool, for the error that names what to install
-_PACKAGES = {"g++": "g++", "gcc": "gcc", "javac": "default-jdk-headless", "java": "default-jdk-headless",
-             "node": "nodejs"}
+_PACKAGES = {
+    "g++": "g++",
+    "gcc": "gcc",
+    "javac": "default-jdk-headless",
+    "java": "default-jdk-headless",
+    "node": "nodejs",
+}
 
 
 @functools.cache
@@ -182,8 +209,10 @@ def tool_path(tool: str) -> str:
     found = shutil.which(tool, path=SANDBOX_ENV["PATH"])
     real = os.path.realpath(found) if found else None
     if real is None or not real.startswith("/usr/"):
-        raise SandboxUnavailable(f"`{tool}` is not installed under /usr (where the sandbox can run it): "
-                                 f"apt-get install {_PACKAGES.get(tool, tool)}")
+        raise SandboxUnavailable(
+            f"`{tool}` is not installed under /usr (where the sandbox can run it): "
+            f"apt-get install {_PACKAGES.get(tool, tool)}"
+        )
     return real
 
 
@@ -191,6 +220,7 @@ def java_main_class(source: str) -> str:
     """The class a Java program runs as: the file's one public class, else ``Main``."""
     public = _PUBLIC_CLASS.findall(source)
     return public[0] if len(public) == 1 else "Main"
+
 
 # ----------------------------------------------------------------------------------------------
 # extraction
@@ -220,7 +250,7 @@ def _fenced_blocks(text: str) -> list[tuple[str, str]]:
                 break
             line = lines[j]
             strip = len(line) - len(line.lstrip(" "))
-            body.append(line[min(strip, indent):])
+            body.append(line[min(strip, indent) :])
         else:
             break  # unclosed fence: a truncated response, not a program
     return blocks
@@ -299,7 +329,7 @@ def float_checker(tol: float) -> Checker:
         want, got = expected.split(), actual.split()
         if len(want) != len(got):
             return False
-        for w, g in zip(want, got):
+        for w, g in zip(want, got, strict=False):
             w_num = _as_number(w)
             if w_num is None:
                 if w != g:
@@ -321,7 +351,7 @@ def parse_checker(spec: str) -> tuple[Checker, float | None]:
         return check_tokens, None
     if isinstance(spec, str) and spec.startswith("float:"):
         try:
-            tol = float(spec[len("float:"):])
+            tol = float(spec[len("float:") :])
         except ValueError:
             tol = -1.0
         if math.isfinite(tol) and tol >= 0:
@@ -361,16 +391,22 @@ def values_equal(expected: Any, actual: Any, tol: float | None = None) -> bool:
             return True
         return tol is not None and _close(float(expected), float(actual), tol)
     if isinstance(expected, list):
-        return (isinstance(actual, list) and len(expected) == len(actual)
-                and all(values_equal(e, a, tol) for e, a in zip(expected, actual)))
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(values_equal(e, a, tol) for e, a in zip(expected, actual, strict=True))
+        )
     if isinstance(expected, dict):
-        return (isinstance(actual, dict) and expected.keys() == actual.keys()
-                and all(values_equal(v, actual[k], tol) for k, v in expected.items()))
+        return (
+            isinstance(actual, dict)
+            and expected.keys() == actual.keys()
+            and all(values_equal(v, actual[k], tol) for k, v in expected.items())
+        )
     return type(expected) is type(actual) and expected == actual  # str, None
 
 
 # Runs inside the sandbox for call-based tests: /code/main.py, the program at /code/solution.py.
-HARNESS = r'''
+HARNESS = r"""
 import json, os, sys, traceback, types
 from json import dumps as _dumps
 
@@ -420,7 +456,7 @@ def _main():
     os._exit(0)
 
 _main()
-'''
+"""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -549,9 +585,11 @@ def _from_apps(io: Mapping[str, Any]) -> list[dict[str, Any]]:
         raise ValueError("problem key 'tests': 'inputs' and 'outputs' must be lists of equal length")
     if name:
         # APPS wraps a single return value in a one-element list
-        return [{"fn_name": name, "args": a, "expected": o[0] if isinstance(o, list) and len(o) == 1 else o}
-                for a, o in zip(inputs, outputs)]
-    return [{"input": _text(a), "output": _text(o)} for a, o in zip(inputs, outputs)]
+        return [
+            {"fn_name": name, "args": a, "expected": o[0] if isinstance(o, list) and len(o) == 1 else o}
+            for a, o in zip(inputs, outputs, strict=False)
+        ]
+    return [{"input": _text(a), "output": _text(o)} for a, o in zip(inputs, outputs, strict=False)]
 
 
 def _text(value: Any) -> str:
@@ -658,8 +696,9 @@ class LocalProvider:
     def check(self, languages: Sequence[str] = ("python",)) -> None:
         _sandbox(self.key).check()  # a broken sandbox raises here, once
 
-    def compile(self, language: str, source: str, limits: Limits,
-                files: Mapping[str, str | bytes] | None = None) -> Execution:
+    def compile(
+        self, language: str, source: str, limits: Limits, files: Mapping[str, str | bytes] | None = None
+    ) -> Execution:
         """Build ``source`` with its toolchain in a fresh sandbox (the build in ``result``);
         ``files``: headers beside the source (testlib.h)."""
         toolchain = TOOLCHAINS[language]
@@ -668,12 +707,28 @@ class LocalProvider:
         command = [tool_path(toolchain.compile[0]), *(part.format(source=name) for part in toolchain.compile[1:])]
         if toolchain.memory_overhead_mb:
             limits = dataclasses.replace(limits, memory_mb=limits.memory_mb + toolchain.memory_overhead_mb)
-        return _sandbox(self.key).run(COMPILE, limits=limits, args=command, files={name: source, **(files or {})},
-                                      result_channel=True, ro_binds=toolchain.ro_binds)
+        return _sandbox(self.key).run(
+            COMPILE,
+            limits=limits,
+            args=command,
+            files={name: source, **(files or {})},
+            result_channel=True,
+            ro_binds=toolchain.ro_binds,
+        )
 
-    def run(self, language: str, source: str, stdin: bytes, limits: Limits, *, binary: bytes | None = None,
-            args: Sequence[str] = (), files: Mapping[str, str] | None = None, result_channel: bool = False,
-            compile_limits: Limits | None = None) -> Execution:
+    def run(
+        self,
+        language: str,
+        source: str,
+        stdin: bytes,
+        limits: Limits,
+        *,
+        binary: bytes | None = None,
+        args: Sequence[str] = (),
+        files: Mapping[str, str] | None = None,
+        result_channel: bool = False,
+        compile_limits: Limits | None = None,
+    ) -> Execution:
         if binary is not None:
             limits, command = _run_limits(language, source, limits)
             binds = TOOLCHAINS[language].ro_binds  # type: ignore[union-attr]  # compiled: has one
@@ -685,8 +740,9 @@ class LocalProvider:
             return box.run(source, stdin, limits=limits)
         return box.run(source, stdin, limits=limits, args=args, files=files, result_channel=result_channel)
 
-    def run_checker(self, language: str, source: str, binary: bytes | None, files: Mapping[str, bytes],
-                    limits: Limits) -> Execution:
+    def run_checker(
+        self, language: str, source: str, binary: bytes | None, files: Mapping[str, bytes], limits: Limits
+    ) -> Execution:
         box = _sandbox(self.key)
         if binary is not None:
             return box.run_binary(binary, limits=limits, args=CHECKER_ARGS["cpp"], files=files)
@@ -709,8 +765,9 @@ def code_provider(config: CodeConfig) -> LocalProvider | RemoteProvider:
     key = (urls, config.remote_concurrency, token, config.remote_retries)
     with _SANDBOX_LOCK:
         if key not in _REMOTES:
-            _REMOTES[key] = RemoteProvider(urls, concurrency=config.remote_concurrency, token=token,
-                                           retries=config.remote_retries)
+            _REMOTES[key] = RemoteProvider(
+                urls, concurrency=config.remote_concurrency, token=token, retries=config.remote_retries
+            )
         return _REMOTES[key]
 
 
@@ -743,21 +800,44 @@ def _options(config: CodeConfig) -> _Options:
     check, tol = parse_checker(config.checker)
     _limits(config, None)  # a bad limit is an error now, not in the first test
     # the compiler (g++ -> cc1plus, as, collect2 -> ld; javac's JVM) needs more of everything than the program
-    compile_limits = Limits(time_s=config.compile_time_limit_s, memory_mb=config.compile_memory_mb, max_procs=64,
-                            output_mb=max(config.output_mb, 64.0), disk_mb=max(config.disk_mb, 256))
-    checker_limits = Limits(time_s=config.checker_time_limit_s, memory_mb=max(config.memory_mb, 1024),
-                            max_procs=4, output_mb=max(config.output_mb, 16.0), disk_mb=config.disk_mb)
-    return _Options(check, tol, config, compile_limits, checker_limits,
-                    (config.python, bool(config.unsafe_no_sandbox)), int(config.detail_chars), code_provider(config))
+    compile_limits = Limits(
+        time_s=config.compile_time_limit_s,
+        memory_mb=config.compile_memory_mb,
+        max_procs=64,
+        output_mb=max(config.output_mb, 64.0),
+        disk_mb=max(config.disk_mb, 256),
+    )
+    checker_limits = Limits(
+        time_s=config.checker_time_limit_s,
+        memory_mb=max(config.memory_mb, 1024),
+        max_procs=4,
+        output_mb=max(config.output_mb, 16.0),
+        disk_mb=config.disk_mb,
+    )
+    return _Options(
+        check,
+        tol,
+        config,
+        compile_limits,
+        checker_limits,
+        (config.python, bool(config.unsafe_no_sandbox)),
+        int(config.detail_chars),
+        code_provider(config),
+    )
 
 
 def _limits(config: CodeConfig, spec: ProblemSpec | None) -> Limits:
     """One test's limits: the problem's own where it has them, capped by the config's maxima."""
     time_s = spec.time_limit_s if spec is not None and spec.time_limit_s is not None else config.time_limit_s
     memory = spec.memory_mb if spec is not None and spec.memory_mb is not None else config.memory_mb
-    return Limits(time_s=min(time_s, config.max_time_limit_s), memory_mb=min(memory, config.max_memory_mb),
-                  max_procs=config.max_procs, output_mb=config.output_mb, disk_mb=config.disk_mb,
-                  wall_s=config.wall_limit_s)
+    return Limits(
+        time_s=min(time_s, config.max_time_limit_s),
+        memory_mb=min(memory, config.max_memory_mb),
+        max_procs=config.max_procs,
+        output_mb=config.output_mb,
+        disk_mb=config.disk_mb,
+        wall_s=config.wall_limit_s,
+    )
 
 
 def _syntax_error(program: str) -> str | None:
@@ -782,7 +862,7 @@ def _build(language: str, source: str, opts: _Options) -> Execution:
 def _compile_error(run: Execution) -> dict[str, Any]:
     messages = run.stderr.decode("utf-8", errors="replace").splitlines()
     errors = [i for i, line in enumerate(messages) if "error" in line.lower()]
-    first = messages[max(0, errors[0] - 2):errors[0] + 8] if errors else messages[-10:]
+    first = messages[max(0, errors[0] - 2) : errors[0] + 8] if errors else messages[-10:]
     return {"error": "\n".join(first)[:4000], "status": run.status, "cpu_s": round(run.cpu_s, 3)}
 
 
@@ -805,8 +885,10 @@ def _compile_checker(checker: _Checker, opts: _Options) -> _Checker | Verdict:
     if cached is not None:
         return _Checker(checker.language, checker.source, cached)
     if '"testlib.h"' in checker.source and not opts.config.testlib_h:
-        return Verdict.fail(CHECKER_ERROR, details={
-            "error": "the checker includes testlib.h: set the code verifier's testlib_h option to its path"})
+        return Verdict.fail(
+            CHECKER_ERROR,
+            details={"error": "the checker includes testlib.h: set the code verifier's testlib_h option to its path"},
+        )
     run = _build("cpp", checker.source, opts)
     if not (run.ok and run.result):
         details = _compile_error(run)
@@ -829,26 +911,43 @@ def _run_limits(language: str, source: str, limits: Limits) -> tuple[Limits, lis
         return limits, None
     fields = {"memory_mb": limits.memory_mb, "main_class": java_main_class(source)}
     command = [tool_path(toolchain.run[0]), *(part.format(**fields) for part in toolchain.run[1:])]
-    return dataclasses.replace(limits, memory_mb=limits.memory_mb + toolchain.memory_overhead_mb,
-                               max_procs=limits.max_procs + toolchain.extra_procs), command
+    return dataclasses.replace(
+        limits,
+        memory_mb=limits.memory_mb + toolchain.memory_overhead_mb,
+        max_procs=limits.max_procs + toolchain.extra_procs,
+    ), command
 
 
 def _run_test(program: _Program, test: _Test, opts: _Options) -> dict[str, Any]:
     provider = opts.provider
     if program.binary is not None:
-        run = provider.run(program.language, program.source, test.stdin, program.limits, binary=program.binary,
-                           compile_limits=opts.compile_limits)
+        run = provider.run(
+            program.language,
+            program.source,
+            test.stdin,
+            program.limits,
+            binary=program.binary,
+            compile_limits=opts.compile_limits,
+        )
         return _judge(run, test, program, opts)
     if test.script is not None:
         stdin, nonce = script_job(test.script)  # made here, checked here: the executor only runs the harness
-        run = provider.run("python", SCRIPT_HARNESS, stdin, program.limits, files={"solution.py": program.source},
-                           result_channel=True)
+        run = provider.run(
+            "python", SCRIPT_HARNESS, stdin, program.limits, files={"solution.py": program.source}, result_channel=True
+        )
         return _judge(run, test, program, opts, nonce)
     if test.fn_name is None:
         run = provider.run("python", program.source, test.stdin, program.limits)
     else:
-        run = provider.run("python", HARNESS, test.stdin, program.limits, args=[test.fn_name],
-                           files={"solution.py": program.source}, result_channel=True)
+        run = provider.run(
+            "python",
+            HARNESS,
+            test.stdin,
+            program.limits,
+            args=[test.fn_name],
+            files={"solution.py": program.source},
+            result_channel=True,
+        )
     return _judge(run, test, program, opts)
 
 
@@ -867,7 +966,9 @@ def _judge(run: Execution, test: _Test, program: _Program, opts: _Options, nonce
     elif status == "ok":
         if test.fn_name is not None:
             try:
-                accepted = bool(run.result) and values_equal(test.expected, _loads(run.result.decode("utf-8")), opts.tol)
+                accepted = bool(run.result) and values_equal(
+                    test.expected, _loads(run.result.decode("utf-8")), opts.tol
+                )
             except (ValueError, UnicodeDecodeError, RecursionError):
                 accepted = False
         elif program.checker is not None:
@@ -957,14 +1058,17 @@ def verify_code(
     bad tests or options, :class:`verifiers.sandbox.SandboxUnavailable` when bubblewrap is missing,
     :class:`verifiers.remote.RemoteUnavailable` when the remote does not answer.
     """
-    item = {"program": program, "tests": tests, "language": language, "checker_program": checker_program,
-            "checker_language": checker_language}
+    item = {
+        "program": program,
+        "tests": tests,
+        "language": language,
+        "checker_program": checker_program,
+        "checker_language": checker_language,
+    }
     return verify_code_batch([item], config=config, workers=workers)[0]
 
 
-def verify_code_response(
-    completion: str, tests: Any, *, config: CodeConfig | None = None, workers: int = 1
-) -> Verdict:
+def verify_code_response(completion: str, tests: Any, *, config: CodeConfig | None = None, workers: int = 1) -> Verdict:
     """The verify stage's adapter: extract the program from a model response, then verify it.
 
     ``config.language="auto"`` (default) takes the last Python, C++ or C block and lets its fence
@@ -1000,8 +1104,11 @@ def verify_code_batch(
     opts = _options(config)
     default = None if language == "auto" else _toolchain(language)
     if opts.sandbox_key[1]:
-        warnings.warn("verify_code(unsafe_no_sandbox=True): model-written code runs WITHOUT isolation; "
-                      "trusted inputs only", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "verify_code(unsafe_no_sandbox=True): model-written code runs WITHOUT isolation; trusted inputs only",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     verdicts: list[Verdict | None] = []
     pending: list[tuple[int, _Program, tuple[_Test, ...]]] = []
     for i, item in enumerate(items):
@@ -1033,28 +1140,44 @@ def verify_code_batch(
         elif lang == "python" and (error := _syntax_error(program)) is not None:
             verdicts[i] = Verdict.fail(SYNTAX_ERROR, extracted=program, details={"error": error})
         elif TOOLCHAINS[lang] and unsupported:
-            verdicts[i] = Verdict.fail(UNSUPPORTED_TEST, extracted=program, details={
-                "error": f"call-based and script tests need a Python program; {lang} runs stdin/stdout tests only"})
+            verdicts[i] = Verdict.fail(
+                UNSUPPORTED_TEST,
+                extracted=program,
+                details={
+                    "error": f"call-based and script tests need a Python program; {lang} runs stdin/stdout tests only"
+                },
+            )
         elif spec.checker_program and isinstance(opts.provider, RemoteProvider):
-            verdicts[i] = Verdict.fail(UNSUPPORTED_TEST, extracted=program, details={
-                "error": "checker programs run on the local sandbox only, not through a remote"})
+            verdicts[i] = Verdict.fail(
+                UNSUPPORTED_TEST,
+                extracted=program,
+                details={"error": "checker programs run on the local sandbox only, not through a remote"},
+            )
         else:
             judge = _Checker(spec.checker_language, spec.checker_program) if spec.checker_program else None
             pending.append((i, _Program(lang, program, _limits(config, spec), checker=judge), spec.tests))
     workers = workers if workers is not None else opts.provider.workers
     if pending:
         opts.provider.check(sorted({program.language for _, program, _ in pending}))
-    checkers = [k for k, (_, program, _) in enumerate(pending)
-                if program.checker is not None and program.checker.language == "cpp"]
-    for k, built in zip(checkers, _pool_map(_compile_checker, [(pending[k][1].checker, opts) for k in checkers],
-                                            workers)):
+    checkers = [
+        k
+        for k, (_, program, _) in enumerate(pending)
+        if program.checker is not None and program.checker.language == "cpp"
+    ]
+    for k, built in zip(
+        checkers, _pool_map(_compile_checker, [(pending[k][1].checker, opts) for k in checkers], workers), strict=True
+    ):
         i, program, parsed = pending[k]
         if isinstance(built, Verdict):
             verdicts[i] = dataclasses.replace(built, extracted=program.source)
         else:
             pending[k] = (i, dataclasses.replace(program, checker=built), parsed)
-    to_compile = [k for k, (i, program, _) in enumerate(pending) if TOOLCHAINS[program.language] and verdicts[i] is None]
-    for k, built in zip(to_compile, _pool_map(_compile, [(pending[k][1], opts) for k in to_compile], workers)):
+    to_compile = [
+        k for k, (i, program, _) in enumerate(pending) if TOOLCHAINS[program.language] and verdicts[i] is None
+    ]
+    for k, built in zip(
+        to_compile, _pool_map(_compile, [(pending[k][1], opts) for k in to_compile], workers), strict=True
+    ):
         if isinstance(built, Verdict):
             verdicts[pending[k][0]] = built
         else:
@@ -1068,8 +1191,28 @@ def verify_code_batch(
 
 
 __all__ = [
-    "CHECKER_ERROR", "COMPILE", "HARNESS", "INFRASTRUCTURE_REASONS", "TOOLCHAINS", "LocalProvider", "ProblemSpec",
-    "Toolchain", "check_code_provider", "check_exact", "check_tokens", "code_provider", "extract_code",
-    "extract_program", "float_checker", "java_main_class", "normalize_tests", "parse_checker", "parse_problem",
-    "tool_path", "values_equal", "verify_code", "verify_code_batch", "verify_code_response",
+    "CHECKER_ERROR",
+    "COMPILE",
+    "HARNESS",
+    "INFRASTRUCTURE_REASONS",
+    "TOOLCHAINS",
+    "LocalProvider",
+    "ProblemSpec",
+    "Toolchain",
+    "check_code_provider",
+    "check_exact",
+    "check_tokens",
+    "code_provider",
+    "extract_code",
+    "extract_program",
+    "float_checker",
+    "java_main_class",
+    "normalize_tests",
+    "parse_checker",
+    "parse_problem",
+    "tool_path",
+    "values_equal",
+    "verify_code",
+    "verify_code_batch",
+    "verify_code_response",
 ]

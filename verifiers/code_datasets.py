@@ -118,10 +118,30 @@ def codeforces(row: Row) -> dict[str, Any]:
 
 
 _UNIT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$")
-_SECONDS = {"": 1.0, "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "ms": 0.001, "millisecond": 0.001,
-            "milliseconds": 0.001}
-_MEGABYTES = {"": 1.0, "mb": 1.0, "megabyte": 1.0, "megabytes": 1.0, "m": 1.0, "mib": 1.0, "kb": 1 / 1024,
-              "kilobytes": 1 / 1024, "gb": 1024.0, "gigabyte": 1024.0, "gigabytes": 1024.0, "g": 1024.0}
+_SECONDS = {
+    "": 1.0,
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "ms": 0.001,
+    "millisecond": 0.001,
+    "milliseconds": 0.001,
+}
+_MEGABYTES = {
+    "": 1.0,
+    "mb": 1.0,
+    "megabyte": 1.0,
+    "megabytes": 1.0,
+    "m": 1.0,
+    "mib": 1.0,
+    "kb": 1 / 1024,
+    "kilobytes": 1 / 1024,
+    "gb": 1024.0,
+    "gigabyte": 1024.0,
+    "gigabytes": 1024.0,
+    "g": 1024.0,
+}
 
 
 def parse_quantity(value: Any, units: Mapping[str, float], what: str) -> float:
@@ -152,7 +172,12 @@ def _problem(row: Row, statement: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 ADAPTERS: dict[str, Callable[[Row], dict[str, Any]]] = {
-    "humaneval": humaneval, "mbpp": mbpp, "kodcode": kodcode, "acecode": acecode, "apps": apps, "taco": apps,
+    "humaneval": humaneval,
+    "mbpp": mbpp,
+    "kodcode": kodcode,
+    "acecode": acecode,
+    "apps": apps,
+    "taco": apps,
     "codeforces": codeforces,
 }
 

@@ -30,8 +30,9 @@ that isolates, each property exercised by a hostile program in ``tests/verifiers
 - **Time**: CPU time of the program's tree (read from ``wait4`` outside, so the program cannot
   misreport it) is judged against ``time_s``; ``RLIMIT_CPU`` stops a spinning program soon after
   and a wall-clock limit enforced from outside (default ``3 * time_s + 1``) kills sleepers and
-  hangs: the whole sandbox goes with bwrap thanks to ``--die-with-parent`` and the PID namespace. The limits are set by the bootstrap before the first line of
-  the program runs, as hard limits it cannot raise; interpreter start-up itself runs unlimited.
+  hangs: the whole sandbox goes with bwrap thanks to ``--die-with-parent`` and the PID namespace.
+  The limits are set by the bootstrap before the first line of the program runs, as hard limits it
+  cannot raise; interpreter start-up itself runs unlimited.
 - **Memory**: ``RLIMIT_AS`` (address space) per process; the work tmpfs has its own size cap.
 - **Output and files**: stdout/stderr go to memory files capped by ``RLIMIT_FSIZE``; a program
   printing gigabytes hits the cap after ``output_mb`` and is reported ``output_limit``. The same
@@ -245,9 +246,17 @@ class Sandbox:
         self.check()
         return self._run(source, stdin, limits, args, files or {}, result_channel, ro_binds=ro_binds)
 
-    def run_binary(self, binary: bytes, stdin: bytes | str = b"", *, limits: Limits = Limits(),
-                   args: Sequence[str] = (), files: Mapping[str, str | bytes] | None = None,
-                   command: Sequence[str] | None = None, ro_binds: Sequence[str] = ()) -> Execution:
+    def run_binary(
+        self,
+        binary: bytes,
+        stdin: bytes | str = b"",
+        *,
+        limits: Limits = Limits(),
+        args: Sequence[str] = (),
+        files: Mapping[str, str | bytes] | None = None,
+        command: Sequence[str] | None = None,
+        ro_binds: Sequence[str] = (),
+    ) -> Execution:
         """Run an executable (e.g. a compiled C++ program) as ``/code/main`` under the same isolation.
 
         util-linux ``prlimit`` sets the hard limits and execs it, so no interpreter start-up is
@@ -261,8 +270,9 @@ class Sandbox:
         self.check()
         if self._prlimit is None:
             raise SandboxUnavailable("compiled programs need util-linux `prlimit` (apt-get install util-linux)")
-        return self._run(binary, stdin, limits, args, files or {}, False, binary=True, command=command,
-                         ro_binds=ro_binds)
+        return self._run(
+            binary, stdin, limits, args, files or {}, False, binary=True, command=command, ro_binds=ro_binds
+        )
 
     def check(self) -> None:
         """Start one trivial sandbox (once) so that a broken setup fails loudly, not as verdicts."""
@@ -288,27 +298,60 @@ class Sandbox:
 
     def _interpreter(self, limits: Limits, main: str) -> list[str]:
         nproc = limits.max_procs if self._drop_uid else -1
-        return [self.python, *PYTHON_FLAGS, "-c", BOOTSTRAP, str(limits.memory_mb * 2**20),
-                str(math.ceil(limits.time_s)), str(limits.output_bytes), str(nproc), main]
+        return [
+            self.python,
+            *PYTHON_FLAGS,
+            "-c",
+            BOOTSTRAP,
+            str(limits.memory_mb * 2**20),
+            str(math.ceil(limits.time_s)),
+            str(limits.output_bytes),
+            str(nproc),
+            main,
+        ]
 
     def _limited_binary(self, limits: Limits, command: Sequence[str]) -> list[str]:
         nproc = [f"--nproc={limits.max_procs}"] if self._drop_uid else []
         cpu = math.ceil(limits.time_s)
-        return [self._prlimit, "--core=0", f"--cpu={cpu}:{cpu + 1}", f"--fsize={limits.output_bytes}",
-                f"--as={limits.memory_mb * 2**20}", *nproc, "--", *command]
+        return [
+            self._prlimit,
+            "--core=0",
+            f"--cpu={cpu}:{cpu + 1}",
+            f"--fsize={limits.output_bytes}",
+            f"--as={limits.memory_mb * 2**20}",
+            *nproc,
+            "--",
+            *command,
+        ]
 
-    def _command(self, code_args: Sequence[str], info_fd: int | None, disk_bytes: int,
-                 ro_binds: Sequence[str] = ()) -> list[str]:
+    def _command(
+        self, code_args: Sequence[str], info_fd: int | None, disk_bytes: int, ro_binds: Sequence[str] = ()
+    ) -> list[str]:
         """bwrap's argv up to ``--``; ``code_args`` populate ``/code`` (read-only once set up)."""
         cmd = [
             # --as-pid-1: the program itself is PID 1 of its namespace, a direct child of bwrap,
             # so its CPU time reaches us through wait4() (bwrap's own reaper is never reaped)
-            self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-            "--as-pid-1", "--new-session", "--hostname", "sandbox",
-            *(("--info-fd", str(info_fd)) if info_fd is not None else ()), "--clearenv",
+            self.bwrap,
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--die-with-parent",
+            "--as-pid-1",
+            "--new-session",
+            "--hostname",
+            "sandbox",
+            *(("--info-fd", str(info_fd)) if info_fd is not None else ()),
+            "--clearenv",
             *itertools.chain.from_iterable(("--setenv", k, v) for k, v in SANDBOX_ENV.items()),
-            "--ro-bind", "/usr", "/usr",
-            "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+            "--symlink",
+            "usr/bin",
+            "/bin",
+            "--symlink",
+            "usr/lib",
+            "/lib",
         ]
         if os.path.isdir("/usr/lib64"):
             cmd += ["--symlink", "usr/lib64", "/lib64"]
@@ -318,8 +361,20 @@ class Sandbox:
             # e.g. a pyenv or conda interpreter: expose its installation prefix, read-only
             prefix = os.path.dirname(os.path.dirname(self.python))
             cmd += ["--ro-bind", prefix, prefix]
-        cmd += ["--proc", "/proc", "--dev", "/dev", "--size", str(disk_bytes), "--tmpfs", "/work",
-                "--symlink", "work", "/tmp", *code_args]
+        cmd += [
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--size",
+            str(disk_bytes),
+            "--tmpfs",
+            "/work",
+            "--symlink",
+            "work",
+            "/tmp",
+            *code_args,
+        ]
         cmd += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/work", "--"]
         return cmd
 
@@ -391,6 +446,7 @@ class Sandbox:
                 main_path = os.path.join(tmpdir, "code", main)
                 if binary:
                     os.chmod(main_path, 0o755)
+
                 # /code is the sandbox's name for the program's folder: here it is the temporary one
                 def here(part: str) -> str:
                     return os.path.join(tmpdir, part[1:]) if part.startswith("/code/") else part
@@ -400,14 +456,28 @@ class Sandbox:
                 env = {**SANDBOX_ENV, "HOME": os.path.join(tmpdir, "work"), "TMPDIR": os.path.join(tmpdir, "work")}
                 cwd, pass_fds = os.path.join(tmpdir, "work"), res_fds
             else:
-                code_fds = {name: memfd(name, text.encode() if isinstance(text, str) else text)
-                            for name, text in code.items()}
+                code_fds = {
+                    name: memfd(name, text.encode() if isinstance(text, str) else text) for name, text in code.items()
+                }
                 info_fd = memfd("info")  # bwrap writes here once the sandbox is up: tells setup failures apart
-                code_args = ["--dir", "/code", *itertools.chain.from_iterable(
-                    (*(("--perms", "0555") if name == "main" and binary else ()), "--ro-bind-data", str(fd),
-                     f"/code/{name}") for name, fd in code_fds.items())]
-                cmd = [*self._command(code_args, info_fd, limits.disk_mb * 2**20, ro_binds),
-                       *self._start(limits, f"/code/{main}", binary, command), *argv_tail]
+                code_args = [
+                    "--dir",
+                    "/code",
+                    *itertools.chain.from_iterable(
+                        (
+                            *(("--perms", "0555") if name == "main" and binary else ()),
+                            "--ro-bind-data",
+                            str(fd),
+                            f"/code/{name}",
+                        )
+                        for name, fd in code_fds.items()
+                    ),
+                ]
+                cmd = [
+                    *self._command(code_args, info_fd, limits.disk_mb * 2**20, ro_binds),
+                    *self._start(limits, f"/code/{main}", binary, command),
+                    *argv_tail,
+                ]
                 env, cwd = dict(SANDBOX_ENV), None
                 pass_fds = (*code_fds.values(), info_fd, *res_fds)
             if self._cgroups is not None:
@@ -416,8 +486,16 @@ class Sandbox:
             start = time.perf_counter()
             try:
                 proc = subprocess.Popen(
-                    [*prefix, *cmd], stdin=in_fd, stdout=out_fd, stderr=err_fd, pass_fds=pass_fds, env=env,
-                    cwd=cwd, start_new_session=True, close_fds=True, **popen_kw,
+                    [*prefix, *cmd],
+                    stdin=in_fd,
+                    stdout=out_fd,
+                    stderr=err_fd,
+                    pass_fds=pass_fds,
+                    env=env,
+                    cwd=cwd,
+                    start_new_session=True,
+                    close_fds=True,
+                    **popen_kw,
                 )
             except OSError as exc:
                 log.warning("sandbox failed to start: %s", exc)
@@ -557,7 +635,7 @@ def _rmdir(path: str) -> bool:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _read_capped(fd: int, cap: int) -> tuple[bytes, bool]:
@@ -622,8 +700,14 @@ def _kill(proc: subprocess.Popen, cgroup: str | None) -> None:
 
 
 # the JVM and V8 report their heap limits (-Xmx, --max-old-space-size) in their own words
-_MEMORY_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"std::bad_alloc", b"java.lang.OutOfMemoryError",
-                   b"JavaScript heap out of memory", b"Could not reserve enough space")
+_MEMORY_MARKERS = (
+    b"MemoryError",
+    b"Cannot allocate memory",
+    b"std::bad_alloc",
+    b"java.lang.OutOfMemoryError",
+    b"JavaScript heap out of memory",
+    b"Could not reserve enough space",
+)
 
 
 def _classify(exit_code: int | None, timed_out: bool, output_full: bool, stderr: bytes) -> Status:
@@ -641,5 +725,13 @@ def _classify(exit_code: int | None, timed_out: bool, output_full: bool, stderr:
     return "runtime_error"
 
 
-__all__ = ["INSTALL_HINT", "Execution", "Limits", "Sandbox", "SandboxUnavailable", "Status", "bwrap_path",
-           "default_python"]
+__all__ = [
+    "INSTALL_HINT",
+    "Execution",
+    "Limits",
+    "Sandbox",
+    "SandboxUnavailable",
+    "Status",
+    "bwrap_path",
+    "default_python",
+]

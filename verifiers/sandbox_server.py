@@ -98,8 +98,10 @@ class SandboxService:
             if shutil.which(tool):
                 versions[language] = _version([tool, "-dumpfullversion", "-dumpversion"])
         # runtimes listed only where the sandbox can run them (under /usr: see verifiers.code.tool_path)
-        for language, tools, probe in (("java", ("javac", "java"), ["-version"]),
-                                       ("javascript", ("node",), ["--version"])):
+        for language, tools, probe in (
+            ("java", ("javac", "java"), ["-version"]),
+            ("javascript", ("node",), ["--version"]),
+        ):
             try:
                 paths = [tool_path(tool) for tool in tools]
             except SandboxUnavailable:

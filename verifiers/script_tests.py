@@ -68,8 +68,20 @@ ASSERTION_EXIT = 3
 # standard modules put back as they were before the script runs: the harness imports the cheap
 # ones itself; the others (preloaded by the warm sandbox's zygote) are saved where already loaded,
 # so that a cold run does not pay for importing them
-RESTORED_MODULES = ("math", "cmath", "re", "string", "collections", "itertools", "functools", "operator",
-                    "heapq", "bisect", "json", "copy")
+RESTORED_MODULES = (
+    "math",
+    "cmath",
+    "re",
+    "string",
+    "collections",
+    "itertools",
+    "functools",
+    "operator",
+    "heapq",
+    "bisect",
+    "json",
+    "copy",
+)
 RESTORED_IF_LOADED = ("fractions", "decimal", "random", "typing", "array", "types")
 
 SCRIPT_HARNESS = r'''
@@ -319,8 +331,12 @@ _harness()
 def script_job(script: str) -> tuple[bytes, str]:
     """The stdin of one script-test execution and the nonce that confirms it ran to its end."""
     nonce = secrets.token_hex(16)
-    job = {"nonce": nonce, "script": script, "restore": list(RESTORED_MODULES),
-           "restore_if_loaded": list(RESTORED_IF_LOADED)}
+    job = {
+        "nonce": nonce,
+        "script": script,
+        "restore": list(RESTORED_MODULES),
+        "restore_if_loaded": list(RESTORED_IF_LOADED),
+    }
     return json.dumps(job).encode(), nonce
 
 

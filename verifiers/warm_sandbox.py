@@ -102,8 +102,24 @@ log = logging.getLogger(__name__)
 # Imported once by every zygote (never a program's code): what competitive and LeetCode-style
 # programs import most, and what the call-based harness of verifiers.code imports.
 PRELOAD = (
-    "array", "bisect", "collections", "copy", "decimal", "fractions", "functools", "heapq",
-    "itertools", "json", "math", "operator", "random", "re", "string", "traceback", "types", "typing",
+    "array",
+    "bisect",
+    "collections",
+    "copy",
+    "decimal",
+    "fractions",
+    "functools",
+    "heapq",
+    "itertools",
+    "json",
+    "math",
+    "operator",
+    "random",
+    "re",
+    "string",
+    "traceback",
+    "types",
+    "typing",
 )
 # File names the warm path can place beside the program under /code (as sealed memory files).
 CODE_FILES = ("main.py", "solution.py")
@@ -141,7 +157,7 @@ def _send(fd: int, header: dict, blobs: Sequence[bytes] = ()) -> None:
     for chunk in (len(head).to_bytes(4, "little"), head, *blobs):
         view = memoryview(chunk)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
 
 
 def _recv(fd: int, deadline: float | None = None) -> tuple[dict, list[bytes]]:
@@ -184,7 +200,7 @@ def _memfd(name: str, data: bytes, sealed: bool) -> int:
     fd = os.memfd_create(name, os.MFD_CLOEXEC | (os.MFD_ALLOW_SEALING if sealed else 0))
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
     if sealed:  # F_ADD_SEALS: SEAL, SHRINK, GROW, WRITE (nobody can change the program)
         fcntl.fcntl(fd, 1033, 1 | 2 | 4 | 8)
     return fd
@@ -196,7 +212,9 @@ def _zygote_test(header: dict, blobs: list[bytes], rep_fd: int, libc, keyctl) ->
     stdin_fd = os.open(f"/proc/self/fd/{stdin_rw}", os.O_RDONLY | os.O_CLOEXEC)
     os.close(stdin_rw)
     out_fd, err_fd = os.memfd_create("stdout", os.MFD_CLOEXEC), os.memfd_create("stderr", os.MFD_CLOEXEC)
-    code_fds = [_memfd(name, data, True) for name, data in zip(("main.py", "solution.py"), [source, *files])]
+    code_fds = [
+        _memfd(name, data, True) for name, data in zip(("main.py", "solution.py"), [source, *files], strict=False)
+    ]
     res_fd = os.memfd_create("result", os.MFD_CLOEXEC) if header["result"] else None
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
@@ -227,8 +245,18 @@ def _zygote_test(header: dict, blobs: list[bytes], rep_fd: int, libc, keyctl) ->
     for fd in [stdin_fd, out_fd, err_fd, *code_fds, *([res_fd] if res_fd is not None else [])]:
         os.close(fd)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    _send(rep_fd, {"exit": os.waitstatus_to_exitcode(status), "cpu": cpu, "wall": wall, "timed_out": timed_out,
-                   "full": out_full or err_full, "result": res_fd is not None}, [stdout, stderr, result])
+    _send(
+        rep_fd,
+        {
+            "exit": os.waitstatus_to_exitcode(status),
+            "cpu": cpu,
+            "wall": wall,
+            "timed_out": timed_out,
+            "full": out_full or err_full,
+            "result": res_fd is not None,
+        },
+        [stdout, stderr, result],
+    )
     return None
 
 
@@ -274,7 +302,7 @@ def _zygote_run(source: str, main_globals: dict) -> None:
         exec(compile(source, "/code/main.py", "exec"), main_globals)
     except SystemExit as stop:
         code = stop.code
-        if code is None or (isinstance(code, int) and -2**31 <= code < 2**31):
+        if code is None or (isinstance(code, int) and -(2**31) <= code < 2**31):
             status = (code or 0) & 0xFF
         else:
             try:
@@ -341,8 +369,19 @@ def _zygote_clean(libc, keyctl) -> bool:
     return True
 
 
-_ZYGOTE_FUNCTIONS = (_read_exact, _send, _recv, _read_capped, _memfd, _zygote_main, _zygote_test, _zygote_child,
-                     _zygote_run, _wipe, _zygote_clean)
+_ZYGOTE_FUNCTIONS = (
+    _read_exact,
+    _send,
+    _recv,
+    _read_capped,
+    _memfd,
+    _zygote_main,
+    _zygote_test,
+    _zygote_child,
+    _zygote_run,
+    _wipe,
+    _zygote_clean,
+)
 
 
 def zygote_source() -> str:
@@ -393,17 +432,39 @@ class _Zygote:
         self.rep, rep_w = os.pipe()
         self.err = os.memfd_create("zygote-stderr", os.MFD_CLOEXEC)
         links = [f"/proc/self/fd/{_FD_MAIN + i}" for i in range(len(CODE_FILES))]
-        code_args = ["--dir", "/code", *(arg for name, link in zip(CODE_FILES, links)
-                                         for arg in ("--symlink", link, f"/code/{name}"))]
-        cmd = [*cold._command(code_args, None, disk_mb * 2**20), cold.python, *PYTHON_FLAGS, "-c",
-               zygote_source(), str(req_r), str(rep_w), ",".join(preload)]
+        code_args = [
+            "--dir",
+            "/code",
+            *(
+                arg
+                for name, link in zip(CODE_FILES, links, strict=False)
+                for arg in ("--symlink", link, f"/code/{name}")
+            ),
+        ]
+        cmd = [
+            *cold._command(code_args, None, disk_mb * 2**20),
+            cold.python,
+            *PYTHON_FLAGS,
+            "-c",
+            zygote_source(),
+            str(req_r),
+            str(rep_w),
+            ",".join(preload),
+        ]
         prefix, popen_kw = cold._launcher(None)
         try:
             # bwrap's --die-with-parent fires when the *thread* that started it ends, so zygotes
             # are started by one thread that lives as long as the process, not by a pool worker
             self.proc = _SPAWNER.submit(
-                subprocess.Popen, [*prefix, *cmd], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=self.err, pass_fds=(req_r, rep_w), start_new_session=True, close_fds=True, **popen_kw,
+                subprocess.Popen,
+                [*prefix, *cmd],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=self.err,
+                pass_fds=(req_r, rep_w),
+                start_new_session=True,
+                close_fds=True,
+                **popen_kw,
             ).result()
         except OSError:
             self._close_fds()
@@ -491,12 +552,18 @@ class WarmSandbox:
         if not self.serves(files):
             raise ValueError(f"the warm sandbox cannot serve files {sorted(files or {})} here; use Sandbox")
         self.cold.check()
-        encode = (lambda text: text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text)
+
+        def encode(text: str | bytes) -> bytes:
+            return text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text
+
         blobs = [encode(source), encode(stdin), *(encode(text) for text in (files or {}).values())]
         header = {
             # the zygote counts against the uid's process cap too
             "limits": [limits.memory_mb * 2**20, math.ceil(limits.time_s), limits.output_bytes, limits.max_procs + 1],
-            "wall": limits.wall_limit, "cap": limits.output_bytes, "args": list(args), "result": result_channel,
+            "wall": limits.wall_limit,
+            "cap": limits.output_bytes,
+            "args": list(args),
+            "result": result_channel,
         }
         while True:  # a zygote found dead is replaced; one that dies fresh is an error
             zygote, fresh = self._acquire(limits.disk_mb)

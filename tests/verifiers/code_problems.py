@@ -43,8 +43,11 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # the empty subarray is not allowed: all-negative input breaks best = 0
-            ("n = int(input())\nxs = list(map(int, input().split()))\nbest = cur = 0\n"
-             "for x in xs:\n    cur = max(0, cur + x)\n    best = max(best, cur)\nprint(best)\n", True),
+            (
+                "n = int(input())\nxs = list(map(int, input().split()))\nbest = cur = 0\n"
+                "for x in xs:\n    cur = max(0, cur + x)\n    best = max(best, cur)\nprint(best)\n",
+                True,
+            ),
         ],
     },
     {
@@ -67,9 +70,12 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # uses the same element twice when target == 2 * x
-            ("def twoSum(nums, target):\n    pos = {x: i for i, x in enumerate(nums)}\n"
-             "    for i, x in enumerate(nums):\n        if target - x in pos:\n"
-             "            return sorted([i, pos[target - x]])\n", True),
+            (
+                "def twoSum(nums, target):\n    pos = {x: i for i, x in enumerate(nums)}\n"
+                "    for i, x in enumerate(nums):\n        if target - x in pos:\n"
+                "            return sorted([i, pos[target - x]])\n",
+                True,
+            ),
         ],
     },
     {
@@ -103,8 +109,11 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # product over the gcd of all: right for two numbers only
-            ("from math import gcd, prod\nfrom functools import reduce\ninput()\n"
-             "xs = list(map(int, input().split()))\nprint(prod(xs) // reduce(gcd, xs))\n", True),
+            (
+                "from math import gcd, prod\nfrom functools import reduce\ninput()\n"
+                "xs = list(map(int, input().split()))\nprint(prod(xs) // reduce(gcd, xs))\n",
+                True,
+            ),
         ],
     },
     {
@@ -129,8 +138,10 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # linear loop: right answers, far too slow for n = 1e18
-            ("M = 10**9 + 7\nn = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, (a + b) % M\nprint(a)\n",
-             True),
+            (
+                "M = 10**9 + 7\nn = int(input())\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, (a + b) % M\nprint(a)\n",
+                True,
+            ),
         ],
     },
     {
@@ -173,12 +184,17 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # counts brackets but ignores their order and kind
-            ("def isValid(s):\n    return s.count('(') == s.count(')') and s.count('[') == s.count(']') "
-             "and s.count('{') == s.count('}')\n", True),
+            (
+                "def isValid(s):\n    return s.count('(') == s.count(')') and s.count('[') == s.count(']') "
+                "and s.count('{') == s.count('}')\n",
+                True,
+            ),
             # returns 1/0 instead of booleans
-            ("def isValid(s):\n    st = []\n    for c in s:\n        if c in '([{':\n            st.append(c)\n"
-             "        elif not st or '([{'[')]}'.index(c)] != st.pop():\n            return 0\n    return int(not st)\n",
-             False),
+            (
+                "def isValid(s):\n    st = []\n    for c in s:\n        if c in '([{':\n            st.append(c)\n"
+                "        elif not st or '([{'[')]}'.index(c)] != st.pop():\n            return 0\n    return int(not st)\n",
+                False,
+            ),
         ],
     },
     {
@@ -204,16 +220,19 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # diagonal moves allowed
-            ("import sys\nfrom collections import deque\n"
-             "it = iter(sys.stdin.read().split())\nh, w = int(next(it)), int(next(it))\n"
-             "g = [next(it) for _ in range(h)]\n"
-             "dist = [[-1] * w for _ in range(h)]\ndist[0][0] = 0\nq = deque([(0, 0)])\n"
-             "while q:\n    r, c = q.popleft()\n"
-             "    for dr in (-1, 0, 1):\n        for dc in (-1, 0, 1):\n"
-             "            nr, nc = r + dr, c + dc\n"
-             "            if 0 <= nr < h and 0 <= nc < w and g[nr][nc] == '.' and dist[nr][nc] < 0:\n"
-             "                dist[nr][nc] = dist[r][c] + 1\n                q.append((nr, nc))\n"
-             "print(dist[h - 1][w - 1])\n", True),
+            (
+                "import sys\nfrom collections import deque\n"
+                "it = iter(sys.stdin.read().split())\nh, w = int(next(it)), int(next(it))\n"
+                "g = [next(it) for _ in range(h)]\n"
+                "dist = [[-1] * w for _ in range(h)]\ndist[0][0] = 0\nq = deque([(0, 0)])\n"
+                "while q:\n    r, c = q.popleft()\n"
+                "    for dr in (-1, 0, 1):\n        for dc in (-1, 0, 1):\n"
+                "            nr, nc = r + dr, c + dc\n"
+                "            if 0 <= nr < h and 0 <= nc < w and g[nr][nc] == '.' and dist[nr][nc] < 0:\n"
+                "                dist[nr][nc] = dist[r][c] + 1\n                q.append((nr, nc))\n"
+                "print(dist[h - 1][w - 1])\n",
+                True,
+            ),
         ],
     },
     {
@@ -237,8 +256,11 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # longest common *substring*
-            ("def lcs(a, b):\n    best = 0\n    for i in range(len(a)):\n        for j in range(i + 1, len(a) + 1):\n"
-             "            if a[i:j] in b:\n                best = max(best, j - i)\n    return best\n", True),
+            (
+                "def lcs(a, b):\n    best = 0\n    for i in range(len(a)):\n        for j in range(i + 1, len(a) + 1):\n"
+                "            if a[i:j] in b:\n                best = max(best, j - i)\n    return best\n",
+                True,
+            ),
         ],
     },
     {
@@ -263,11 +285,17 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # 1 is not prime
-            ("def prime(n):\n    return all(n % d for d in range(2, int(n ** 0.5) + 1))\n"
-             "for _ in range(int(input())):\n    print('YES' if prime(int(input())) else 'NO')\n", True),
+            (
+                "def prime(n):\n    return all(n % d for d in range(2, int(n ** 0.5) + 1))\n"
+                "for _ in range(int(input())):\n    print('YES' if prime(int(input())) else 'NO')\n",
+                True,
+            ),
             # answers in lower case: exact and case-sensitive checkers reject it
-            ("def prime(n):\n    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\n"
-             "for _ in range(int(input())):\n    print('yes' if prime(int(input())) else 'no')\n", False),
+            (
+                "def prime(n):\n    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))\n"
+                "for _ in range(int(input())):\n    print('yes' if prime(int(input())) else 'no')\n",
+                False,
+            ),
         ],
     },
     {
@@ -284,8 +312,11 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # rotates counter-clockwise
-            ("h, w = map(int, input().split())\nm = [input().split() for _ in range(h)]\n"
-             "for row in list(zip(*m))[::-1]:\n    print(' '.join(row))\n", True),
+            (
+                "h, w = map(int, input().split())\nm = [input().split() for _ in range(h)]\n"
+                "for row in list(zip(*m))[::-1]:\n    print(' '.join(row))\n",
+                True,
+            ),
         ],
     },
     {
@@ -302,8 +333,10 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # ties keep first-seen order instead of alphabetical
-            ("from collections import Counter\nfor w, k in Counter(input().split()).most_common():\n    print(w, k)\n",
-             True),
+            (
+                "from collections import Counter\nfor w, k in Counter(input().split()).most_common():\n    print(w, k)\n",
+                True,
+            ),
         ],
     },
     {
@@ -321,9 +354,12 @@ PROBLEMS: list[dict] = [
         ],
         "wrong": [
             # binary search whose hi starts at len - 1: never answers len(nums)
-            ("def searchInsert(nums, target):\n    lo, hi = 0, len(nums) - 1\n    while lo < hi:\n"
-             "        mid = (lo + hi) // 2\n        if nums[mid] < target:\n            lo = mid + 1\n"
-             "        else:\n            hi = mid\n    return lo\n", True),
+            (
+                "def searchInsert(nums, target):\n    lo, hi = 0, len(nums) - 1\n    while lo < hi:\n"
+                "        mid = (lo + hi) // 2\n        if nums[mid] < target:\n            lo = mid + 1\n"
+                "        else:\n            hi = mid\n    return lo\n",
+                True,
+            ),
         ],
     },
 ]

@@ -171,10 +171,16 @@ def test_tests_validation():
     call = normalize_tests({"fn_name": "f", "inputs": [[1, 2]], "outputs": [[3]]})
     assert call[0].fn_name == "f" and call[0].stdin == b"[1, 2]"
     for bad, key in [
-        (None, "tests"), ("not json", "tests"), ([], "tests"), ({"a": 1}, "tests"), ([1], r"tests\[0\]"),
-        ([{"input": "1"}], "output"), ([{"fn_name": "f", "args": [1]}], "expected"),
+        (None, "tests"),
+        ("not json", "tests"),
+        ([], "tests"),
+        ({"a": 1}, "tests"),
+        ([1], r"tests\[0\]"),
+        ([{"input": "1"}], "output"),
+        ([{"fn_name": "f", "args": [1]}], "expected"),
         ([{"fn_name": "1x", "args": [], "expected": 1}], "fn_name"),
-        ([{"fn_name": "f", "args": 3, "expected": 1}], "args"), ([{"input": 1, "output": "1"}], "input"),
+        ([{"fn_name": "f", "args": 3, "expected": 1}], "args"),
+        ([{"input": 1, "output": "1"}], "input"),
         ([{"fn_name": "f", "args": [], "expected": {1, 2}}], "JSON"),
     ]:
         with pytest.raises(ValueError, match=key):
@@ -213,16 +219,19 @@ def test_unsafe_no_sandbox_runs_with_a_loud_warning(monkeypatch):
     monkeypatch.setattr(sandbox_mod, "bwrap_path", lambda: None)
     monkeypatch.setattr(code_mod, "_SANDBOXES", {})
     with pytest.warns(RuntimeWarning, match="WITHOUT isolation"):
-        verdict = verify_code("a, b = map(int, input().split())\nprint(a + b)\n", ADD,
-                              config=CodeConfig(unsafe_no_sandbox=True))
+        verdict = verify_code(
+            "a, b = map(int, input().split())\nprint(a + b)\n", ADD, config=CodeConfig(unsafe_no_sandbox=True)
+        )
     assert verdict.passed
     with pytest.warns(RuntimeWarning):
-        wrong = verify_code("print(int(input().split()[0]))\n", ADD,
-                            config=CodeConfig(unsafe_no_sandbox=True, time_limit_s=1))
+        wrong = verify_code(
+            "print(int(input().split()[0]))\n", ADD, config=CodeConfig(unsafe_no_sandbox=True, time_limit_s=1)
+        )
     assert wrong.reason == "wrong_answer"
     with pytest.warns(RuntimeWarning):
-        slow = verify_code("import time\ntime.sleep(5)\n", ADD[:1],
-                           config=CodeConfig(unsafe_no_sandbox=True, time_limit_s=0.3))
+        slow = verify_code(
+            "import time\ntime.sleep(5)\n", ADD[:1], config=CodeConfig(unsafe_no_sandbox=True, time_limit_s=0.3)
+        )
     assert slow.reason == "timeout"
 
 
@@ -244,19 +253,23 @@ def test_problems(problem):
         if partial:
             assert verdict.score > 0.0, verdict.details
         statuses = [t["status"] for t in verdict.details["tests"]]
-        assert len(statuses) == len(problem["tests"]) and statuses.count("passed") == round(verdict.score * len(statuses))
+        assert len(statuses) == len(problem["tests"]) and statuses.count("passed") == round(
+            verdict.score * len(statuses)
+        )
 
 
 CORRECT_VARIANTS = {
-    "crlf_and_trailing_spaces": "import sys\na, b = map(int, input().split())\nsys.stdout.write(f'{a + b}   \\r\\n\\r\\n')\n",
+    "crlf_and_trailing_spaces": (
+        "import sys\na, b = map(int, input().split())\nsys.stdout.write(f'{a + b}   \\r\\n\\r\\n')\n"
+    ),
     "stderr_noise": "import sys\nprint('debug: reading', file=sys.stderr)\na, b = map(int, input().split())\n"
-                    "print(a + b)\nprint('done', file=sys.stderr)\n",
+    "print(a + b)\nprint('done', file=sys.stderr)\n",
     "read_all_stdin_at_once": "import sys\na, b = map(int, sys.stdin.buffer.read().split())\nprint(a + b)\n",
     "scratch_files_in_work_dir": "import tempfile\nwith open('scratch.txt', 'w') as f:\n    f.write(input())\n"
-                                 "with tempfile.TemporaryFile('w+') as t:\n    t.write('x')\n"
-                                 "a, b = map(int, open('scratch.txt').read().split())\nprint(a + b)\n",
+    "with tempfile.TemporaryFile('w+') as t:\n    t.write('x')\n"
+    "a, b = map(int, open('scratch.txt').read().split())\nprint(a + b)\n",
     "main_guard_and_sys_exit_0_after": "import sys\ndef main():\n    a, b = map(int, input().split())\n"
-                                       "    print(a + b)\nif __name__ == '__main__':\n    main()\n    sys.exit(0)\n",
+    "    print(a + b)\nif __name__ == '__main__':\n    main()\n    sys.exit(0)\n",
     "unicode_and_big_int_output": "a, b = map(int, input().split())\nprint(a + b)\nx = 10 ** 5000\n",
 }
 
@@ -271,8 +284,10 @@ def test_correct_programs_pass_despite_noise(name):
 @sandboxed
 def test_floats_in_another_format_pass_with_float_checker():
     tests = [{"input": "1 3\n", "output": "0.3333333333\n"}, {"input": "1 2\n", "output": "0.5\n"}]
-    for program in ["a, b = map(int, input().split())\nprint(a / b)\n",
-                    "a, b = map(int, input().split())\nprint('%.8e' % (a / b))\n"]:
+    for program in [
+        "a, b = map(int, input().split())\nprint(a / b)\n",
+        "a, b = map(int, input().split())\nprint('%.8e' % (a / b))\n",
+    ]:
         assert verify_code(program, tests, config=CodeConfig(checker="float:1e-6")).passed
         assert not verify_code(program, tests, config=CodeConfig(checker="tokens")).passed
 
@@ -283,7 +298,8 @@ def test_call_based_compares_serialised_values():
     assert verify_code("def solve(n):\n    return (n * n, 'four')\n", tests).passed  # tuple serialises as a list
     cheats = [
         "class Any:\n    def __eq__(self, other):\n        return True\ndef solve(n):\n    return Any()\n",
-        "class S(str):\n    def __eq__(self, other):\n        return True\ndef solve(n):\n    return [S('x'), S('y')]\n",
+        "class S(str):\n    def __eq__(self, other):\n        return True\n"
+        "def solve(n):\n    return [S('x'), S('y')]\n",
         "def solve(n):\n    print([4, 'four'])\n",  # printing is not returning
         "def solve(n):\n    return [4, 'four', None]\n",
         "def solve(n):\n    return [True, 'four'][0:0] or [4.0, 'Four']\n",
@@ -299,8 +315,11 @@ def test_call_based_compares_serialised_values():
 
 @sandboxed
 def test_details_are_truncated():
-    verdict = verify_code("import sys\nprint('o' * 10000)\nprint('e' * 10000, file=sys.stderr)\n",
-                          [{"input": "", "output": "x"}], config=CodeConfig(detail_chars=100))
+    verdict = verify_code(
+        "import sys\nprint('o' * 10000)\nprint('e' * 10000, file=sys.stderr)\n",
+        [{"input": "", "output": "x"}],
+        config=CodeConfig(detail_chars=100),
+    )
     test = verdict.details["tests"][0]
     assert test["status"] == "wrong_answer" and test["exit_code"] == 0 and test["time_s"] > 0
     assert test["stdout"] == "o" * 100 and test["stderr"] == "e" * 99 + "\n"
@@ -318,7 +337,7 @@ def test_batch_pool_matches_one_by_one_in_order():
     pooled = verify_code_batch(items, workers=2)
     single = [verify_code(*item) if isinstance(item, tuple) else None for item in items]
     assert len(pooled) == len(items)
-    for got, want in zip(pooled, single):
+    for got, want in zip(pooled, single, strict=True):
         if want is not None:
             assert (got.passed, got.reason, got.score) == (want.passed, want.reason, want.score)
     assert [v.reason for v in pooled[-3:]] == ["wrong_answer", "no_code", "wrong_answer"]
@@ -329,8 +348,10 @@ def test_batch_pool_matches_one_by_one_in_order():
 
 @sandboxed
 def test_pipeline_registry_calls_the_adapter():
-    row = {"completion": "<think>easy</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```",
-           "tests": json.dumps(ADD)}
+    row = {
+        "completion": "<think>easy</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```",
+        "tests": json.dumps(ADD),
+    }
     verdict = VERIFIERS["code"](row, time_limit_s=2.0)
     assert verdict.passed and verdict.score == 1.0
     assert not math.isnan(verdict.details["tests"][0]["time_s"])
@@ -361,15 +382,19 @@ def test_fence_tag_picks_the_toolchain():
 def test_compiled_programs_compile_once_and_run_per_test():
     items = [
         {"completion": f"</think>```cpp\n{CPP_ADD}```", "tests": ADD},
-        {"completion": "</think>```c++\n#include <iostream>\nint main() { int a, b; std::cin >> a >> b;"
-                       " std::cout << a - b; }\n```", "tests": ADD},
+        {
+            "completion": "</think>```c++\n#include <iostream>\nint main() { int a, b; std::cin >> a >> b;"
+            " std::cout << a - b; }\n```",
+            "tests": ADD,
+        },
         {"completion": "</think>```cc\n#include <iostream>\nint main() { int x = ; }\n```", "tests": ADD},
-        {"program": "int main() { volatile long x = 0; while (true) x++; }\n", "language": "cpp",
-         "tests": ADD[:1]},
+        {"program": "int main() { volatile long x = 0; while (true) x++; }\n", "language": "cpp", "tests": ADD[:1]},
         {"completion": f"</think>```cpp\n{CPP_ADD}```", "tests": [{"fn_name": "f", "args": [], "expected": 1}]},
-        {"completion": "</think>```c\n#include <math.h>\n#include <stdio.h>\nint main(void) { double a, b;"
-                       " scanf(\"%lf %lf\", &a, &b); printf(\"%.0f\\n\", sqrt((a + b) * (a + b))); }\n```",
-         "tests": ADD},
+        {
+            "completion": "</think>```c\n#include <math.h>\n#include <stdio.h>\nint main(void) { double a, b;"
+            ' scanf("%lf %lf", &a, &b); printf("%.0f\\n", sqrt((a + b) * (a + b))); }\n```',
+            "tests": ADD,
+        },
         {"program": "int main(void) { return undeclared; }\n", "language": "c", "tests": ADD},
     ]
     start = time.monotonic()
@@ -410,8 +435,11 @@ def test_cpp_cannot_write_outside_its_work_dir_or_reach_the_network():
             std::printf("connect %s\\n", connect(s, (sockaddr*)&addr, sizeof addr) == 0 ? "CONNECTED" : "blocked");
         }
     """)
-    expected = ("/usr/escaped refused\n/escaped refused\n/code/escaped refused\n/code/main refused\n"
-                "/tmp/ok WROTE\nconnect blocked\n")
-    verdict = verify_code(program, [{"input": "", "output": expected}], language="cpp",
-                          config=CodeConfig(checker="exact"))
+    expected = (
+        "/usr/escaped refused\n/escaped refused\n/code/escaped refused\n/code/main refused\n"
+        "/tmp/ok WROTE\nconnect blocked\n"
+    )
+    verdict = verify_code(
+        program, [{"input": "", "output": expected}], language="cpp", config=CodeConfig(checker="exact")
+    )
     assert verdict.passed, verdict.details

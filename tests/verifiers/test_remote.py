@@ -98,8 +98,10 @@ def test_remote_verdicts_equal_the_local_sandboxs(remote):
 
 
 SCRIPT = [{"script": "def check(candidate):\n    assert candidate(1, 2) == 3\n\ncheck(add)\n"}]
-JAVA_ADD = ("import java.util.*;\npublic class Solution { public static void main(String[] a) {\n"
-            "  Scanner in = new Scanner(System.in); System.out.println(in.nextLong() + in.nextLong()); } }\n")
+JAVA_ADD = (
+    "import java.util.*;\npublic class Solution { public static void main(String[] a) {\n"
+    "  Scanner in = new Scanner(System.in); System.out.println(in.nextLong() + in.nextLong()); } }\n"
+)
 JS_ADD = "const [a, b] = require('fs').readFileSync(0, 'utf8').trim().split(/\\s+/).map(Number);\nconsole.log(a + b);\n"
 ADD_TESTS = [{"input": "1 2\n", "output": "3\n"}, {"input": "-5 5\n", "output": "0\n"}]
 
@@ -117,13 +119,17 @@ def test_script_tests_java_and_javascript_run_remotely_with_the_local_verdicts(r
     assert ("java" in offered) == (shutil.which("javac") is not None and shutil.which("java") is not None)
     assert ("javascript" in offered) == (shutil.which("node") is not None)
     if "java" in offered:
-        items += [{"program": JAVA_ADD, "tests": ADD_TESTS, "language": "java"},
-                  {"program": JAVA_ADD.replace("+ in.", "- in."), "tests": ADD_TESTS, "language": "java"},
-                  {"program": "public class Main { void f() { int x = ; } }", "tests": ADD_TESTS, "language": "java"}]
+        items += [
+            {"program": JAVA_ADD, "tests": ADD_TESTS, "language": "java"},
+            {"program": JAVA_ADD.replace("+ in.", "- in."), "tests": ADD_TESTS, "language": "java"},
+            {"program": "public class Main { void f() { int x = ; } }", "tests": ADD_TESTS, "language": "java"},
+        ]
     if "javascript" in offered:
-        items += [{"program": JS_ADD, "tests": ADD_TESTS, "language": "javascript"},
-                  {"program": "console.log(1)\n", "tests": ADD_TESTS, "language": "javascript"},
-                  {"program": "const x = ;\n", "tests": ADD_TESTS, "language": "javascript"}]
+        items += [
+            {"program": JS_ADD, "tests": ADD_TESTS, "language": "javascript"},
+            {"program": "console.log(1)\n", "tests": ADD_TESTS, "language": "javascript"},
+            {"program": "const x = ;\n", "tests": ADD_TESTS, "language": "javascript"},
+        ]
     local = verify_code_batch(items)
     far = verify_code_batch(items, config=CodeConfig(remote=remote))
     assert [v.reason for v in local[:4]] == ["ok", "wrong_answer", "runtime_error", "runtime_error"]

@@ -44,7 +44,9 @@ def test_no_network_even_host_loopback(box):
     listener.settimeout(0.5)
     port = listener.getsockname()[1]
     try:
-        result = run(box, f"""
+        result = run(
+            box,
+            f"""
             import socket
             for addr in [("127.0.0.1", {port}), ("10.255.255.1", 80), ("1.1.1.1", 53)]:
                 s = socket.socket()
@@ -55,7 +57,8 @@ def test_no_network_even_host_loopback(box):
                 except OSError as e:
                     print("blocked", e.errno)
             print(sorted(n for _, n in socket.if_nameindex()))
-        """)
+        """,
+        )
         with pytest.raises(socket.timeout):
             listener.accept()  # nothing reached the host's listener
     finally:
@@ -74,7 +77,9 @@ def test_host_files_invisible(box, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
     paths = [str(secret), __file__, os.getcwd(), "/etc/passwd", "/root", "/home", os.path.expanduser("~"), "/var"]
-    result = run(box, f"""
+    result = run(
+        box,
+        f"""
         import os
         for p in {paths!r}:
             try:
@@ -83,7 +88,8 @@ def test_host_files_invisible(box, tmp_path):
             except OSError as e:
                 print("hidden", p)
         print(sorted(os.listdir("/")))
-    """)
+    """,
+    )
     assert result.status == "ok", result.stderr
     out = result.stdout.decode()
     assert "VISIBLE" not in out and out.count("hidden") == len(paths)
@@ -93,7 +99,9 @@ def test_host_files_invisible(box, tmp_path):
 
 def test_writes_outside_work_dir_fail(box, tmp_path):
     target = tmp_path / "escaped.txt"
-    result = run(box, f"""
+    result = run(
+        box,
+        f"""
         import os
         for p in [{str(target)!r}, "/usr/escaped", "/escaped", "/dev/escaped", "/code/escaped", "/proc/escaped"]:
             try:
@@ -105,7 +113,8 @@ def test_writes_outside_work_dir_fail(box, tmp_path):
         with open("scratch.txt", "w") as fh:  # the private work dir is writable
             fh.write("ok")
         print(open("/work/scratch.txt").read(), open("/tmp/scratch.txt").read())
-    """)
+    """,
+    )
     assert result.status == "ok", result.stderr
     out = result.stdout.decode()
     assert "WROTE" not in out and out.count("refused") == 6
@@ -122,7 +131,9 @@ def test_work_dir_is_fresh_per_run(box):
 
 def test_work_dir_size_and_file_size_capped(box):
     limits = Limits(time_s=5.0, output_mb=4, disk_mb=8)
-    result = run(box, """
+    result = run(
+        box,
+        """
         import errno
         chunk = b"x" * (1 << 20)
         try:  # one big file: stopped at the file size cap
@@ -140,7 +151,9 @@ def test_work_dir_size_and_file_size_capped(box):
                     fh.write(chunk * 3)
         except OSError as e:
             print("disk", errno.errorcode[e.errno], i)
-    """, limits=limits)
+    """,
+        limits=limits,
+    )
     assert result.status == "ok", result.stderr
     lines = result.stdout.decode().split("\n")
     assert lines[0] == "file EFBIG" and int(lines[1]) <= 4
@@ -185,8 +198,9 @@ def test_expected_output_never_enters_the_sandbox(warm):
                         pass
         print("found" if any(needle in h for h in hay) else "absent")
     """)
-    verdict = verify_code(program, [{"input": "1 2\n", "output": secret}],
-                          config=CodeConfig(time_limit_s=5.0, warm=warm))
+    verdict = verify_code(
+        program, [{"input": "1 2\n", "output": secret}], config=CodeConfig(time_limit_s=5.0, warm=warm)
+    )
     assert not verdict.passed and verdict.reason == "wrong_answer"
     assert verdict.details["tests"][0]["stdout"].strip() == "absent"
 
@@ -196,7 +210,9 @@ def test_expected_output_never_enters_the_sandbox(warm):
 
 def test_own_pid_namespace_cannot_signal_outside(box):
     me = os.getpid()
-    result = run(box, f"""
+    result = run(
+        box,
+        f"""
         import os, signal
         print(sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
         try:
@@ -209,7 +225,8 @@ def test_own_pid_namespace_cannot_signal_outside(box):
         except OSError as e:
             print("kill -1", e.errno)
         print("still here")
-    """)
+    """,
+    )
     assert os.getpid() == me  # the verifier survived
     out = result.stdout.decode().splitlines()
     assert json.loads(out[0]) == [1]  # the program is PID 1 and alone
@@ -218,13 +235,16 @@ def test_own_pid_namespace_cannot_signal_outside(box):
 
 
 def test_killing_its_parent_does_not_fake_success(box):
-    result = run(box, """
+    result = run(
+        box,
+        """
         import os, signal, sys
         print(3)
         sys.stdout.flush()
         os.kill(os.getppid(), signal.SIGKILL)
         raise RuntimeError("crash after a correct prefix")
-    """)
+    """,
+    )
     assert result.status == "runtime_error"
     verdict = verify_code(
         "import os, signal\nprint(int(input()) * 3, flush=True)\nos.kill(os.getppid(), signal.SIGKILL)\nos._exit(3)\n",
@@ -322,14 +342,17 @@ def test_sleeping_program_is_killed_too(box):
 
 
 def test_sleeping_grandchild_does_not_outlive_the_sandbox(box):
-    result = run(box, """
+    result = run(
+        box,
+        """
         import os, time
         if os.fork() == 0:
             os.setsid()
             time.sleep(30)
             os._exit(0)
         print("parent done")
-    """)
+    """,
+    )
     assert result.status == "ok" and result.wall_s < 3.0  # bwrap's init exits with the program
 
 
@@ -341,7 +364,9 @@ def test_memory_hog_is_stopped(box):
 
 def test_huge_output_is_stopped_early(box):
     start = time.monotonic()
-    result = run(box, """
+    result = run(
+        box,
+        """
         import sys
         line = "y" * 4095 + "\\n"
         while True:
@@ -349,7 +374,9 @@ def test_huge_output_is_stopped_early(box):
                 sys.stdout.write(line)
             except OSError:
                 pass  # ignore the cap and keep going: the clock stops it
-    """, limits=Limits(time_s=0.5, wall_s=2.0, output_mb=1))
+    """,
+        limits=Limits(time_s=0.5, wall_s=2.0, output_mb=1),
+    )
     assert result.status == "output_limit"
     assert len(result.stdout) == 1 << 20
     assert time.monotonic() - start < 5.0
@@ -368,10 +395,15 @@ EXIT_TRICKS = {
     "os_exit_0_with_buffered_answer": ("import os\nprint(int(input()) * 2)\nos._exit(0)\n", "wrong_answer"),
     "crash_after_correct_output": ("print(int(input()) * 2)\nraise ValueError('late')\n", "runtime_error"),
     "nonzero_exit_after_correct_output": ("import sys\nprint(int(input()) * 2)\nsys.exit(1)\n", "runtime_error"),
-    "os_exit_3_after_flushed_answer": ("import os\nprint(int(input()) * 2, flush=True)\nos._exit(3)\n", "runtime_error"),
+    "os_exit_3_after_flushed_answer": (
+        "import os\nprint(int(input()) * 2, flush=True)\nos._exit(3)\n",
+        "runtime_error",
+    ),
     "abort_after_answer": ("import os\nprint(int(input()) * 2, flush=True)\nos.abort()\n", "runtime_error"),
     "segfault_after_answer": (
-        "import ctypes\nprint(int(input()) * 2, flush=True)\nctypes.string_at(0)\n", "runtime_error"),
+        "import ctypes\nprint(int(input()) * 2, flush=True)\nctypes.string_at(0)\n",
+        "runtime_error",
+    ),
     "prints_pass_claims": ("print('PASSED ok 1/1 tests passed')\n", "wrong_answer"),
     "sys_exit_with_answer_as_message": ("import sys\nsys.exit(str(int(input()) * 2))\n", "runtime_error"),
 }
