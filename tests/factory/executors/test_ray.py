@@ -16,7 +16,7 @@ from fakes import recipe_for
 from s3_server import CREDENTIALS, s3_location, s3_server
 
 import factory.run as factory_run
-from factory.recipe import ExecutorConfig
+from factory.recipe import ExecutorConfig, parse_recipe
 from factory.stages.base import StageStats
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
@@ -215,3 +215,23 @@ def test_tiny_vllm_model_on_one_replica_equals_local(tmp_path, ray_cluster, tiny
 def test_ray_is_imported_only_by_a_run_on_it():
     code = "import sys, factory.run, factory.cli; assert 'ray' not in sys.modules, 'ray was imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])
+
+
+def adaptive_recipe(tmp_path: Path):
+    """The fake-backend recipe with n=8 drawn in rounds: 2 first, stopped at 2 passes."""
+    tmp_path.mkdir()
+    raw = recipe_for(tmp_path).to_dict()
+    raw["generate"] = {**raw["generate"], "n": 8, "adaptive": {"first": 2, "passes": 2}}
+    return parse_recipe(raw)
+
+
+def test_adaptive_sampling_on_ray_equals_the_local_adaptive_run(tmp_path, ray_cluster):
+    """Rounds run inside the replicas' one stream: the same samples, the same SFT set, the same cost."""
+    local = factory_run.run_recipe(adaptive_recipe(tmp_path / "local"), progress=False)
+    remote = factory_run.run_recipe(on_ray(adaptive_recipe(tmp_path / "ray"), replicas=2), progress=False)
+    assert local.cost.later_rounds > 0 and local.cost.samples_saved > 0
+    assert remote.traces < 10 * 8 and remote.cost.later_rounds == local.cost.later_rounds
+    assert (remote.traces, remote.kept, remote.cost.samples) == (local.traces, local.kept, local.cost.samples)
+    a, b = (frame(tmp_path / side / "run/traces") for side in ("local", "ray"))
+    pd.testing.assert_frame_equal(a[["trace_id", "completion"]], b[["trace_id", "completion"]])
+    assert_same_data(tmp_path / "local/run", tmp_path / "ray/run")
