@@ -323,3 +323,15 @@ def test_huge_powers_are_decided_quickly():
     t0 = time.monotonic()
     assert [v.passed for v in verify_math_batch(pairs, workers=1)] == [True, True, True, False]
     assert time.monotonic() - t0 < 2  # factorisations, not million-bit arithmetic
+
+
+def test_a_systems_solution_keeps_each_value_with_its_name():
+    gold = "x=2, y=3"
+    assert verify_math("\\boxed{y=3, x=2}", gold).passed  # named: any order
+    assert verify_math("\\boxed{2, 3}", gold).passed  # bare: in the gold's order
+    assert not verify_math("\\boxed{x=3, y=2}", gold).passed  # the values swapped between the names
+    assert not verify_math("\\boxed{3, 2}", gold).passed  # bare, in the other order
+    assert not verify_math("\\boxed{a=2, b=3}", gold).passed  # other names
+    # roots of one variable stay a set
+    assert verify_math("\\boxed{x=3, x=2}", "x=2 or x=3").passed
+    assert verify_math("\\boxed{3, 2}", "2, 3").passed

@@ -293,6 +293,14 @@ def fast_compare(pred: str, gold: str, units: Units = "match") -> Decision | Non
                     return None
                 pnums = [fast_number(strip_var(i)) for i in pitems]
                 if all(x is not None for x in pnums):
+                    named = _named_values(gold_items, gnums)
+                    if named is not None:  # a system's solution (x=2, y=3): each value belongs to its name
+                        pnamed = _named_values(pitems, pnums)
+                        if pnamed is not None:
+                            same = pnamed == named
+                        else:  # bare values answer in the gold's order
+                            same = [(x.value, x.base) for x in pnums] == list(named.values())  # type: ignore[union-attr]
+                        return Decision(same, OK if same else WRONG_ANSWER, {"path": "fast_named_list"})
                     gs = {(x.value, x.base) for x in gnums}  # type: ignore[union-attr]
                     ps = {(x.value, x.base) for x in pnums}  # type: ignore[union-attr]
                     return Decision(gs == ps, OK if gs == ps else WRONG_ANSWER, {"path": "fast_list"})
@@ -315,3 +323,12 @@ def fast_compare(pred: str, gold: str, units: Units = "match") -> Decision | Non
             eq = num_equal(nums[0], g, units)  # type: ignore[arg-type]
             return Decision(eq, OK if eq else WRONG_ANSWER)
     return None
+
+
+def _named_values(items: list[str], nums: list[Any]) -> dict[str, tuple[Any, Any]] | None:
+    """``x=2, y=3`` as {x: 2, y: 3} when every item names a variable and the names differ (a
+    system's solution, where order by name matters); None for roots of one variable or bare values."""
+    names = [var_of(i) for i in items]
+    if any(n is None for n in names) or len(set(names)) != len(names):
+        return None
+    return {n: (x.value, x.base) for n, x in zip(names, nums, strict=True)}  # type: ignore[misc]
