@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -16,13 +15,12 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from fakes import make_problems, recipe_for
-from openai_stub import Reply, Stub, answer
+from fakes import openai_recipe, recipe_for
+from openai_stub import Stub, solve
 
 import factory.run as factory_run
 from factory.cli import main
 from factory.failures import ERRORS, EXIT_ERRORS, VERDICTS, is_error
-from factory.recipe import Recipe, parse_recipe
 from factory.summary import RunSummary
 from verifiers import VERIFIERS
 
@@ -49,40 +47,11 @@ def test_the_line_between_errors_and_verdicts_is_drawn_once():
 # -- the teacher fails ----------------------------------------------------------------------------
 
 
-def openai_recipe(tmp_path: Path, url: str) -> Recipe:
-    tmp_path.mkdir(exist_ok=True)
-    return parse_recipe(
-        {
-            "name": "t",
-            "run_dir": str(tmp_path / "run"),
-            "source": {
-                "path": str(make_problems(tmp_path / "p.jsonl", 6)),
-                "fields": {"prompt": "problem", "gold": "answer"},
-                "shard_size": 2,
-            },
-            "generate": {
-                "model": "teacher",
-                "backend": "openai",
-                "base_url": url,
-                "n": 2,
-                "engine": {"backoff_s": 0.01, "max_retries": 1, "timeout_s": 5.0, "concurrency": 2},
-            },
-            "verify": {"math": {}},
-        }
-    )
-
-
-def solve(body: dict[str, Any], i: int) -> Reply:
-    """The right answer to the problem asked (so every problem's completion is its own)."""
-    a, b = re.search(r"What is (\d+) \+ (\d+)\?", json.dumps(body)).groups()
-    return answer(body, content=f"<think>\n{a} + {b}\n</think>\nThe answer is \\boxed{{{int(a) + int(b)}}}.")
-
-
 def test_a_failed_request_is_an_error_and_the_next_run_asks_only_that_problem_again(tmp_path):
     stub = Stub()
     try:
         stub.behave = lambda body, i: (503, {}, b"down") if "What is 3 + 3?" in json.dumps(body) else solve(body, i)
-        recipe = openai_recipe(tmp_path / "a", stub.url)
+        recipe = openai_recipe(tmp_path / "a", stub.url, 6, 2)
         first = factory_run.run_recipe(recipe, progress=False)
         run = tmp_path / "a/run"
         assert first.errors == {"generate:request_failed:http_503": 1} and first.failed_problems == {}
@@ -98,7 +67,7 @@ def test_a_failed_request_is_an_error_and_the_next_run_asks_only_that_problem_ag
         assert retried and all("What is 3 + 3?" in json.dumps(b) for b in retried)  # that problem only
         assert second.errors == {} and (run / "_markers/export_sft/_done.json").exists()
 
-        reference = factory_run.run_recipe(openai_recipe(tmp_path / "b", stub.url), progress=False)
+        reference = factory_run.run_recipe(openai_recipe(tmp_path / "b", stub.url, 6, 2), progress=False)
         assert export(run) == export(tmp_path / "b/run")
         assert comparable(second) == comparable(reference)
         traces = pd.read_parquet(run / "traces")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,11 +20,11 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from fakes import make_problems, recipe_for
-from openai_stub import Reply, Stub, answer
+from fakes import openai_recipe, recipe_for
+from openai_stub import Stub, solve
 
 import factory.run as factory_run
-from factory.recipe import Recipe, parse_recipe
+from factory.recipe import parse_recipe
 from factory.summary import RunSummary
 
 HERE = Path(__file__).parent
@@ -164,45 +163,16 @@ def test_a_deleted_or_truncated_shard_of_every_other_step_is_redone(tmp_path, re
 # -- the teacher server down, then back ------------------------------------------------------------
 
 
-def openai_recipe(tmp: Path, url: str) -> Recipe:
-    tmp.mkdir(exist_ok=True)
-    return parse_recipe(
-        {
-            "name": "t",
-            "run_dir": str(tmp / "run"),
-            "source": {
-                "path": str(make_problems(tmp / "p.jsonl", 8)),
-                "fields": {"prompt": "problem", "gold": "answer"},
-                "shard_size": 3,
-            },
-            "generate": {
-                "model": "teacher",
-                "backend": "openai",
-                "base_url": url,
-                "n": 2,
-                "engine": {"backoff_s": 0.01, "max_retries": 1, "timeout_s": 5.0, "concurrency": 2},
-            },
-            "verify": {"math": {}},
-            "export": {"rejected": True},
-        }
-    )
-
-
-def solve(body: dict[str, Any], i: int) -> Reply:
-    a, b = re.search(r"What is (\d+) \+ (\d+)\?", json.dumps(body)).groups()
-    return answer(body, content=f"<think>\n{a} + {b}\n</think>\nThe answer is \\boxed{{{int(a) + int(b)}}}.")
-
-
 def test_the_teacher_server_down_mid_run_then_back(tmp_path):
     stub = Stub()
     try:
         stub.behave = lambda body, i: solve(body, i) if i < 3 else (503, {}, b"down")  # answers 3, then goes down
-        first = factory_run.run_recipe(openai_recipe(tmp_path / "a", stub.url), progress=False)
+        first = factory_run.run_recipe(openai_recipe(tmp_path / "a", stub.url, 8, 3), progress=False)
         assert sum(first.errors.values()) == 5 and first.kept < 16  # 8 problems, 3 answered
         stub.behave = solve
-        second = factory_run.run_recipe(openai_recipe(tmp_path / "a", stub.url), progress=False)
+        second = factory_run.run_recipe(openai_recipe(tmp_path / "a", stub.url, 8, 3), progress=False)
         assert second.errors == {}
-        reference = factory_run.run_recipe(openai_recipe(tmp_path / "b", stub.url), progress=False)
+        reference = factory_run.run_recipe(openai_recipe(tmp_path / "b", stub.url, 8, 3), progress=False)
         assert outcome(tmp_path / "a/run", second) == outcome(tmp_path / "b/run", reference)
     finally:
         stub.close()

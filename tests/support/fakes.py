@@ -40,3 +40,28 @@ def recipe_for(tmp_path: Path, engine: dict[str, Any] | None = None, **options: 
             **top,
         }
     )
+
+
+def openai_recipe(tmp: Path, url: str, problems: int, shard_size: int) -> Recipe:
+    """``problems`` sums from a teacher behind an OpenAI-compatible server at ``url`` (a stub), n=2,
+    one retry, math only."""
+    tmp.mkdir(exist_ok=True)
+    return parse_recipe(
+        {
+            "name": "t",
+            "run_dir": str(tmp / "run"),
+            "source": {
+                "path": str(make_problems(tmp / "p.jsonl", problems)),
+                "fields": {"prompt": "problem", "gold": "answer"},
+                "shard_size": shard_size,
+            },
+            "generate": {
+                "model": "teacher",
+                "backend": "openai",
+                "base_url": url,
+                "n": 2,
+                "engine": {"backoff_s": 0.01, "max_retries": 1, "timeout_s": 5.0, "concurrency": 2},
+            },
+            "verify": {"math": {}},
+        }
+    )

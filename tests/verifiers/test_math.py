@@ -60,8 +60,8 @@ def test_extract_table_is_large_and_labelled():
     assert len({c.category for c in EXTRACT_CASES}) >= 10
 
 
-@pytest.mark.parametrize("case", EXTRACT_CASES, ids=[f"{c.category}-{i}" for i, c in enumerate(EXTRACT_CASES)])
-def test_extract_case(case):
+def check_case(case) -> None:
+    """A table case (extraction or notation): the verdict it expects, and its reason where it names one."""
     v = verify_math(case.response, case.gold, config=MathConfig(extract=case.extract))
     if case.expected is True:
         assert v.passed and v.reason == "ok", f"{case.why}: {v}"
@@ -69,6 +69,11 @@ def test_extract_case(case):
         assert not v.passed, f"{case.why}: {v}"
         if isinstance(case.expected, str):
             assert v.reason == case.expected, f"{case.why}: {v}"
+
+
+@pytest.mark.parametrize("case", EXTRACT_CASES, ids=[f"{c.category}-{i}" for i, c in enumerate(EXTRACT_CASES)])
+def test_extract_case(case):
+    check_case(case)
 
 
 def test_issue_14_answers_without_a_box():
@@ -280,13 +285,7 @@ def test_notation_table_covers_every_kind_with_passes_and_failures():
 
 @pytest.mark.parametrize("case", NOTATION_CASES, ids=[f"{c.category}-{i}" for i, c in enumerate(NOTATION_CASES)])
 def test_notation_case(case):
-    v = verify_math(case.response, case.gold, config=MathConfig(extract=case.extract))
-    if case.expected is True:
-        assert v.passed and v.reason == "ok", f"{case.why}: {v}"
-    else:
-        assert not v.passed, f"{case.why}: {v}"
-        if isinstance(case.expected, str):
-            assert v.reason == case.expected, f"{case.why}: {v}"
+    check_case(case)
 
 
 def test_notation_options():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from factory.records import sft_row
+from factory.records import PROVENANCE, sft_row
 from factory.stages.base import StageStats
 from factory.stages.verify import TraceVerifier
 
@@ -73,29 +73,7 @@ def test_sft_row_drops_few_shot_turns_and_keeps_the_think_block():
         "few_shot_turns": 2,
         "reasoning": "2+2=4",
         "answer": "\\boxed{4}",
-        **{
-            k: None
-            for k in (
-                "trace_id",
-                "problem_id",
-                "sample_index",
-                "source",
-                "domain",
-                "language",
-                "gold",
-                "pass_rate",
-                "prompt_tokens",
-                "completion_tokens",
-                "finish_reason",
-                "model",
-                "model_revision",
-                "sampling_params",
-                "seed",
-                "chat_template_hash",
-                "generator",
-                "metadata",
-            )
-        },
+        **{name: None for name, _ in PROVENANCE},
     }
     out = sft_row(row)
     assert [m["content"] for m in out["prompt"]] == ["S", "2+2?"]
