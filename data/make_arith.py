@@ -91,10 +91,11 @@ FAMILIES: dict[str, Callable[[random.Random], Problem]] = {
 }
 
 
-def make(per_family: int, seed: int) -> list[dict]:
+def make_families(families: dict[str, Callable[[random.Random], Problem]], per_family: int, seed: int) -> list[dict]:
+    """``per_family`` distinct problems of each family, in order, ids ``<family>-NNN``."""
     rng = random.Random(seed)
     rows, seen = [], set()
-    for family, make_one in FAMILIES.items():
+    for family, make_one in families.items():
         made, tries = 0, 0
         while made < per_family:
             tries += 1
@@ -111,7 +112,7 @@ def make(per_family: int, seed: int) -> list[dict]:
 
 def splits() -> dict[str, list[dict]]:
     """The shipped ``train`` and ``test`` splits, exactly as written to ``data/arith``."""
-    rows = make(per_family=40, seed=20261128)  # 10 families x 40 = 400 problems
+    rows = make_families(FAMILIES, per_family=40, seed=20261128)  # 10 families x 40 = 400 problems
     random.Random(7).shuffle(rows)
     held_out = [int(r["id"][-3:]) > 30 for r in rows]  # 10 per family held out: 100 problems
     return {"train": [r for r, h in zip(rows, held_out, strict=True) if not h], "test": [r for r, h in zip(rows, held_out, strict=True) if h]}

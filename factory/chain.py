@@ -322,14 +322,33 @@ def _clear(job: Job) -> None:
 # -- the report ------------------------------------------------------------------------------------
 
 
-def paired(before: dict[str, Any], after: dict[str, Any]) -> tuple[float | None, float | None, int]:
-    """Mean per-problem pass@1 difference, its standard error, and the number of problems paired."""
+def paired(
+    before: dict[str, Any], after: dict[str, Any], source: str | None = None
+) -> tuple[float | None, float | None, int]:
+    """Mean per-problem pass@1 difference, its standard error, and the number of problems paired
+    (with ``source``: over that source's problems only)."""
     pb, pa = before["per_problem"], after["per_problem"]
-    common = sorted(set(pb) & set(pa))
+    common = sorted(p for p in set(pb) & set(pa) if source is None or _source(pa[p], pb[p]) == source)
     diffs = [pa[p]["correct"] / pa[p]["n"] - pb[p]["correct"] / pb[p]["n"] for p in common]
     mean = statistics.fmean(diffs) if diffs else None
     se = statistics.stdev(diffs) / math.sqrt(len(diffs)) if len(diffs) > 1 else None
     return mean, se, len(common)
+
+
+def _source(*entries: dict[str, Any]) -> str | None:
+    """A problem's source, from whichever evaluation recorded it (older metrics did not)."""
+    return next((e["source"] for e in entries if e.get("source") is not None), None)
+
+
+def by_source(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per source (a problem family): pass@1 after, and the paired change from ``before``."""
+    rows = {}
+    for source, m in after.get("by_source", {}).items():
+        rows[source] = {"pass@1": m.get("pass@1")}
+        if before is not None:
+            d, se, n = paired(before, after, source)
+            rows[source] |= {"delta_vs_previous": d, "delta_vs_previous_stderr": se, "paired_problems": n}
+    return rows
 
 
 def _phase_summary(job: Job) -> dict[str, Any]:
@@ -394,6 +413,7 @@ def chain_report(recipe: Recipe, jobs: list[Job]) -> dict[str, Any]:
             }
             row |= {k: m.get(k) for k in METRICS}
             row |= {k: v for k, v in m.items() if k.startswith(("pass@", "maj@")) and k not in row}
+            row["by_source"] = by_source(evals[-1][1] if evals else None, m)
             if evals:
                 for label, (_, ref) in (("vs_first", evals[0]), ("vs_previous", evals[-1])):
                     d, se, n = paired(ref, m)
@@ -461,12 +481,39 @@ def chain_markdown(report: dict[str, Any]) -> str:
             f"| {s['after']} | {_pct(s['pass@1'])} | {_pct(s['pass@1_stderr'])} | {vs[0]} | {vs[1]} | "
             f"{_pct(s.get('format'))} | {_pct(s.get('truncated'))} |"
         )
+    lines += _source_table([s for s in report["jobs"] if s["kind"] == "eval"])
     lines += ["", "## Jobs", "", "| job | kind | status | wall seconds | what it made |", "|---|---|---|---|---|"]
     for s in report["jobs"]:
         if s["kind"] == "eval":
             continue
         lines.append(f"| {s['job']} | {s['kind']} | {s['status']} | {s['seconds']} | {_made(s)} |")
     return "\n".join(lines) + "\n"
+
+
+def _source_table(evals: list[dict[str, Any]]) -> list[str]:
+    """Per source: pass@1 after every evaluation, with its paired change against the one before."""
+    sources = sorted({src for e in evals for src in e.get("by_source") or {}})
+    if len(sources) < 2:
+        return []
+    lines = [
+        "",
+        "## By source",
+        "",
+        "pass@1 (%) per source, and the paired change (± s.e.) against the evaluation before.",
+        "",
+        "| source | " + " | ".join(e["after"] for e in evals) + " |",
+        "|---|" + "---|" * len(evals),
+    ]
+    for src in sources:
+        cells = []
+        for e in evals:
+            cell = (e.get("by_source") or {}).get(src, {})
+            text = _pct(cell.get("pass@1"))
+            if cell.get("delta_vs_previous") is not None:
+                text += f" ({_pct(cell['delta_vs_previous'], True)} ± {_pct(cell.get('delta_vs_previous_stderr'))})"
+            cells.append(text)
+        lines.append(f"| {src} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _made(s: dict[str, Any]) -> str:

@@ -129,7 +129,7 @@ def compute_metrics(samples: Iterable[dict[str, Any]], ks: Sequence[int], verifi
         k: _metrics(v, ks, verifiers, brief=True)
         for k, v in sorted(by_difficulty.items(), key=lambda kv: _sort_key(kv[0]))
     }
-    overall["per_problem"] = {p.problem_id: {"n": p.n, "correct": p.c} for p in problems}
+    overall["per_problem"] = {p.problem_id: {"n": p.n, "correct": p.c, "source": p.source} for p in problems}
     return overall
 
 

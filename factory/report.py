@@ -56,6 +56,7 @@ class RunData:
     problems_rejected: list[dict[str, Any]] = field(default_factory=list)
     pseudo_labelled: int = 0
     sft_rows: int = 0
+    pair_rows: int = 0  # export/pairs: preference pairs (export.pairs)
 
     @property
     def traces(self) -> int:
@@ -93,6 +94,7 @@ def collect(run_dir: str | Path) -> RunData:
         table = run.parquet(path).read(columns=["pseudo_label"])
         data.pseudo_labelled += sum(bool(x) for x in table.column("pseudo_label").to_pylist())
     data.sft_rows = sum(run.parquet(p).metadata.num_rows for p in run.shards("export/sft"))
+    data.pair_rows = sum(run.parquet(p).metadata.num_rows for p in run.shards("export/pairs"))
     return data
 
 
@@ -199,6 +201,9 @@ def size_category(n: int) -> str:
 
 def header(data: RunData) -> dict[str, Any]:
     recipe = data.recipe
+    configs = [{"config_name": "default", "data_files": [{"split": "train", "path": "export/sft/*.parquet"}]}]
+    if data.pair_rows:
+        configs.append({"config_name": "pairs", "data_files": [{"split": "train", "path": "export/pairs/*.parquet"}]})
     return {
         "pretty_name": recipe["name"],
         "language": sorted(data.languages) or ["en"],
@@ -206,7 +211,7 @@ def header(data: RunData) -> dict[str, Any]:
         "task_categories": ["text-generation"],
         "tags": ["synthetic", "reasoning", "distillation", "rejection-sampling", "factory"],
         "size_categories": [size_category(data.sft_rows)],
-        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "export/sft/*.parquet"}]}],
+        "configs": configs,
     }
 
 
@@ -233,6 +238,11 @@ def render(data: RunData, plots: dict[str, Path]) -> str:
         f"factory. The rows are in `export/sft/` (`messages`, `prompt`, `completion` and "
         f"provenance columns); every rejected trace is in `export/rejected/` with its `reject_reason`.\n"
     )
+    if data.pair_rows:
+        parts.append(
+            f"{data.pair_rows} preference pairs, a passing and a failing trace of the same problem, are in "
+            "`export/pairs/` (config `pairs`: `prompt`, `chosen`, `rejected`, as TRL's `DPOTrainer` reads them).\n"
+        )
 
     parts.append("## Counts at every stage\n")
     rows = []

@@ -50,13 +50,18 @@ def test_the_r1_recipes_chain_their_phases() -> None:
             "rejection_sample",
             "sft",
             "eval",
+            "rejection_sample",
             "grpo",
             "eval",
             "rejection_sample",
             "sft",
             "eval",
         ], name
-        cold, sft_cold, grpo, rs, sft = (s for s in steps if s.kind != "eval")
+        cold, sft_cold, score, grpo, rs, sft = (s for s in steps if s.kind != "eval")
+        # GRPO of checkpoint 1 on the prompts checkpoint 1 solves only sometimes, as the score phase measured
+        assert f"generate.model={sft_cold.model}" in score.args
+        assert f"grpo.prompts.from={score.folder / 'run'}" in grpo.args and grpo.inputs == ["sft_cold_start", "score"]
+        assert grpo.recipe["grpo"]["zero_variance"] == "filter"
         assert "generate.model=" + recipe.generate.model in cold.args  # the model prompts itself
         assert any(a.startswith("generate.few_shot=") for a in cold.args)  # its own long-CoT demonstrations
         assert f"grpo.student={sft_cold.model}" in grpo.args  # checkpoint 1 -> GRPO
@@ -139,10 +144,15 @@ def test_chain_checks_fail_before_anything_runs(tmp_path: Path) -> None:
 
 
 def _metrics(rates: dict[str, tuple[int, int]]) -> dict:
-    per = {p: {"n": n, "correct": c} for p, (c, n) in rates.items()}
+    per = {p: {"n": n, "correct": c, "source": "ab" if p in "ab" else "c"} for p, (c, n) in rates.items()}
     values = [c / n for c, n in rates.values()]
+    by_source = {
+        src: {"pass@1": sum(per[p]["correct"] / per[p]["n"] for p in ps) / len(ps)}
+        for src, ps in (("ab", [p for p in per if p in "ab"]), ("c", [p for p in per if p == "c"]))
+    }
     return {
         "per_problem": per,
+        "by_source": by_source,
         "pass@1": sum(values) / len(values),
         "pass@1_stderr": 0.1,
         "problems": len(per),
@@ -172,6 +182,12 @@ def test_report_pairs_every_phase_with_the_first_and_the_previous(tmp_path: Path
     md = chain_markdown(report)
     assert "| grpo | 83.3 | 10.0 | +33.3 ± 33.3 | +33.3 ± 33.3 |" in md
     assert "Held-out: 3 problems from `held.jsonl`, n=4" in md
+    # per source, paired against the evaluation before: a went 0 -> 4 of 4, then b 2 -> 4 and c 4 -> 2
+    assert last["by_source"]["c"]["delta_vs_previous"] == pytest.approx(-0.5)
+    assert report["jobs"][1]["by_source"]["ab"]["delta_vs_previous"] == pytest.approx(0.5)
+    assert report["jobs"][1]["by_source"]["ab"]["paired_problems"] == 2
+    assert "| ab | 25.0 | 75.0 (+50.0 ± 50.0) | 100.0 (+25.0 ± 25.0) |" in md
+    assert "| c | 100.0 | 100.0 (+0.0 ± -) | 50.0 (-50.0 ± -) |" in md
 
 
 @pytest.mark.slow

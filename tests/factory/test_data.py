@@ -25,11 +25,13 @@ def _shipped(folder: str, split: str) -> list[dict]:
     return [json.loads(line) for line in (ROOT / "data" / folder / f"{split}.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("folder", ["math", "arith", "code", "mixed"])
+@pytest.mark.parametrize("folder", ["math", "arith", "code", "mixed", "words"])
 def test_shipped_files_are_what_the_generator_writes(folder: str, tmp_path: Path, monkeypatch) -> None:
     generator = _module(f"make_{folder}", monkeypatch)
-    generator.write_splits(tmp_path, generator.splits())
-    for split in ("train", "test"):
+    splits = generator.splits()
+    generator.write_splits(tmp_path, splits)
+    assert "test" in splits
+    for split in splits:
         assert (tmp_path / f"{split}.jsonl").read_bytes() == (ROOT / "data" / folder / f"{split}.jsonl").read_bytes()
 
 
@@ -60,6 +62,37 @@ def test_arith_gold_answers_are_right(monkeypatch) -> None:
     assert {r["family"] for r in rows} == set(_module("make_arith", monkeypatch).FAMILIES)
     for r in rows:
         assert int(r["answer"]) == _recompute(r["problem"]), r
+
+
+def _recompute_words(problem: str) -> int:
+    """A transfer-set answer, worked out again from the words of the problem."""
+    n = [int(x) for x in re.findall(r"\d+", problem)]
+    rules = [
+        ("costs", lambda: n[0] * n[1] if "How many dollars" in problem else n[1] - n[0]),
+        ("years older", lambda: n[0] + n[1]),
+        ("years ago", lambda: n[0] - n[1]),
+        ("share", lambda: n[1] // n[0]),
+        ("fewer", lambda: n[0] - n[1]),
+        ("twice as many", lambda: 2 * n[0]),
+        ("weeks", lambda: n[0] * n[1]),
+        ("pages are left", lambda: n[0] - n[1]),
+        ("bought", lambda: n[0] + n[1] - n[2]),
+    ]
+    for words, answer in rules:
+        if words in problem:
+            return answer()
+    raise AssertionError(f"unrecognised problem {problem!r}")
+
+
+def test_words_is_a_different_kind_of_problem(monkeypatch) -> None:
+    words = _shipped("words", "test")
+    assert len(words) == 100 and {r["family"] for r in words} == set(_module("make_words", monkeypatch).FAMILIES)
+    arith = _shipped("arith", "train") + _shipped("arith", "test")
+    assert not {r["family"] for r in words} & {r["family"] for r in arith}
+    # none of the training templates' phrasing: "gets ... more", "gives away", "boxes with", "What is"
+    for r in words:
+        assert not re.search(r"gets \d+ more|gives away|boxes with|^What is", r["problem"]), r
+        assert int(r["answer"]) == _recompute_words(r["problem"]) and int(r["answer"]) >= 0, r
 
 
 def test_code_set_shape(monkeypatch) -> None:

@@ -116,7 +116,7 @@ def test_metrics_on_fixed_traces() -> None:
     assert set(m["by_source"]) == {"s", "t"}
     assert m["by_source"]["s"]["pass@1"] == pytest.approx(0.5)
     assert m["by_difficulty"]["2"]["pass@1"] == 0.0 and m["by_difficulty"]["2"]["problems"] == 1
-    assert m["per_problem"]["p2"] == {"n": 4, "correct": 3}
+    assert m["per_problem"]["p2"] == {"n": 4, "correct": 3, "source": "s"}
     report = markdown_report(m)
     assert "| all | 3 | 12 | 33.3 |" in report and "## By difficulty" in report
 

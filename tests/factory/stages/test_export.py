@@ -1,14 +1,17 @@
 """The exported SFT set opens in pandas, `datasets` and TRL's SFTTrainer with no glue code."""
 
 import dataclasses
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from fakes import recipe_for
 
 import factory.run as factory_run
 from factory.recipe import ExportConfig, SelectConfig
 from factory.records import LenientRow, sft_row
+from factory.report import write_report
 from factory.stages.base import StageStats
 from factory.stages.export import PairWriter
 from verifiers import VERIFIERS
@@ -121,6 +124,17 @@ def test_pairs_follow_the_policy(paired_run):
         assert list(group.chosen_trace_id) == list(shortest.trace_id[: len(group)])
         assert list(group.pair_index) == list(range(len(group)))
         assert group.rejected_trace_id.is_unique
+
+
+def test_the_card_lists_the_pairs_as_a_config_of_their_own(paired_run):
+    summary, run = paired_run
+    card = Path(write_report(run))
+    head = yaml.safe_load(card.read_text().split("---")[1])
+    assert head["configs"][1] == {
+        "config_name": "pairs",
+        "data_files": [{"split": "train", "path": "export/pairs/*.parquet"}],
+    }
+    assert f"{summary.pairs} preference pairs" in card.read_text()
 
 
 def test_only_answer_verdicts_make_negatives():
