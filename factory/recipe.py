@@ -13,6 +13,7 @@ import dataclasses
 import json
 import keyword
 import logging
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -581,7 +582,7 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
     """Read a recipe file, apply ``key.path=value`` overrides, and check every key."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=RecipeLoader)
     except FileNotFoundError:
         raise RecipeError(f"recipe file not found: {path}") from None
     except yaml.YAMLError as e:
@@ -591,6 +592,18 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
     for item in overrides:
         apply_override(raw, item)
     return parse_recipe(raw, origin=str(path))
+
+
+class RecipeLoader(yaml.SafeLoader):
+    """YAML as the recipe files and ``--set`` values are read: safe, and with YAML 1.2's floats, so
+    ``1e-5`` (which YAML 1.1 reads as the string "1e-5") is a number, as Python and JSON write it."""
+
+
+RecipeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def apply_override(raw: dict[str, Any], item: str) -> None:
@@ -606,7 +619,7 @@ def apply_override(raw: dict[str, Any], item: str) -> None:
             raise RecipeError(f"override {item!r}: {'.'.join(parents[: i + 1])} is not a section")
         node = child
     try:
-        node[leaf] = yaml.safe_load(value)
+        node[leaf] = yaml.load(value, Loader=RecipeLoader)
     except yaml.YAMLError as e:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise RecipeError(f"override {item!r}: the value is not valid YAML ({problem})") from None

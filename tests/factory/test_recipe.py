@@ -65,6 +65,17 @@ def test_overrides_are_typed_and_checked(tmp_path):
         apply_override(raw, "name.x=1")
 
 
+def test_exponent_floats_are_numbers_in_files_and_overrides(tmp_path):
+    # YAML 1.1 reads 1e-5 as a string; Python and JSON write a small float so (a chain passes a
+    # phase's `set` values on as JSON), and trl.GRPOConfig would get "1e-05"
+    path = tmp_path / "r.yaml"
+    path.write_text("name: t\nsource: {path: x.jsonl}\nverify: {math: {}}\ngrpo: {config: {learning_rate: 1e-5}}\n")
+    assert load_recipe(path).grpo.config["learning_rate"] == 1e-5
+    recipe = load_recipe(path, ["grpo.config.learning_rate=3E-06", "grpo.config.beta=4e-2", "name=1e"])
+    assert recipe.grpo.config == {"learning_rate": 3e-6, "beta": 0.04} and recipe.name == "1e"
+    assert load_recipe(path, ['grpo.config.run_name="1e-5"']).grpo.config["run_name"] == "1e-5"  # quoted: a string
+
+
 def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(RecipeError, match="not found"):
         load_recipe(tmp_path / "nope.yaml")
