@@ -516,6 +516,21 @@ def _source_table(evals: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def comparison_markdown(before: dict[str, Any], after: dict[str, Any], labels: tuple[str, str]) -> str:
+    """Two evaluations of the same problems (``factory eval --against``): pass@1 of each, the paired
+    change, and the same per source."""
+    d, se, n = paired(before, after)
+    lines = [
+        f"pass@1 {labels[0]} {_pct(before['pass@1'])} %, {labels[1]} {_pct(after['pass@1'])} %: "
+        f"change {_pct(d, True)} ± {_pct(se)} points (paired over {n} problems)",
+    ]
+    rows = [
+        {"after": labels[0], "by_source": by_source(None, before)},
+        {"after": labels[1], "by_source": by_source(before, after)},
+    ]
+    return "\n".join(lines + _source_table(rows)) + "\n"
+
+
 def _made(s: dict[str, Any]) -> str:
     if s["kind"] == "rejection_sample" and "kept" in s:
         rate = ", ".join(f"{k} {_pct(v)} %" for k, v in (s.get("pass_rate") or {}).items())

@@ -5,6 +5,7 @@ factory prepare-model [NAME]                     convert the embedded default mo
 factory score INPUT --verifier math --out OUT    score a file of responses
 factory train RECIPE [--set ...]                 fine-tune the recipe's student on its SFT set
 factory eval --model PATH --problems FILE        evaluate a model with the factory's verifiers
+                 [--against EVAL_DIR]            ... and its paired change against another evaluation
 factory grpo RECIPE [--set ...]                  GRPO of the recipe's student, rewarded by its verifiers
 factory chain RECIPE [--set ...]                 the recipe's model phases in order, each evaluated
                                                  (alias: factory pipeline)
@@ -27,7 +28,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from factory.chain import REPORT, run_chain
+from factory.chain import REPORT, comparison_markdown, run_chain
 from factory.errors import RecipeError
 from factory.evaluate import eval_settings, evaluate, guess_fields
 from factory.executors.base import check_run
@@ -179,6 +180,9 @@ def _eval(args: argparse.Namespace) -> int:
     evaluate(args.model, generate=generate, config=config, verify=verify, output_dir=out, reuse=not args.no_reuse)
     print((Path(out) / "report.md").read_text())
     print(f"written to {out}/ (metrics.json, report.md, samples.parquet)")
+    if args.against is not None:
+        before, after = (json.loads((Path(d) / "metrics.json").read_text()) for d in (args.against, out))
+        print("\n" + comparison_markdown(before, after, (str(args.against), str(out))))
     return 0
 
 
@@ -318,6 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, default=None)
     p.add_argument("--out", type=Path, default=None, help="output folder (metrics.json, report.md, samples.parquet)")
     p.add_argument("--no-reuse", action="store_true", help="rerun even if the folder holds this evaluation")
+    p.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        metavar="EVAL_DIR",
+        help="another evaluation of the same problems: print the paired change, overall and per source",
+    )
     p.set_defaults(func=_eval)
 
     p = sub.add_parser("grpo", help="GRPO of the recipe's student with its verifiers as rewards (TRL GRPOTrainer)")

@@ -12,7 +12,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from factory.chain import LOOP, assign_keys, chain_markdown, chain_report, paired, plan_jobs, run_chain
+from factory.chain import (
+    LOOP,
+    assign_keys,
+    chain_markdown,
+    chain_report,
+    comparison_markdown,
+    paired,
+    plan_jobs,
+    run_chain,
+)
 from factory.errors import RecipeError
 from factory.recipe import ChainConfig, load_recipe
 
@@ -188,6 +197,16 @@ def test_report_pairs_every_phase_with_the_first_and_the_previous(tmp_path: Path
     assert report["jobs"][1]["by_source"]["ab"]["paired_problems"] == 2
     assert "| ab | 25.0 | 75.0 (+50.0 ± 50.0) | 100.0 (+25.0 ± 25.0) |" in md
     assert "| c | 100.0 | 100.0 (+0.0 ± -) | 50.0 (-50.0 ± -) |" in md
+
+
+def test_two_evaluations_compare_paired_overall_and_per_source() -> None:
+    before = _metrics({"a": (0, 4), "b": (2, 4), "c": (4, 4)})
+    after = _metrics({"a": (4, 4), "b": (2, 4), "c": (2, 4)})
+    for entry in before["per_problem"].values():  # an evaluation written before sources were recorded
+        del entry["source"]
+    md = comparison_markdown(before, after, ("base", "grpo"))
+    assert md.startswith("pass@1 base 50.0 %, grpo 66.7 %: change +16.7 ± 44.1 points (paired over 3 problems)")
+    assert "| ab | 25.0 | 75.0 (+50.0 ± 50.0) |" in md and "| c | 100.0 | 50.0 (-50.0 ± -) |" in md
 
 
 @pytest.mark.slow
